@@ -1,0 +1,103 @@
+"""The litestar application: routes, dependencies, problem details, OpenAPI, and the start-up
+that loads the service's parts and refuses to run on an un-migrated database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, get
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.template import TemplateConfig
+
+from mailbox.access import Principal
+from mailbox.api import web
+from mailbox.api.problems import exception_handlers
+from mailbox.api.routes import auth, deliveries, dispatches
+from mailbox.api.security import provide_principal, provide_services
+from mailbox.config import Settings
+from mailbox.db import assert_migrated
+from mailbox.services import Services
+
+__all__ = ["create_app"]
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+log = logging.getLogger("mailbox")
+
+
+@get("/healthz", tags=["operations"], summary="Liveness", include_in_schema=True)
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
+    """Build the app. ``services`` may be given (tests, benchmarks); otherwise they are started
+    from ``settings`` when the app starts and closed when it stops."""
+    settings = settings or (services.settings if services else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = services is None
+        running = services or Services.start(settings)
+        try:
+            await assert_migrated(running.db)
+            app.state.services = running
+            from mailbox.scheduling import start_scheduler
+
+            scheduler = start_scheduler(running) if owned and settings.scheduler_enabled else None
+            try:
+                yield
+            finally:
+                if scheduler is not None:
+                    scheduler.shutdown(wait=False)
+        finally:
+            if owned:
+                await running.close()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            auth.issue_token,
+            auth.jwks,
+            dispatches.create_dispatch,
+            dispatches.read_dispatch,
+            deliveries.inbox,
+            deliveries.read_delivery,
+            deliveries.download_document,
+            *web.routes,
+        ],
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+        },
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        request_max_body_size=settings.upload_limit_bytes + 1024 * 1024,
+        template_config=TemplateConfig(directory=TEMPLATES / "web", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Secure electronic-delivery mailbox",
+            version="1",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="Access token from POST /api/v1/auth/token",
+                    )
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        signature_namespace={"Principal": Principal, "Services": Services},
+        # Given services are usable at once, without running the lifespan (tests, benchmarks).
+        state=State({"services": services} if services is not None else {}),
+        debug=False,
+    )

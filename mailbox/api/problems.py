@@ -1,0 +1,116 @@
+"""Every error becomes RFC 9457 ``application/problem+json`` here, and only here: domain errors,
+litestar's validation and HTTP errors, and anything unexpected (as a 500 that leaks nothing)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from mailbox.api.schemas import FieldProblem, ProblemDetails
+from mailbox.errors import MailboxError
+
+__all__ = ["exception_handlers", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("mailbox.api")
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    title: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    evidence_id: str | None = None,
+    oauth_error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ProblemDetails]:
+    body = ProblemDetails(
+        type=type_,
+        title=title or _TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        errors=errors or [],
+        evidence_id=evidence_id,
+        error=oauth_error,
+    )
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="mailbox"', **(headers or {})}
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[ProblemDetails]:
+    if exc.status_code >= 500:
+        log.error("domain error %s: %s", type(exc).__name__, exc.detail)
+    return problem_response(
+        exc.status_code,
+        exc.detail,
+        type_=exc.type,
+        title=exc.title,
+        errors=[FieldProblem(e.field, e.message) for e in exc.errors],
+        evidence_id=exc.evidence_id,
+    )
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            message = str(item.get("message"))
+            # msgspec names the field inside its message: "... field `kind_code`", "at `$.x`".
+            named = re.search(r"`\$\.(\w+)`|field `(\w+)`", message)
+            key = next((g for g in named.groups() if g), None) if named else None
+            errors.append(FieldProblem(key or str(item.get("key") or "body"), message))
+    return problem_response(
+        400,
+        "The request is malformed or misses required fields",
+        type_="/problems/malformed-request",
+        errors=errors,
+    )
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return problem_response(exc.status_code, exc.detail, headers=exc.headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "An unexpected error occurred; it has been logged")
+
+
+exception_handlers: dict[Any, Any] = {
+    MailboxError: _mailbox_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+
+PROBLEM_RESPONSES_DOC = {
+    400: "The request is malformed or misses required fields.",
+    401: "No valid access token.",
+    404: "No such resource, or not one you may see.",
+    409: "Conflict (Idempotency-Key reused with another body, illegal transition).",
+    413: "The upload exceeds the size limit.",
+    422: "The request is well-formed but invalid; `errors` names each bad field.",
+}

@@ -1,0 +1,1 @@
+"""API route handlers, one module per audience or resource."""

@@ -1,0 +1,78 @@
+"""Applicants: the inbox, one delivery, and the sealed document (whose first download is the
+legal pickup)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from litestar import Request, Response, get
+from litestar.params import Parameter
+
+from mailbox.access import Principal
+from mailbox.api.schemas import DeliveryPublic, InboxPublic
+from mailbox.inbox import get_delivery, list_inbox, timeline
+from mailbox.pickup import pick_up
+from mailbox.services import Services
+
+
+@get("/api/v1/inbox", tags=["applicants"], summary="Your deliveries, newest first")
+async def inbox(
+    principal: Principal,
+    services: Services,
+    limit: Annotated[int, Parameter(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Parameter(description="next_cursor of the page before.")] = None,
+    unread: Annotated[bool | None, Parameter(description="Only (not) picked up ones.")] = None,
+    dossier_number: Annotated[str | None, Parameter(max_length=64)] = None,
+    account_id: Annotated[str | None, Parameter(description="Only this account.")] = None,
+) -> InboxPublic:
+    """Deliveries made available to the accounts you hold a grant on, keyset-paginated."""
+    async with services.db.session() as session:
+        page = await list_inbox(
+            session=session,
+            principal=principal,
+            limit=limit,
+            cursor=cursor,
+            unread=unread,
+            dossier_number=dossier_number,
+            account_id=account_id,
+        )
+    return InboxPublic([DeliveryPublic.of(v) for v in page.items], page.next_cursor)
+
+
+@get("/api/v1/deliveries/{delivery_id:str}", tags=["applicants"], summary="One delivery")
+async def read_delivery(
+    delivery_id: str, principal: Principal, services: Services
+) -> DeliveryPublic:
+    """Metadata, status and evidence timeline. Other people's deliveries are 404."""
+    async with services.db.session() as session:
+        view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
+        records = await timeline(session=session, delivery_id=delivery_id)
+    return DeliveryPublic.of(view, records)
+
+
+@get(
+    "/api/v1/deliveries/{delivery_id:str}/document",
+    tags=["applicants"],
+    summary="Download the sealed PDF (the first download is the legal pickup)",
+    media_type="application/pdf",
+    response_description="The sealed PDF.",
+)
+async def download_document(
+    delivery_id: str, request: Request, principal: Principal, services: Services
+) -> Response[bytes]:
+    """Streams the sealed PDF. The first download by anyone holding a grant on the account
+    records ContentHandover (who, when, from which address); later ones ContentAccess."""
+    document = await pick_up(
+        services, principal, delivery_id, ip=request.client.host if request.client else None
+    )
+    return Response(
+        document.content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}",
+            "X-Content-SHA256": document.sha256,
+            "X-Evidence-Type": document.evidence_type,
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,82 @@
+"""Offices: dispatch a document and follow its delivery."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+
+from mailbox.access import Principal
+from mailbox.api.schemas import DeliveryPublic, DispatchForm
+from mailbox.dispatch import DispatchRequest, dispatch
+from mailbox.inbox import get_dispatch, timeline
+from mailbox.services import Services
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        max_length=200,
+        description="Retrying with the same key and body returns the first dispatch.",
+    ),
+]
+
+
+@post(
+    "/api/v1/dispatches",
+    tags=["offices"],
+    summary="Dispatch a PDF to an account",
+    status_code=201,
+)
+async def create_dispatch(
+    request: Request,
+    data: Annotated[DispatchForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+    principal: Principal,
+    services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[DeliveryPublic]:
+    """Seal the PDF with the office seal (PAdES with an RFC 3161 timestamp), store it encrypted
+    and deliver it into the account's mailbox, or queue it for paper when electronic delivery
+    is not possible. A refused dispatch answers a problem naming each bad field and the
+    `evidence_id` of its SubmissionRejection record."""
+    office_id = principal.dispatch_office(data.office_id)
+    pdf = await data.file.read() if data.file is not None else b""
+    delivery, created = await dispatch(
+        services,
+        DispatchRequest(
+            office_id=office_id,
+            recipient_account_id=data.recipient_account_id,
+            kind_code=data.kind_code,
+            dossier_number=data.dossier_number,
+            title=data.title,
+            filename=(data.file.filename if data.file else None) or "document.pdf",
+            pdf=pdf,
+        ),
+        actor=principal.actor,
+        actor_ip=request.client.host if request.client else None,
+        idempotency_key=idempotency_key,
+    )
+    body = await _dispatch_public(services, principal, delivery.id)
+    headers = {"Location": f"/api/v1/dispatches/{delivery.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body, status_code=201, headers=headers)
+
+
+@get("/api/v1/dispatches/{delivery_id:str}", tags=["offices"], summary="A dispatch's status")
+async def read_dispatch(
+    delivery_id: str, principal: Principal, services: Services
+) -> DeliveryPublic:
+    """Status and evidence timeline of a delivery, for the office that dispatched it."""
+    return await _dispatch_public(services, principal, delivery_id)
+
+
+async def _dispatch_public(
+    services: Services, principal: Principal, delivery_id: str
+) -> DeliveryPublic:
+    async with services.db.session() as session:
+        view = await get_dispatch(session=session, principal=principal, delivery_id=delivery_id)
+        records = await timeline(session=session, delivery_id=delivery_id)
+    return DeliveryPublic.of(view, records)

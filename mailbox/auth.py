@@ -1,0 +1,102 @@
+"""Authentication: password hashing (argon2) and short-lived access tokens (JWT, ES256, with a
+``kid`` header, ``aud`` and ``exp``), signed by the service's token key and published as JWKS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from mailbox.clock import now
+from mailbox.errors import NotAuthenticated
+from mailbox.signing.pki import KeyMaterial
+
+__all__ = ["AccessToken", "TokenIssuer", "hash_password", "verify_password"]
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps the timing of both cases alike.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; constant work whether or not the user exists."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+class TokenIssuer:
+    """Issues and checks access tokens. Key objects are parsed once, never per request."""
+
+    algorithm = "ES256"
+
+    def __init__(self, keys: KeyMaterial, *, audience: str, ttl_seconds: int, issuer: str) -> None:
+        self._private = keys.token_key
+        self._public = keys.token_key.public_key()
+        self.kid = keys.token_kid
+        self.audience = audience
+        self.ttl = ttl_seconds
+        self.issuer = issuer
+        self._jwk = keys.token_public_jwk()
+
+    def issue(self, subject: str, *, kind: str = "user") -> AccessToken:
+        issued = now()
+        claims = {
+            "sub": subject,
+            "kind": kind,
+            "aud": self.audience,
+            "iss": self.issuer,
+            "iat": int(issued.timestamp()),
+            "exp": int((issued + timedelta(seconds=self.ttl)).timestamp()),
+        }
+        token = jwt.encode(
+            claims, self._private, algorithm=self.algorithm, headers={"kid": self.kid}
+        )
+        return AccessToken(token, self.ttl)
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """The token's claims; :class:`NotAuthenticated` if it is invalid, foreign or expired."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise NotAuthenticated("The access token is malformed") from None
+        if header.get("kid") != self.kid:
+            raise NotAuthenticated("The access token was not signed by a known key")
+        try:
+            # Expiry is checked against the service clock (which tests move), not PyJWT's.
+            claims = jwt.decode(
+                token,
+                self._public,
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "require": ["exp", "sub", "aud", "iat"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.InvalidTokenError as exc:
+            raise NotAuthenticated(f"The access token is invalid: {exc}") from None
+        if claims["exp"] <= now().timestamp():
+            raise NotAuthenticated("The access token has expired; request a new one")
+        return claims
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self._jwk]}

@@ -1,0 +1,153 @@
+"""Settings: one typed object, read from ``MAILBOX_*`` environment variables and an optional
+TOML file named by ``MAILBOX_CONFIG_FILE``. Defaults run the whole service on one machine:
+SQLite in WAL mode, blobs and keys under the data directory, SMTP on localhost.
+
+Every setting is documented in the README's configuration table (``python -m mailbox settings``
+prints the effective values, secrets masked).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings"]
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """The service's configuration. Paths left unset derive from ``data_dir``."""
+
+    model_config = SettingsConfigDict(env_prefix="MAILBOX_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("var"), description="Where the database, blobs and keys live.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy async URL. Default: SQLite file <data_dir>/mailbox.db (WAL). "
+        "For scale: postgresql+asyncpg://user@host/db.",
+    )
+    blob_dir: Path | None = Field(
+        None, description="Encrypted blob store. Default <data_dir>/blobs."
+    )
+    key_dir: Path | None = Field(
+        None, description="Keys and certificates. Default <data_dir>/keys."
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL used in links sent to people."
+    )
+    host: str = Field("127.0.0.1", description="Address the web server binds.")
+    port: int = Field(8000, description="Port the web server binds.")
+    upload_limit_bytes: int = Field(50 * MiB, gt=0, description="Largest PDF accepted.")
+    token_ttl_seconds: int = Field(900, gt=0, le=86400, description="Access token lifetime.")
+    token_audience: str = Field("mailbox-api", description="`aud` claim of access tokens.")
+    sealing_workers: int = Field(
+        -1,
+        ge=-1,
+        description="Processes that seal PDFs. 0 seals in a thread; -1 uses one per CPU core.",
+    )
+    tsa_url: str | None = Field(
+        None, description="External RFC 3161 TSA. Unset: the in-process TSA signs timestamps."
+    )
+    deemed_delivery_days: int = Field(
+        10, ge=0, description="Days after consignment a document not picked up is deemed delivered."
+    )
+    deemed_delivery_days_by_office: dict[str, int] = Field(
+        default_factory=dict, description='Per-office override by office code, e.g. {"EP": 10}.'
+    )
+    # Email
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_security: Literal["plain", "starttls", "tls"] = Field(
+        "plain", description="plain, starttls or tls (implicit TLS)."
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_sender: str = Field("Mailbox <no-reply@localhost>", description="From address of alerts.")
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds before an SMTP call gives up.")
+    smtp_connections: int = Field(4, ge=1, le=32, description="Parallel SMTP connections.")
+    # Outbox and scheduler
+    scheduler_enabled: bool = Field(
+        True, description="Run periodic jobs inside the web process (off: run `worker`)."
+    )
+    outbox_interval_seconds: float = Field(2.0, gt=0, description="How often the outbox drains.")
+    outbox_batch_size: int = Field(500, ge=1, description="Messages claimed per drain round.")
+    outbox_max_attempts: int = Field(8, ge=1, description="Attempts before a message is dead.")
+    outbox_backoff_seconds: float = Field(30.0, gt=0, description="First retry delay; doubles.")
+    outbox_backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest retry delay.")
+    reminder_days: list[int] = Field(
+        default_factory=lambda: [3, 7], description="Days after consignment to remind."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Webhook POST timeout.")
+    webhook_allow_http_loopback: bool = Field(
+        False, description="Accept http:// webhook URLs on 127.0.0.1 (tests and local demos)."
+    )
+    log_level: str = Field("INFO", description="Logging level.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("MAILBOX_CONFIG_FILE")
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"MAILBOX_CONFIG_FILE names {path}, which does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.smtp_password is not None and self.smtp_username is None:
+            raise ValueError("smtp_password is set but smtp_username is not")
+        if any(day <= 0 for day in self.reminder_days):
+            raise ValueError("reminder_days must be positive")
+        return self
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'mailbox.db'}"
+
+    @cached_property
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @cached_property
+    def effective_key_dir(self) -> Path:
+        return self.key_dir or self.data_dir / "keys"
+
+    @cached_property
+    def effective_sealing_workers(self) -> int:
+        if self.sealing_workers == -1:
+            return os.cpu_count() or 1
+        return self.sealing_workers
+
+    def deemed_days_for(self, office_code: str) -> int:
+        """Days after consignment before deemed delivery, for the office with ``office_code``."""
+        return self.deemed_delivery_days_by_office.get(office_code, self.deemed_delivery_days)
+
+    def describe(self) -> dict[str, Any]:
+        """The effective settings with secrets masked, for `python -m mailbox settings`."""
+        values = self.model_dump(mode="json")
+        values["database_url"] = self.effective_database_url
+        values["blob_dir"] = str(self.effective_blob_dir)
+        values["key_dir"] = str(self.effective_key_dir)
+        if self.smtp_password is not None:
+            values["smtp_password"] = "********"
+        return values

@@ -1,0 +1,131 @@
+"""The domain's errors. Each carries an HTTP-like status code, a stable problem type and a
+human ``detail``; the web layer maps them to RFC 9457 problem details in one place and the CLI
+prints them. The domain never raises web exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BlobCorrupted",
+    "Conflict",
+    "FieldError",
+    "IllegalTransition",
+    "InvalidDocument",
+    "InvalidRequest",
+    "MailboxError",
+    "NotAuthenticated",
+    "NotFound",
+    "PermissionDenied",
+    "SchemaNotMigrated",
+    "SignatureInvalid",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad input field: where it is (``field``) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class MailboxError(Exception):
+    """Base of all domain errors."""
+
+    status_code = 400
+    type = "about:blank"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = tuple(errors)
+        # Set when the refusal itself was recorded as evidence (SubmissionRejection).
+        self.evidence_id: str | None = None
+
+
+class InvalidRequest(MailboxError):
+    status_code = 422
+    type = "/problems/invalid-request"
+    title = "Invalid request"
+
+
+class InvalidDocument(MailboxError):
+    """The uploaded file is not an acceptable PDF (not a PDF, encrypted, malformed, too big)."""
+
+    status_code = 422
+    type = "/problems/invalid-document"
+    title = "Invalid document"
+
+    def __init__(
+        self, detail: str, *, reason: str, errors: Sequence[FieldError] = (), status: int = 422
+    ) -> None:
+        super().__init__(detail, errors=errors or (FieldError("file", detail),))
+        self.reason = reason
+        self.status_code = status
+
+
+class NotAuthenticated(MailboxError):
+    status_code = 401
+    type = "/problems/not-authenticated"
+    title = "Not authenticated"
+
+
+class PermissionDenied(MailboxError):
+    status_code = 403
+    type = "/problems/forbidden"
+    title = "Forbidden"
+
+
+class NotFound(MailboxError):
+    status_code = 404
+    type = "/problems/not-found"
+    title = "Not found"
+
+
+class Conflict(MailboxError):
+    status_code = 409
+    type = "/problems/conflict"
+    title = "Conflict"
+
+
+class IllegalTransition(MailboxError):
+    """A delivery was asked to move along an arrow its state machine does not have."""
+
+    status_code = 409
+    type = "/problems/illegal-transition"
+    title = "Illegal state transition"
+
+
+class BlobCorrupted(MailboxError):
+    """Stored bytes failed authentication: they were altered and must never be served."""
+
+    status_code = 500
+    type = "/problems/blob-corrupted"
+    title = "Stored document failed its integrity check"
+
+
+class SignatureInvalid(MailboxError):
+    status_code = 422
+    type = "/problems/signature-invalid"
+    title = "Signature invalid"
+
+
+class SchemaNotMigrated(MailboxError):
+    """The database schema is not at the newest migration."""
+
+    status_code = 503
+    type = "/problems/schema-not-migrated"
+    title = "Database not migrated"
+
+    def __init__(self, *, current: str | None, head: str | None) -> None:
+        where = f"at revision {current}" if current else "not initialised"
+        super().__init__(
+            f"The database schema is {where}; the code needs {head}. "
+            "Run `python -m mailbox db upgrade` first."
+        )
+        self.current = current
+        self.head = head

@@ -1,0 +1,38 @@
+"""Persistence: SQLModel tables. Request and response schemas live in ``mailbox.api.schemas``."""
+
+from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
+from mailbox.models.evidence import EvidenceHead, EvidenceRecord
+from mailbox.models.outbox import (
+    IdempotencyRecord,
+    OutboxMessage,
+    OutboxStatus,
+    WebhookAttempt,
+    WebhookSubscription,
+)
+from mailbox.models.parties import (
+    Account,
+    Grant,
+    NotificationAddress,
+    Office,
+    Role,
+    User,
+)
+
+__all__ = [
+    "Account",
+    "Delivery",
+    "DeliveryStatus",
+    "Document",
+    "EvidenceHead",
+    "EvidenceRecord",
+    "Grant",
+    "IdempotencyRecord",
+    "NotificationAddress",
+    "Office",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Role",
+    "User",
+    "WebhookAttempt",
+    "WebhookSubscription",
+]

@@ -1,0 +1,70 @@
+"""Documents (the sealed PDF and its metadata) and deliveries (one document to one account,
+owner of the legal timeline)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from functools import partial
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from mailbox.clock import now
+from mailbox.db import UTCDateTime
+from mailbox.ids import new_id
+
+
+class DeliveryStatus(StrEnum):
+    SUBMITTED = "submitted"
+    AVAILABLE = "available"
+    PICKED_UP = "picked_up"
+    DEEMED_DELIVERED = "deemed_delivered"
+    PAPER_QUEUED = "paper_queued"
+    PAPER_POSTED = "paper_posted"
+    PAPER_RETURNED = "paper_returned"
+    REJECTED = "rejected"
+
+
+class Document(SQLModel, table=True):
+    id: str = Field(default_factory=partial(new_id, "doc"), primary_key=True)
+    office_id: str = Field(foreign_key="office.id", index=True)
+    kind_code: str = Field(max_length=32)
+    dossier_number: str = Field(max_length=64)
+    title: str = Field(max_length=500)
+    filename: str = Field(max_length=255)
+    original_sha256: str = Field(max_length=64)
+    sealed_sha256: str = Field(max_length=64)  # also the blob id
+    original_size: int
+    sealed_size: int
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (
+        # The inbox: an account's deliveries, newest first, keyset-paginated.
+        Index("ix_delivery_inbox", "account_id", "available_at", "id"),
+        Index("ix_delivery_dossier", "account_id", "dossier_number"),
+        Index("ix_delivery_office", "office_id", "submitted_at", "id"),
+        # Scans of the legal clock: deliveries waiting for pickup.
+        Index("ix_delivery_status_due", "status", "deemed_due_at"),
+    )
+
+    id: str = Field(default_factory=partial(new_id, "dlv"), primary_key=True)
+    document_id: str = Field(foreign_key="document.id", index=True)
+    account_id: str = Field(foreign_key="account.id")
+    office_id: str = Field(foreign_key="office.id")
+    dossier_number: str = Field(max_length=64)
+    status: str = Field(default=DeliveryStatus.SUBMITTED, max_length=24)
+    submitted_at: datetime = Field(sa_type=UTCDateTime)
+    available_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deemed_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    picked_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    picked_up_by: str | None = Field(default=None, max_length=64)
+    deemed_delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paper_queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paper_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paper_returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paper_reason: str | None = Field(default=None, max_length=500)
+    reminders_sent: int = Field(default=0)

@@ -1,0 +1,91 @@
+"""Who takes part: offices, accounts (the legal addressees), users, grants and the email
+addresses that receive alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from functools import partial
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from mailbox.clock import now
+from mailbox.db import UTCDateTime
+from mailbox.ids import new_id
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+    DISPATCHER = "dispatcher"
+    AUDITOR = "auditor"
+
+
+ACCOUNT_ROLES = frozenset({Role.OWNER, Role.EDITOR, Role.VIEWER})
+OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR})
+
+
+class Office(SQLModel, table=True):
+    id: str = Field(default_factory=partial(new_id, "off"), primary_key=True)
+    code: str = Field(unique=True, max_length=16)
+    name: str = Field(max_length=200)
+    deemed_delivery_days: int | None = Field(default=None, ge=0)
+    # Document kind codes that this office never serves electronically (paper by law).
+    paper_only_kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class Account(SQLModel, table=True):
+    id: str = Field(default_factory=partial(new_id, "acc"), primary_key=True)
+    name: str = Field(max_length=200)
+    postal_address: str = Field(max_length=1000)
+    language: str = Field(default="en", max_length=8)
+    # Consent to electronic delivery; with a verified address it makes delivery electronic.
+    edelivery_consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    edelivery_active: bool = Field(default=False)
+    # A permanent notification failure suspends electronic delivery until fixed.
+    edelivery_suspended_reason: str | None = Field(default=None, max_length=500)
+    notify_mode: str = Field(default="immediate", max_length=16)  # immediate | digest
+    reminder_days: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    id: str = Field(default_factory=partial(new_id, "usr"), primary_key=True)
+    email: str = Field(unique=True, max_length=320)
+    display_name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=200)
+    is_admin: bool = Field(default=False)
+    disabled: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class Grant(SQLModel, table=True):
+    """A role of a user on an account (owner/editor/viewer) or an office (dispatcher/auditor)."""
+
+    __table_args__ = (UniqueConstraint("user_id", "role", "account_id", "office_id"),)
+
+    id: str = Field(default_factory=partial(new_id, "grt"), primary_key=True)
+    user_id: str = Field(foreign_key="user.id", index=True)
+    role: str = Field(max_length=16)
+    account_id: str | None = Field(default=None, foreign_key="account.id", index=True)
+    office_id: str | None = Field(default=None, foreign_key="office.id", index=True)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class NotificationAddress(SQLModel, table=True):
+    """An email address that receives an account's alerts once verified by a link."""
+
+    __tablename__ = "notification_address"
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+
+    id: str = Field(default_factory=partial(new_id, "adr"), primary_key=True)
+    account_id: str = Field(foreign_key="account.id", index=True)
+    email: str = Field(max_length=320)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verify_token_hash: str | None = Field(default=None, max_length=64, index=True)
+    verify_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)

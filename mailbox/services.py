@@ -1,0 +1,58 @@
+"""The long-lived parts of one service instance, built once at start-up and shared by the web
+app, the scheduler and the CLI: settings, database, blob store, keys, sealing pool, evidence
+signer and token issuer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mailbox.auth import TokenIssuer
+from mailbox.config import Settings
+from mailbox.db import Database
+from mailbox.evidence import EvidenceSigner
+from mailbox.signing.pki import KeyMaterial, load_key_material
+from mailbox.signing.pool import SealingPool
+from mailbox.signing.tsa import local_timestamper, remote_timestamper
+from mailbox.storage import BlobStore, LocalBlobStore, load_master_key
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    keys: KeyMaterial
+    sealing: SealingPool
+    evidence: EvidenceSigner
+    tokens: TokenIssuer
+
+    @classmethod
+    def start(cls, settings: Settings, *, sealing_workers: int | None = None) -> Services:
+        """Load keys and open the database, blob store and sealing pool."""
+        key_dir = settings.effective_key_dir
+        keys = load_key_material(key_dir)
+        timestamper: Any = (
+            remote_timestamper(settings.tsa_url) if settings.tsa_url else local_timestamper(keys)
+        )
+        workers = settings.effective_sealing_workers if sealing_workers is None else sealing_workers
+        return cls(
+            settings=settings,
+            db=Database(settings.effective_database_url),
+            blobs=LocalBlobStore(settings.effective_blob_dir, load_master_key(key_dir)),
+            keys=keys,
+            sealing=SealingPool(key_dir, workers=workers, tsa_url=settings.tsa_url),
+            evidence=EvidenceSigner(keys, timestamper),
+            tokens=TokenIssuer(
+                keys,
+                audience=settings.token_audience,
+                ttl_seconds=settings.token_ttl_seconds,
+                issuer=settings.public_base_url,
+            ),
+        )
+
+    async def close(self) -> None:
+        self.sealing.close()
+        await self.db.dispose()

@@ -1,0 +1,96 @@
+"""Sealing off the event loop: in worker processes (throughput) or one thread (small installs).
+
+Each worker process loads the key material once and keeps one ``Sealer`` for its lifetime, so a
+seal costs only the signature. Workers are forked from a forkserver that has imported just this
+module (pyHanko, no web layer, no database), so starting one is quick and cheap in memory.
+As with any multiprocessing start method but fork, a worker also re-imports the main *script*
+(not a ``python -m`` module, such as ``python -m mailbox``): scripts must guard their entry
+point with ``if __name__ == "__main__"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+from mailbox.signing.pki import KeyMaterial, load_key_material
+from mailbox.signing.seal import Sealer
+from mailbox.signing.tsa import remote_timestamper
+
+__all__ = ["SealingPool"]
+
+_worker_sealer: Sealer | None = None
+
+
+class SealingPool:
+    """Runs ``Sealer.seal`` without blocking the event loop.
+
+    ``workers`` > 0 starts that many processes; 0 seals in a thread with a ``Sealer`` built
+    here. ``tsa_url`` selects an external time-stamping authority instead of the local one.
+    """
+
+    def __init__(self, key_dir: Path, *, workers: int = 0, tsa_url: str | None = None) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be 0 or more, not {workers}")
+        # Loading here also makes a missing PKI fail at start-up, not at the first dispatch.
+        keys = load_key_material(key_dir)
+        self.workers = workers
+        self._sealer: Sealer | None = None
+        self._executor: ProcessPoolExecutor | None = None
+        if workers == 0:
+            self._sealer = _build_sealer(keys, tsa_url)
+        else:
+            self._executor = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=_context(),
+                initializer=_init_worker,
+                initargs=(str(key_dir), tsa_url),
+            )
+
+    async def seal(self, data: bytes, *, reason: str, location: str | None = None) -> bytes:
+        """The sealed PDF; raises ``PdfRejected`` (with its ``reason``) for unusable input."""
+        if self._sealer is not None:
+            return await asyncio.to_thread(
+                self._sealer.seal, data, reason=reason, location=location
+            )
+        if self._executor is None:
+            raise RuntimeError("The sealing pool is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, partial(_seal_in_worker, data, reason=reason, location=location)
+        )
+
+    def close(self) -> None:
+        """Stop the worker processes (after current seals finish); idempotent."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._sealer = None
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("forkserver")
+        # The server imports this module once; every worker forks from it with pyHanko loaded.
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _build_sealer(keys: KeyMaterial, tsa_url: str | None) -> Sealer:
+    return Sealer(keys, timestamper=remote_timestamper(tsa_url) if tsa_url else None)
+
+
+def _init_worker(key_dir: str, tsa_url: str | None) -> None:
+    global _worker_sealer
+    _worker_sealer = _build_sealer(load_key_material(Path(key_dir)), tsa_url)
+
+
+def _seal_in_worker(data: bytes, *, reason: str, location: str | None) -> bytes:
+    if _worker_sealer is None:
+        raise RuntimeError("Sealing worker was not initialised")
+    return _worker_sealer.seal(data, reason=reason, location=location)

@@ -1,0 +1,258 @@
+"""Email over SMTP: one connection per batch, one outcome per message.
+
+:func:`send_batch` opens a single aiosmtplib connection (plain, STARTTLS or implicit TLS) and
+sends each message on it as multipart/alternative (text and HTML). It never raises for a
+delivery problem: each message gets a :class:`SendOutcome`, classified in
+:mod:`notifier.failures`. :func:`send_batches_parallel` spreads a large queue over several
+connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from typing import Literal
+
+import aiosmtplib
+
+from notifier.failures import SendOutcome, classify_smtp_error, is_connection_lost
+
+__all__ = [
+    "EmailMessage",
+    "SendOutcome",
+    "SmtpSettings",
+    "send_batch",
+    "send_batches_parallel",
+]
+
+# Headers send_batch writes itself; extra headers may not repeat them.
+_OWN_HEADERS = frozenset(
+    {"message-id", "date", "from", "to", "subject", "auto-submitted", "mime-version"}
+    | {"content-type", "content-transfer-encoding", "cc", "bcc"}
+)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to reach the SMTP server.
+
+    ``security`` is ``"plain"`` (no TLS, not even opportunistic), ``"starttls"`` (upgrade
+    after the greeting, refuse if the server cannot) or ``"tls"`` (TLS from the first byte).
+    ``timeout`` bounds each network operation, in seconds.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: Literal["plain", "starttls", "tls"] = "plain"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+    sender: str = "Mailbox <no-reply@localhost>"
+    validate_certs: bool = True
+
+    def __post_init__(self) -> None:
+        if self.security not in ("plain", "starttls", "tls"):
+            raise ValueError(f"unknown SMTP security {self.security!r}")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("SMTP username and password go together")
+        if self.timeout <= 0:
+            raise ValueError("SMTP timeout must be positive")
+        _, address = email.utils.parseaddr(self.sender)
+        if "@" not in address or not address.isascii():
+            raise ValueError("SMTP sender must be an ASCII address, as in 'Name <user@host>'")
+
+    def __repr__(self) -> str:
+        # The password must never reach a log line through a repr.
+        password = "***" if self.password is not None else None
+        return (
+            f"SmtpSettings(host={self.host!r}, port={self.port!r}, security={self.security!r}, "
+            f"username={self.username!r}, password={password!r}, timeout={self.timeout!r}, "
+            f"sender={self.sender!r}, validate_certs={self.validate_certs!r})"
+        )
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    """One email to send, already rendered.
+
+    ``message_id`` is the full ``<local@domain>`` form, chosen by the caller and stable for an
+    outbox message, so that a message sent twice after a lost reply is recognisable.
+    ``headers`` adds headers such as ``List-Unsubscribe``; it may not repeat the ones
+    :func:`send_batch` writes itself.
+    """
+
+    message_id: str
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.to:
+            raise ValueError("an email needs at least one recipient")
+        mid = self.message_id
+        if not (mid.startswith("<") and mid.endswith(">") and "@" in mid and " " not in mid):
+            raise ValueError("message_id must have the form <local@domain>")
+        for name, value in self.headers:
+            if name.lower() in _OWN_HEADERS:
+                raise ValueError(f"header {name!r} is written by the sender itself")
+            _reject_line_breaks(name, value)
+        _reject_line_breaks(mid, self.subject, *self.to)
+
+
+async def send_batch(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> list[SendOutcome]:
+    """Send ``messages`` over one SMTP connection; return one outcome per message, in order.
+
+    If the connection cannot be opened, every outcome is retryable. If it drops mid-batch,
+    the message in flight is retryable (the server may or may not have taken it), one new
+    connection is tried, and if that fails too the rest are retryable without being tried.
+    Never raises for a delivery problem.
+    """
+    if not messages:
+        return []
+    envelope_sender = _address_of(settings.sender)
+    outcomes: list[SendOutcome] = []
+    client, down = await _connect(settings)
+    reconnects_left = 1
+    try:
+        for index, message in enumerate(messages):
+            if client is None:
+                assert down is not None
+                outcomes.append(down)
+                continue
+            outcome, lost = await _send_one(client, settings, envelope_sender, message)
+            outcomes.append(outcome)
+            if lost:
+                client.close()
+                client, down = None, SendOutcome(False, False, "not sent: connection lost")
+                if reconnects_left and index + 1 < len(messages):
+                    reconnects_left -= 1
+                    client, down = await _connect(settings)
+    except BaseException:
+        # Cancelled (or a bug): hang up at once rather than wait for a polite QUIT.
+        if client is not None:
+            client.close()
+        raise
+    if client is not None:
+        await _quit(client)
+    return outcomes
+
+
+async def send_batches_parallel(
+    settings: SmtpSettings, messages: Sequence[EmailMessage], *, connections: int = 4
+) -> list[SendOutcome]:
+    """Send ``messages`` over up to ``connections`` concurrent SMTP connections.
+
+    Each connection takes a contiguous slice and behaves like :func:`send_batch`; outcomes
+    come back in the order of ``messages``.
+    """
+    if connections < 1:
+        raise ValueError("connections must be at least 1")
+    count = min(connections, len(messages))
+    if count <= 1:
+        return await send_batch(settings, messages)
+    size = -(-len(messages) // count)  # ceiling division
+    slices = [messages[start : start + size] for start in range(0, len(messages), size)]
+    results = await asyncio.gather(*(send_batch(settings, part) for part in slices))
+    return [outcome for result in results for outcome in result]
+
+
+async def _connect(settings: SmtpSettings) -> tuple[aiosmtplib.SMTP | None, SendOutcome | None]:
+    """Open, secure and log in; on failure return the outcome every waiting message gets."""
+    client = aiosmtplib.SMTP(
+        hostname=settings.host,
+        port=settings.port,
+        use_tls=settings.security == "tls",
+        start_tls=settings.security == "starttls",
+        validate_certs=settings.validate_certs,
+        username=settings.username,
+        password=settings.password,
+        timeout=settings.timeout,
+    )
+    try:
+        await client.connect()
+    except Exception as exc:
+        client.close()
+        failure = classify_smtp_error(exc)
+        # Whatever the reply, the server is at fault here, not the messages.
+        return None, SendOutcome(False, False, f"cannot connect: {failure.detail}", failure.code)
+    return client, None
+
+
+async def _send_one(
+    client: aiosmtplib.SMTP, settings: SmtpSettings, envelope_sender: str, message: EmailMessage
+) -> tuple[SendOutcome, bool]:
+    """Send one message; return its outcome and whether the connection is lost."""
+    try:
+        mime = _build_mime(settings, message)
+        refused, _ = await client.send_message(
+            mime, sender=envelope_sender, recipients=[_address_of(to) for to in message.to]
+        )
+    except Exception as exc:
+        return classify_smtp_error(exc), is_connection_lost(exc) or not client.is_connected
+    if refused:
+        # Accepted for some recipients: sending again would duplicate it for the others.
+        codes = sorted({response.code for response in refused.values()})
+        detail = f"accepted; refused for {len(refused)} of {len(message.to)} recipients: {codes}"
+        return SendOutcome(True, False, detail), False
+    return SendOutcome(True, False, "accepted", 250), False
+
+
+def _build_mime(settings: SmtpSettings, message: EmailMessage) -> Message:
+    """Build the multipart/alternative message (text first, HTML preferred).
+
+    Built with the stdlib ``email.mime`` classes: building through ``EmailMessage`` and its
+    header registry costs about 0.4 ms a message, as much as sending it.
+    """
+    mime = MIMEMultipart("alternative")
+    mime["Message-ID"] = message.message_id
+    mime["Date"] = email.utils.formatdate(usegmt=True)
+    mime["From"] = _encode_address(settings.sender)
+    mime["To"] = ", ".join(_encode_address(to) for to in message.to)
+    mime["Subject"] = _header_value(message.subject)
+    mime["Auto-Submitted"] = "auto-generated"
+    for name, value in message.headers:
+        mime[name] = _header_value(value)
+    mime.attach(MIMEText(message.text, "plain", "utf-8"))
+    mime.attach(MIMEText(message.html, "html", "utf-8"))
+    return mime
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except Exception:
+        pass  # The messages are already sent; a rude goodbye changes nothing.
+    finally:
+        client.close()
+
+
+def _header_value(value: str) -> str | Header:
+    # An ASCII value goes as it is (folded if long); anything else as RFC 2047 encoded words.
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _encode_address(value: str) -> str:
+    """``Name <address>`` with a non-ASCII name encoded (RFC 2047), the address left alone."""
+    name, address = email.utils.parseaddr(value)
+    if not address:
+        return value
+    return email.utils.formataddr((name, address), charset="utf-8")
+
+
+def _address_of(value: str) -> str:
+    _, address = email.utils.parseaddr(value)
+    return address or value.strip()
+
+
+def _reject_line_breaks(*values: str) -> None:
+    for value in values:
+        if "\r" in value or "\n" in value:
+            raise ValueError("header values may not contain line breaks")
