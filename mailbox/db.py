@@ -121,10 +121,19 @@ def alembic_config(url: str) -> Any:
 
 
 def run_migrations(url: str, revision: str = "head") -> None:
-    """Upgrade the database at ``url`` to ``revision`` (blocking; call from a thread if async)."""
+    """Upgrade the database at ``url`` to ``revision``. Blocking; from inside a running event
+    loop it runs on a helper thread (Alembic's environment starts a loop of its own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(url), revision)
+        return
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        helper.submit(command.upgrade, alembic_config(url), revision).result()
 
 
 async def assert_migrated(database: Database) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -46,6 +47,10 @@ class DispatchRequest:
     filename: str
     pdf: bytes
 
+    @cached_property
+    def pdf_sha256(self) -> str:
+        return hashlib.sha256(self.pdf).hexdigest()
+
     def fingerprint(self) -> str:
         """Hash of everything that makes two requests the same dispatch."""
         parts = [
@@ -54,7 +59,7 @@ class DispatchRequest:
             self.kind_code,
             self.dossier_number,
             self.title,
-            hashlib.sha256(self.pdf).hexdigest(),
+            self.pdf_sha256,
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -126,7 +131,7 @@ async def record_rejection(
             services.evidence,
             EvidenceDraft(EvidenceType.SUBMISSION_REJECTION, actor, actor_ip, details),
             delivery_id=None,
-            original_sha256=hashlib.sha256(request.pdf).hexdigest(),
+            original_sha256=request.pdf_sha256,
         )
         return record.id
 
@@ -202,7 +207,7 @@ async def _serve(
         )
     except PdfRejected as exc:
         raise InvalidDocument(str(exc), reason=exc.reason) from None
-    original_sha = hashlib.sha256(request.pdf).hexdigest()
+    original_sha = request.pdf_sha256
     sealed_sha = await asyncio.to_thread(services.blobs.put, sealed)
 
     try:
@@ -292,10 +297,9 @@ async def _record_dispatch(
         drafts.append(rules.relay_to_paper(delivery, at=at, reason=paper_reason))
         event = "paper_queued"
     await session.flush()
-    for draft in drafts:
-        await evidence.append(
-            session, services.evidence, draft, delivery_id=delivery.id, at=at, **hashes
-        )
+    await evidence.append_many(
+        session, services.evidence, drafts, delivery_id=delivery.id, at=at, **hashes
+    )
     enqueue(session, delivery, account, event)
     principal_key, key, fingerprint = idempotency
     if key is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,14 +24,17 @@ from mailbox.ids import new_id
 from mailbox.models import EvidenceHead, EvidenceRecord
 from mailbox.signing.evidence import sign_record, verify_record
 from mailbox.signing.pki import KeyMaterial
-from mailbox.signing.tsa import TimestampInvalid, verify_timestamp_token
+from mailbox.signing.tsa import LocalTimeStamper, TimestampInvalid, verify_timestamp_token
 
 __all__ = [
     "ChainBreak",
     "EvidenceDraft",
+    "EvidenceEntry",
     "EvidenceSigner",
     "EvidenceType",
     "append",
+    "append_many",
+    "append_many",
     "canonical_bytes",
     "check_chain",
     "rfc3339",
@@ -54,6 +57,9 @@ class EvidenceType(StrEnum):
     RELAY_TO_NON_ERDS = "RelayToNonERDS"
     PAPER_POSTED = "PaperPosted"
     PAPER_RETURNED = "PaperReturned"
+    # Account events (no delivery): consent to electronic delivery given or withdrawn.
+    CONSENT_GIVEN = "ConsentGiven"
+    CONSENT_WITHDRAWN = "ConsentWithdrawn"
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,13 @@ class EvidenceSigner:
         self.timestamper = timestamper
 
     async def sign(self, record_hash: str) -> tuple[bytes, bytes]:
-        """Signature and RFC 3161 token over ``record_hash``. The in-process TSA signs in a
-        millisecond; an external TSA is awaited without blocking the loop."""
+        """Signature and RFC 3161 token over ``record_hash``. The in-process TSA answers in
+        under a millisecond, directly; an external TSA is awaited without blocking the loop."""
         digest = bytes.fromhex(record_hash)
-        token = await self.timestamper.async_timestamp(digest, "sha256")
+        if isinstance(self.timestamper, LocalTimeStamper):
+            token = self.timestamper.token(digest)
+        else:
+            token = await self.timestamper.async_timestamp(digest, "sha256")
         return sign_record(self.keys.evidence_key, digest), token.dump()
 
 
@@ -113,6 +122,17 @@ async def _lock_head(session: AsyncSession) -> EvidenceHead:
     return head
 
 
+@dataclass(frozen=True)
+class EvidenceEntry:
+    """One record to append with :func:`append_many`: the draft and what it is about."""
+
+    draft: EvidenceDraft
+    delivery_id: str | None
+    original_sha256: str | None = None
+    sealed_sha256: str | None = None
+    at: datetime | None = None
+
+
 async def append(
     session: AsyncSession,
     signer: EvidenceSigner,
@@ -124,30 +144,57 @@ async def append(
     at: datetime | None = None,
 ) -> EvidenceRecord:
     """Append one record to the log inside the caller's transaction (which must commit)."""
-    head = await _lock_head(session)
-    record = EvidenceRecord(
-        seq=head.seq + 1,
-        id=new_id("evd"),
+    (record,) = await append_many(
+        session,
+        signer,
+        [draft],
         delivery_id=delivery_id,
-        type=draft.type.value,
-        occurred_at=at or now(),
-        actor=draft.actor,
-        actor_ip=draft.actor_ip,
-        details=dict(draft.details),
         original_sha256=original_sha256,
         sealed_sha256=sealed_sha256,
-        prev_hash=head.record_hash,
-        record_hash="",
-        signature=b"",
-        timestamp_token=b"",
+        at=at,
     )
-    record.record_hash = hashlib.sha256(canonical_bytes(record)).hexdigest()
-    record.signature, record.timestamp_token = await signer.sign(record.record_hash)
-    head.seq, head.record_hash = record.seq, record.record_hash
-    session.add(record)
+    return record
+
+
+async def append_many(
+    session: AsyncSession,
+    signer: EvidenceSigner,
+    drafts: Sequence[EvidenceDraft],
+    *,
+    delivery_id: str | None,
+    original_sha256: str | None = None,
+    sealed_sha256: str | None = None,
+    at: datetime | None = None,
+) -> list[EvidenceRecord]:
+    """Append records for one delivery in order, locking the head once and writing once."""
+    head = await _lock_head(session)
+    occurred_at = at or now()
+    records = []
+    for draft in drafts:
+        record = EvidenceRecord(
+            seq=head.seq + 1,
+            id=new_id("evd"),
+            delivery_id=delivery_id,
+            type=draft.type.value,
+            occurred_at=occurred_at,
+            actor=draft.actor,
+            actor_ip=draft.actor_ip,
+            details=dict(draft.details),
+            original_sha256=original_sha256,
+            sealed_sha256=sealed_sha256,
+            prev_hash=head.record_hash,
+            record_hash="",
+            signature=b"",
+            timestamp_token=b"",
+        )
+        record.record_hash = hashlib.sha256(canonical_bytes(record)).hexdigest()
+        record.signature, record.timestamp_token = await signer.sign(record.record_hash)
+        head.seq, head.record_hash = record.seq, record.record_hash
+        records.append(record)
+    session.add_all(records)
     session.add(head)
     await session.flush()
-    return record
+    return records
 
 
 @dataclass(frozen=True)

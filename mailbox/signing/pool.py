@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -41,8 +41,12 @@ class SealingPool:
         self.workers = workers
         self._sealer: Sealer | None = None
         self._executor: ProcessPoolExecutor | None = None
+        self._thread: ThreadPoolExecutor | None = None
         if workers == 0:
+            # One thread: a Sealer is not thread-safe (pyHanko and asn1crypto mutate cached
+            # structures), and more threads would only fight over the GIL.
             self._sealer = _build_sealer(keys, tsa_url)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealer")
         else:
             self._executor = ProcessPoolExecutor(
                 max_workers=workers,
@@ -53,13 +57,13 @@ class SealingPool:
 
     async def seal(self, data: bytes, *, reason: str, location: str | None = None) -> bytes:
         """The sealed PDF; raises ``PdfRejected`` (with its ``reason``) for unusable input."""
-        if self._sealer is not None:
-            return await asyncio.to_thread(
-                self._sealer.seal, data, reason=reason, location=location
+        loop = asyncio.get_running_loop()
+        if self._sealer is not None and self._thread is not None:
+            return await loop.run_in_executor(
+                self._thread, partial(self._sealer.seal, data, reason=reason, location=location)
             )
         if self._executor is None:
             raise RuntimeError("The sealing pool is closed")
-        loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, partial(_seal_in_worker, data, reason=reason, location=location)
         )
@@ -69,6 +73,9 @@ class SealingPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._thread = None
         self._sealer = None
 
 

@@ -149,3 +149,30 @@ async def test_account_without_edelivery_goes_to_paper(
     applicant_headers = await token_for(client, world.applicant)
     inbox = (await client.get("/api/v1/inbox", headers=applicant_headers)).json()
     assert inbox["items"] == []
+
+
+async def test_altered_blob_is_never_served_and_is_not_a_pickup(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    dispatched = (
+        await post_dispatch(client, await token_for(client, world.dispatcher), world.account.id)
+    ).json()
+    blob_id = dispatched["document"]["sealed_sha256"]
+    path = next(services.settings.effective_blob_dir.rglob(blob_id))
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+    applicant = await token_for(client, world.applicant)
+    response = await client.get(
+        f"/api/v1/deliveries/{dispatched['id']}/document", headers=applicant
+    )
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert b"%PDF" not in response.content
+    delivery = (
+        await client.get(f"/api/v1/deliveries/{dispatched['id']}", headers=applicant)
+    ).json()
+    assert delivery["status"] == "available"
+    assert "ContentHandover" not in [e["type"] for e in delivery["timeline"]]
