@@ -12,26 +12,27 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.errors import NotAuthenticated, NotFound, PermissionDenied
-from mailbox.models import Delivery, Grant, Role, User
+from mailbox.models import ApiClient, Delivery, Grant, Role, User
 
-__all__ = ["Principal", "authenticate_password", "load_principal"]
+__all__ = ["Principal", "authenticate_password", "load_client_principal", "load_principal"]
 
 
 @dataclass(frozen=True)
 class Principal:
     """An authenticated user and their grants, loaded once per request."""
 
-    user_id: str
+    user_id: str  # the user's id, or the machine client's client_id
     email: str
     display_name: str
     is_admin: bool = False
     account_roles: dict[str, frozenset[str]] = field(default_factory=dict)
     office_roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    kind: str = "user"  # user | client
 
     @property
     def actor(self) -> str:
-        """How this principal is named in evidence records."""
-        return f"user:{self.user_id}"
+        """How this principal is named in evidence records: ``user:<id>`` or ``client:<id>``."""
+        return f"{self.kind}:{self.user_id}"
 
     @property
     def account_ids(self) -> list[str]:
@@ -89,6 +90,22 @@ async def load_principal(session: AsyncSession, user_id: str) -> Principal:
         is_admin=user.is_admin,
         account_roles={k: frozenset(v) for k, v in accounts.items()},
         office_roles={k: frozenset(v) for k, v in offices.items()},
+    )
+
+
+async def load_client_principal(session: AsyncSession, client_id: str) -> Principal:
+    """The principal of machine client ``client_id``: its one role on one office or account."""
+    client = await session.get(ApiClient, client_id)
+    if client is None or client.disabled:
+        raise NotAuthenticated("The client of this token no longer exists or is disabled")
+    roles = frozenset({client.role})
+    return Principal(
+        user_id=client.id,
+        email="",
+        display_name=client.name,
+        account_roles={client.account_id: roles} if client.account_id else {},
+        office_roles={client.office_id: roles} if client.office_id else {},
+        kind="client",
     )
 
 

@@ -126,6 +126,14 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     configure_logging(settings.log_level)
+
+    async def refuse_unmigrated() -> None:
+        # Checked here too, not only in the app's start-up: inside uvicorn the refusal would
+        # drown in a traceback and exit 3.
+        async with _database():
+            pass
+
+    run_domain(refuse_unmigrated())
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -273,6 +281,53 @@ async def grant(
             office_id=office_id,
         )
     _emit(ctx, created.model_dump(mode="json"), f"Grant {created.id}")
+
+
+@main.group()
+def client() -> None:
+    """Machine clients (private_key_jwt)."""
+
+
+@client.command("create")
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["owner", "editor", "viewer", "dispatcher", "auditor"]),
+)
+@click.option("--account", "account_id", default=None, help="Account id (account roles).")
+@click.option("--office", "office_id", default=None, help="Office id (office roles).")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.File("r"),
+    help="PEM file with the client's public key (EC, or RSA >= 2048 bits).",
+)
+@click.pass_context
+@domain_command
+async def client_create(
+    ctx: click.Context,
+    name: str,
+    role: str,
+    account_id: str | None,
+    office_id: str | None,
+    public_key: Any,
+) -> None:
+    """Register a machine client; it then gets tokens with a signed client assertion."""
+    from mailbox.clients import register_client
+    from mailbox.models import Role
+
+    async with _database() as database, database.write() as session:
+        created = await register_client(
+            session=session,
+            name=name,
+            role=Role(role),
+            public_key_pem=public_key.read(),
+            office_id=office_id,
+            account_id=account_id,
+        )
+    _emit(ctx, created.model_dump(mode="json"), f"Client {created.name}: client_id {created.id}")
 
 
 # --- audit ---------------------------------------------------------------------------------

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 
 from mailbox.api.schemas import FieldProblem, ProblemDetails
 from mailbox.errors import MailboxError
 
-__all__ = ["exception_handlers", "problem_response"]
+__all__ = ["exception_handlers", "problem_response", "problem_responses"]
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("mailbox.api")
@@ -109,8 +113,47 @@ exception_handlers: dict[Any, Any] = {
 PROBLEM_RESPONSES_DOC = {
     400: "The request is malformed or misses required fields.",
     401: "No valid access token.",
+    403: "You may see this resource but not do this with it.",
     404: "No such resource, or not one you may see.",
     409: "Conflict (Idempotency-Key reused with another body, illegal transition).",
     413: "The upload exceeds the size limit.",
     422: "The request is well-formed but invalid; `errors` names each bad field.",
 }
+
+# The problem type each status usually carries (see mailbox.errors), for documentation.
+_EXAMPLE_TYPES = {
+    400: "/problems/malformed-request",
+    401: "/problems/not-authenticated",
+    403: "/problems/forbidden",
+    404: "/problems/not-found",
+    409: "/problems/conflict",
+    422: "/problems/invalid-request",
+}
+
+
+def problem_responses(
+    *statuses: int, details: Mapping[int, str] | None = None
+) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for a handler's problem responses, e.g. ``problem_responses(401, 404)``;
+    ``details`` says more than the usual description about some of them. 400 (malformed
+    request) is always listed: every handler that takes input may answer it."""
+    specs = {}
+    for status in sorted({400, *statuses, *(details or {})}):
+        description = (details or {}).get(status) or PROBLEM_RESPONSES_DOC.get(status, "Error")
+        example = ProblemDetails(
+            type=_EXAMPLE_TYPES.get(status, "about:blank"),
+            title=_TITLES.get(status, "Error"),
+            status=status,
+            detail=description,
+            errors=[FieldProblem("reminder_days", "each day must be 1..60")]
+            if status in (400, 422)
+            else [],
+        )
+        specs[status] = ResponseSpec(
+            ProblemDetails,
+            description=description,
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+            examples=[Example(summary=example.title, value=msgspec.to_builtins(example))],
+        )
+    return specs

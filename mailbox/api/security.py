@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 
-from mailbox.access import Principal, load_principal
+from mailbox.access import Principal, load_client_principal, load_principal
 from mailbox.errors import NotAuthenticated
 from mailbox.services import Services
 
@@ -40,4 +40,6 @@ async def provide_principal(request: Request[Any, Any, Any], services: Services)
         raise NotAuthenticated("This endpoint needs an access token (POST /api/v1/auth/token)")
     claims = services.tokens.decode(token)
     async with services.db.session() as session:
+        if claims.get("kind") == "client":
+            return await load_client_principal(session, claims["sub"])
         return await load_principal(session, claims["sub"])

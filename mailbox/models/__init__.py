@@ -1,5 +1,6 @@
 """Persistence: SQLModel tables. Request and response schemas live in ``mailbox.api.schemas``."""
 
+from mailbox.models.clients import ApiClient
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
 from mailbox.models.evidence import EvidenceHead, EvidenceRecord
 from mailbox.models.outbox import (
@@ -20,6 +21,7 @@ from mailbox.models.parties import (
 
 __all__ = [
     "Account",
+    "ApiClient",
     "Delivery",
     "DeliveryStatus",
     "Document",

@@ -10,17 +10,25 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
 from mailbox.access import authenticate_password
-from mailbox.api.problems import problem_response
+from mailbox.api.problems import problem_response, problem_responses
 from mailbox.api.schemas import ProblemDetails, TokenPublic
+from mailbox.auth import AccessToken
+from mailbox.clients import ASSERTION_TYPE, authenticate_client
 from mailbox.errors import NotAuthenticated
 from mailbox.services import Services
 
 
 @dataclass
 class TokenForm:
+    """RFC 6749 token request: ``password`` (people) or ``client_credentials`` with a
+    ``private_key_jwt`` client assertion (machines, RFC 7523)."""
+
     grant_type: str
     username: str | None = None
     password: str | None = None
+    client_id: str | None = None
+    client_assertion_type: str | None = None
+    client_assertion: str | None = None
 
 
 @post(
@@ -28,18 +36,27 @@ class TokenForm:
     tags=["auth"],
     summary="Exchange credentials for a short-lived access token (RFC 6749)",
     status_code=200,
-    responses={400: None},  # documented through the problem schema below
+    responses=problem_responses(
+        details={400: "Bad credentials (`error`: invalid_grant / invalid_client) or request."}
+    ),
 )
 async def issue_token(
     data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     services: Services,
 ) -> Response[TokenPublic] | Response[ProblemDetails]:
-    """`grant_type=password` with `username` (email) and `password`. The token is an ES256 JWT
-    with `kid`, `aud` and `exp`; present it as `Authorization: Bearer <token>`."""
+    """People: `grant_type=password` with `username` (email) and `password`. Machines:
+    `grant_type=client_credentials` with `client_assertion_type=
+    urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and a `client_assertion` JWT signed
+    by the client's registered key (`iss` = `sub` = client id, `aud` = this endpoint's URL,
+    `exp` within 5 minutes, `jti`). The token is an ES256 JWT with `kid`, `aud` and `exp`;
+    present it as `Authorization: Bearer <token>`."""
+    if data.grant_type == "client_credentials":
+        return await _client_credentials(data, services)
     if data.grant_type != "password":
         return problem_response(
             400,
-            f"grant_type {data.grant_type!r} is not supported here; use 'password'",
+            f"grant_type {data.grant_type!r} is not supported; use 'password' or "
+            "'client_credentials'",
             type_="/problems/unsupported-grant-type",
             oauth_error="unsupported_grant_type",
         )
@@ -57,7 +74,37 @@ async def issue_token(
         return problem_response(
             400, exc.detail, type_="/problems/invalid-grant", oauth_error="invalid_grant"
         )
-    token = services.tokens.issue(user.id)
+    return _token_response(services.tokens.issue(user.id))
+
+
+async def _client_credentials(
+    data: TokenForm, services: Services
+) -> Response[TokenPublic] | Response[ProblemDetails]:
+    if data.client_assertion_type != ASSERTION_TYPE or not data.client_assertion:
+        return problem_response(
+            400,
+            f"client_credentials needs client_assertion_type={ASSERTION_TYPE} and a "
+            "client_assertion",
+            type_="/problems/invalid-request",
+            oauth_error="invalid_request",
+        )
+    endpoint = f"{services.settings.public_base_url.rstrip('/')}/api/v1/auth/token"
+    try:
+        async with services.db.session() as session:
+            client = await authenticate_client(
+                session=session,
+                assertion=data.client_assertion,
+                token_endpoint=endpoint,
+                client_id=data.client_id,
+            )
+    except NotAuthenticated as exc:
+        return problem_response(
+            400, exc.detail, type_="/problems/invalid-client", oauth_error="invalid_client"
+        )
+    return _token_response(services.tokens.issue(client.id, kind="client"))
+
+
+def _token_response(token: AccessToken) -> Response[TokenPublic]:
     return Response(
         TokenPublic(token.token, token.expires_in), headers={"Cache-Control": "no-store"}
     )
