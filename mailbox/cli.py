@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -106,8 +107,14 @@ def db_upgrade(revision: str) -> None:
 
 
 @main.command("settings")
-def show_settings() -> None:
+@click.option("--markdown", is_flag=True, help="Print the documentation table instead.")
+def show_settings(markdown: bool) -> None:
     """Print the effective settings (secrets masked) as JSON."""
+    if markdown:
+        from mailbox.config_doc import settings_table
+
+        click.echo(settings_table())
+        return
     click.echo(json.dumps(_settings().describe(), indent=2))
 
 
@@ -144,6 +151,23 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @main.command()
+def worker() -> None:
+    """Run the periodic jobs (outbox drain: alerts and webhooks; deemed delivery and reminders;
+    the daily digest) without the web server, until SIGINT or SIGTERM.
+
+    With several web instances, set MAILBOX_SCHEDULER_ENABLED=false on them and run workers
+    instead: on PostgreSQL any number of workers share the outbox, and only one at a time
+    runs the scans. On SQLite run one process that sends (one worker, or the web server).
+    """
+    from mailbox.logs import configure_logging
+    from mailbox.scheduling import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    run_domain(run_worker(settings))
+
+
+@main.command()
 @click.option("--port", default=None, type=int, help="Port (default: MAILBOX_PORT).")
 @click.option("--no-serve", is_flag=True, help="Set up the demo data, then exit.")
 def demo(port: int | None, no_serve: bool) -> None:
@@ -153,6 +177,11 @@ def demo(port: int | None, no_serve: bool) -> None:
     from mailbox.setup import initialise
 
     settings = _settings()
+    if settings.email_pickup_dir is None and not os.environ.get("MAILBOX_SMTP_HOST"):
+        # No SMTP server configured: alerts go to files the newcomer can open. Set in the
+        # environment so that `serve` below (which reads the settings again) sees it too.
+        os.environ["MAILBOX_EMAIL_PICKUP_DIR"] = str(settings.data_dir / "outgoing-mail")
+        settings = _settings()
     initialise(settings)
     delivered = asyncio.run(seed_demo(settings))
     base = settings.public_base_url if port is None else f"http://{settings.host}:{port}"
@@ -160,10 +189,11 @@ def demo(port: int | None, no_serve: bool) -> None:
     click.echo(f"Demo mailbox ready: {base}/login   (API docs: {base}/schema)")
     for role, (email, password) in DEMO_USERS.items():
         click.echo(f"  {role:<10} {email:<26} password: {password}")
-    click.echo(
-        f"  {delivered} demo document(s) delivered; alerts are written to "
-        f"{settings.data_dir / 'outgoing-mail'} when no SMTP server is configured."
-    )
+    if settings.email_pickup_dir is not None:
+        where = f"are written to {settings.email_pickup_dir} (.eml files)"
+    else:
+        where = f"go to the SMTP server {settings.smtp_host}:{settings.smtp_port}"
+    click.echo(f"  {delivered} demo document(s) delivered; alert emails {where}.")
     click.echo("")
     sys.stdout.flush()
     if not no_serve:

@@ -10,13 +10,19 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from mailbox.access import Principal
+from mailbox.api.problems import problem_responses
 from mailbox.api.schemas import DeliveryPublic, InboxPublic
 from mailbox.inbox import get_delivery, list_inbox, timeline
 from mailbox.pickup import pick_up
 from mailbox.services import Services
 
 
-@get("/api/v1/inbox", tags=["applicants"], summary="Your deliveries, newest first")
+@get(
+    "/api/v1/inbox",
+    tags=["applicants"],
+    summary="Your deliveries, newest first",
+    responses=problem_responses(400, 401, details={422: "The cursor is not one we issued."}),
+)
 async def inbox(
     principal: Principal,
     services: Services,
@@ -40,7 +46,12 @@ async def inbox(
     return InboxPublic([DeliveryPublic.of(v) for v in page.items], page.next_cursor)
 
 
-@get("/api/v1/deliveries/{delivery_id:str}", tags=["applicants"], summary="One delivery")
+@get(
+    "/api/v1/deliveries/{delivery_id:str}",
+    tags=["applicants"],
+    summary="One delivery",
+    responses=problem_responses(401, 404),
+)
 async def read_delivery(
     delivery_id: str, principal: Principal, services: Services
 ) -> DeliveryPublic:
@@ -57,6 +68,11 @@ async def read_delivery(
     summary="Download the sealed PDF (the first download is the legal pickup)",
     media_type="application/pdf",
     response_description="The sealed PDF.",
+    responses=problem_responses(
+        401,
+        404,
+        details={500: "The stored document failed its integrity check; it is never served."},
+    ),
 )
 async def download_document(
     delivery_id: str, request: Request, principal: Principal, services: Services

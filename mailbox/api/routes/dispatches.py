@@ -9,6 +9,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
 from mailbox.access import Principal
+from mailbox.api.problems import problem_responses
 from mailbox.api.schemas import DeliveryPublic, DispatchForm
 from mailbox.dispatch import DispatchRequest, dispatch
 from mailbox.inbox import get_dispatch, timeline
@@ -29,6 +30,20 @@ IdempotencyKey = Annotated[
     tags=["offices"],
     summary="Dispatch a PDF to an account",
     status_code=201,
+    responses=problem_responses(
+        400,
+        401,
+        403,
+        409,
+        413,
+        422,
+        details={
+            409: "The Idempotency-Key was used before with a different request.",
+            413: "The PDF exceeds the upload limit (MAILBOX_UPLOAD_LIMIT_BYTES).",
+            422: "Invalid metadata, unknown recipient, or not an acceptable PDF (not a PDF, "
+            "encrypted, malformed). `evidence_id` names the SubmissionRejection record.",
+        },
+    ),
 )
 async def create_dispatch(
     request: Request,
@@ -65,7 +80,12 @@ async def create_dispatch(
     return Response(body, status_code=201, headers=headers)
 
 
-@get("/api/v1/dispatches/{delivery_id:str}", tags=["offices"], summary="A dispatch's status")
+@get(
+    "/api/v1/dispatches/{delivery_id:str}",
+    tags=["offices"],
+    summary="A dispatch's status",
+    responses=problem_responses(401, 404),
+)
 async def read_dispatch(
     delivery_id: str, principal: Principal, services: Services
 ) -> DeliveryPublic:
