@@ -376,7 +376,7 @@ def audit_verify(ctx: click.Context, no_timestamps: bool) -> None:
     Exits 1 and names the first broken record if the log was tampered with."""
     from rich.progress import Progress
 
-    from mailbox.evidence import check_chain
+    from mailbox.audit import check_chain
     from mailbox.signing.pki import load_key_material
 
     settings = _settings()

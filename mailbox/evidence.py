@@ -10,33 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.ids import new_id
 from mailbox.models import EvidenceHead, EvidenceRecord
-from mailbox.signing.evidence import sign_record, verify_record
+from mailbox.signing.evidence import sign_record
 from mailbox.signing.pki import KeyMaterial
-from mailbox.signing.tsa import LocalTimeStamper, TimestampInvalid, verify_timestamp_token
+from mailbox.signing.tsa import LocalTimeStamper
 
 __all__ = [
-    "ChainBreak",
     "EvidenceDraft",
     "EvidenceEntry",
     "EvidenceSigner",
     "EvidenceType",
     "append",
-    "append_many",
+    "append_entries",
     "append_many",
     "canonical_bytes",
-    "check_chain",
     "rfc3339",
 ]
 
@@ -124,7 +122,7 @@ async def _lock_head(session: AsyncSession) -> EvidenceHead:
 
 @dataclass(frozen=True)
 class EvidenceEntry:
-    """One record to append with :func:`append_many`: the draft and what it is about."""
+    """One record to append with :func:`append_entries`: the draft and what it is about."""
 
     draft: EvidenceDraft
     delivery_id: str | None
@@ -167,21 +165,35 @@ async def append_many(
     at: datetime | None = None,
 ) -> list[EvidenceRecord]:
     """Append records for one delivery in order, locking the head once and writing once."""
-    head = await _lock_head(session)
     occurred_at = at or now()
+    entries = [
+        EvidenceEntry(draft, delivery_id, original_sha256, sealed_sha256, occurred_at)
+        for draft in drafts
+    ]
+    return await append_entries(session, signer, entries)
+
+
+async def append_entries(
+    session: AsyncSession, signer: EvidenceSigner, entries: Sequence[EvidenceEntry]
+) -> list[EvidenceRecord]:
+    """Append records about several deliveries in order (the outbox drain records a batch of
+    alerts' outcomes at once), locking the head once and writing once."""
+    if not entries:
+        return []
+    head = await _lock_head(session)
     records = []
-    for draft in drafts:
+    for entry in entries:
         record = EvidenceRecord(
             seq=head.seq + 1,
             id=new_id("evd"),
-            delivery_id=delivery_id,
-            type=draft.type.value,
-            occurred_at=occurred_at,
-            actor=draft.actor,
-            actor_ip=draft.actor_ip,
-            details=dict(draft.details),
-            original_sha256=original_sha256,
-            sealed_sha256=sealed_sha256,
+            delivery_id=entry.delivery_id,
+            type=entry.draft.type.value,
+            occurred_at=entry.at or now(),
+            actor=entry.draft.actor,
+            actor_ip=entry.draft.actor_ip,
+            details=dict(entry.draft.details),
+            original_sha256=entry.original_sha256,
+            sealed_sha256=entry.sealed_sha256,
             prev_hash=head.record_hash,
             record_hash="",
             signature=b"",
@@ -195,98 +207,3 @@ async def append_many(
     session.add(head)
     await session.flush()
     return records
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    """The first record at which the log stops being trustworthy, and why."""
-
-    seq: int
-    record_id: str | None
-    reason: str
-
-
-def check_records(
-    records: Iterable[EvidenceRecord],
-    keys: KeyMaterial,
-    *,
-    head: tuple[int, str] | None,
-    check_timestamps: bool = True,
-) -> tuple[int, ChainBreak | None]:
-    """Check records in ``seq`` order; return how many passed and the first break, if any.
-
-    ``head`` is the (seq, hash) the log claims to end at; ``None`` skips the truncation check
-    (for a bundle holding only part of the log).
-    """
-    expected_seq, prev_hash, checked = None, None, 0
-    for record in records:
-        if expected_seq is None:
-            expected_seq = record.seq
-            prev_hash = record.prev_hash if record.seq != 1 else GENESIS_HASH
-        if record.seq != expected_seq:
-            return checked, ChainBreak(
-                expected_seq, None, f"record {expected_seq} is missing (next is {record.seq})"
-            )
-        recomputed = hashlib.sha256(canonical_bytes(record)).hexdigest()
-        if record.prev_hash != prev_hash:
-            return checked, ChainBreak(
-                record.seq,
-                record.id,
-                "does not link to the record before it (deleted, inserted or reordered records)",
-            )
-        if recomputed != record.record_hash:
-            return checked, ChainBreak(record.seq, record.id, "content changed after signing")
-        digest = bytes.fromhex(record.record_hash)
-        if not verify_record(keys.evidence_cert, digest, record.signature):
-            return checked, ChainBreak(record.seq, record.id, "signature does not verify")
-        if check_timestamps:
-            try:
-                verify_timestamp_token(record.timestamp_token, digest, trust_root=keys.root_cert)
-            except TimestampInvalid as exc:
-                return checked, ChainBreak(record.seq, record.id, f"timestamp invalid: {exc}")
-        prev_hash, expected_seq, checked = record.record_hash, record.seq + 1, checked + 1
-    if head is not None:
-        head_seq, head_hash = head
-        last_seq = (expected_seq or 1) - 1
-        if last_seq != head_seq or (head_seq and prev_hash != head_hash):
-            return checked, ChainBreak(
-                last_seq + 1,
-                None,
-                f"the log ends at record {last_seq} but its head says {head_seq}: records were "
-                "removed from the end",
-            )
-    return checked, None
-
-
-async def check_chain(
-    session: AsyncSession,
-    keys: KeyMaterial,
-    *,
-    batch: int = 1000,
-    check_timestamps: bool = True,
-    progress: Any = None,
-) -> tuple[int, ChainBreak | None]:
-    """Check the whole log in the database, streaming it in ``seq`` order."""
-    head_row = (await session.exec(select(EvidenceHead).where(EvidenceHead.id == 1))).one_or_none()
-    head = (head_row.seq, head_row.record_hash) if head_row else (0, GENESIS_HASH)
-
-    async def records() -> list[EvidenceRecord]:
-        rows: list[EvidenceRecord] = []
-        last = 0
-        while True:
-            page = (
-                await session.exec(
-                    select(EvidenceRecord)
-                    .where(EvidenceRecord.seq > last)
-                    .order_by(col(EvidenceRecord.seq))
-                    .limit(batch)
-                )
-            ).all()
-            if not page:
-                return rows
-            rows.extend(page)
-            last = page[-1].seq
-            if progress is not None:
-                progress(len(page))
-
-    return check_records(await records(), keys, head=head, check_timestamps=check_timestamps)
