@@ -163,7 +163,11 @@ async def dispatch(
             principal_key=principal_key,
         )
     except _Replayed as replay:
-        return replay.delivery, False
+        # Its transaction rolled back, which detached the instance: read it afresh.
+        async with services.db.session() as session:
+            earlier = await session.get(Delivery, replay.delivery_id)
+        assert earlier is not None
+        return earlier, False
     except (InvalidRequest, InvalidDocument) as error:
         error.evidence_id = await record_rejection(
             services, request, error, actor=actor, actor_ip=actor_ip
@@ -175,8 +179,8 @@ async def dispatch(
 class _Replayed(Exception):
     """The same Idempotency-Key committed while this request was sealing."""
 
-    def __init__(self, delivery: Delivery) -> None:
-        self.delivery = delivery
+    def __init__(self, delivery_id: str) -> None:
+        self.delivery_id = delivery_id
 
 
 async def _serve(
@@ -217,7 +221,7 @@ async def _serve(
                     session, principal_key, idempotency_key, fingerprint
                 )
                 if earlier is not None:
-                    raise _Replayed(earlier)
+                    raise _Replayed(earlier.id)
             return await _record_dispatch(
                 services,
                 session,
