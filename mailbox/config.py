@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     smtp_sender: str = Field("Mailbox <no-reply@localhost>", description="From address of alerts.")
     smtp_timeout: float = Field(10.0, gt=0, description="Seconds before an SMTP call gives up.")
     smtp_connections: int = Field(4, ge=1, le=32, description="Parallel SMTP connections.")
+    email_pickup_dir: Path | None = Field(
+        None,
+        description="Development and demos: write alerts as .eml files into this directory "
+        "instead of sending them over SMTP. Unset: SMTP.",
+    )
     # Outbox and scheduler
     scheduler_enabled: bool = Field(
         True, description="Run periodic jobs inside the web process (off: run `worker`)."
@@ -85,6 +90,18 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, description="Attempts before a message is dead.")
     outbox_backoff_seconds: float = Field(30.0, gt=0, description="First retry delay; doubles.")
     outbox_backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest retry delay.")
+    outbox_lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker holds the messages it claimed; a crashed worker's "
+        "messages are claimed again after it.",
+    )
+    legal_scan_interval_seconds: float = Field(
+        60.0, gt=0, description="How often reminders and deemed deliveries are looked for."
+    )
+    digest_hour_utc: int = Field(
+        6, ge=0, le=23, description="Hour (UTC) of the daily digest for accounts in digest mode."
+    )
     reminder_days: list[int] = Field(
         default_factory=lambda: [3, 7], description="Days after consignment to remind."
     )

@@ -26,6 +26,7 @@ __all__ = [
     "alembic_config",
     "assert_migrated",
     "run_migrations",
+    "try_advisory_lock",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -134,6 +135,17 @@ def run_migrations(url: str, revision: str = "head") -> None:
         return
     with ThreadPoolExecutor(max_workers=1) as helper:
         helper.submit(command.upgrade, alembic_config(url), revision).result()
+
+
+async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
+    """Take PostgreSQL's transaction-scoped advisory lock ``key`` if no other transaction
+    holds it, and say whether it was taken; it is released when the transaction ends. On
+    SQLite (one instance) there is nobody to exclude: always True."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return True
+    result = await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+    return bool(result.scalar())
 
 
 async def assert_migrated(database: Database) -> None:

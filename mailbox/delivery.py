@@ -25,6 +25,8 @@ __all__ = [
     "hand_over",
     "mark_paper_posted",
     "mark_paper_returned",
+    "notified",
+    "on_notification_failure",
     "relay_to_paper",
 ]
 
@@ -117,6 +119,42 @@ def relay_to_paper(delivery: Delivery, *, at: datetime, reason: str) -> Evidence
     delivery.paper_queued_at = at
     delivery.paper_reason = reason
     return EvidenceDraft(EvidenceType.RELAY_TO_NON_ERDS, "service", details={"reason": reason})
+
+
+def notified(delivery: Delivery, *, at: datetime, details: Mapping[str, Any]) -> EvidenceDraft:
+    """An alert about ``delivery`` was accepted by the mail system (NotificationForAcceptance).
+
+    The first one stamps ``notified_at``; later ones (a digest after an alert) keep it.
+    """
+    if delivery.notified_at is None:
+        delivery.notified_at = at
+    return EvidenceDraft(EvidenceType.NOTIFICATION_FOR_ACCEPTANCE, "service", details=details)
+
+
+def on_notification_failure(
+    delivery: Delivery, account: Account, *, at: datetime, reason: str, details: Mapping[str, Any]
+) -> tuple[EvidenceDraft, ...]:
+    """An alert about ``delivery`` failed for good (hard bounce, no verified address, retry
+    budget spent): the account's notifications fail permanently, so electronic delivery is not
+    possible (DESIGN.md).
+
+    Suspends the account's electronic delivery and returns the NotificationFailure record,
+    followed by the relay to paper (RelayToNonERDS) when the document still waits for pickup.
+    A document already picked up or deemed delivered stays where it is.
+    """
+    if not account.edelivery_suspended_reason:
+        account.edelivery_suspended_reason = f"notifications fail permanently: {reason}"[:500]
+    drafts = [
+        EvidenceDraft(
+            EvidenceType.NOTIFICATION_FAILURE, "service", details={**details, "reason": reason}
+        )
+    ]
+    if delivery.status == S.AVAILABLE:
+        paper_reason = (
+            f"electronic delivery is not possible: notifications fail permanently ({reason})"
+        )
+        drafts.append(relay_to_paper(delivery, at=at, reason=paper_reason[:500]))
+    return tuple(drafts)
 
 
 def mark_paper_posted(delivery: Delivery, *, at: datetime, actor: str) -> EvidenceDraft:

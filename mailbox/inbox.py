@@ -6,23 +6,18 @@ Query functions take ``session`` keyword-only and never commit.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.access import Principal
-from mailbox.clock import to_utc
-from mailbox.errors import FieldError, InvalidRequest, NotFound
+from mailbox.errors import NotFound
 from mailbox.models import Delivery, Document, EvidenceRecord, Office
+from mailbox.pagination import check_limit, decode_cursor, encode_cursor
 
 __all__ = ["DeliveryView", "InboxPage", "get_delivery", "list_inbox", "timeline"]
-
-MAX_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -38,23 +33,6 @@ class InboxPage:
     next_cursor: str | None
 
 
-def _encode_cursor(at: datetime, delivery_id: str) -> str:
-    raw = json.dumps([at.isoformat(), delivery_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, delivery_id = json.loads(raw)
-        return to_utc(datetime.fromisoformat(at)), str(delivery_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequest(
-            "The cursor is not one this service issued",
-            errors=[FieldError("cursor", "malformed")],
-        ) from exc
-
-
 async def list_inbox(
     *,
     session: AsyncSession,
@@ -66,11 +44,7 @@ async def list_inbox(
     account_id: str | None = None,
 ) -> InboxPage:
     """Deliveries made available to the principal's accounts, newest first."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRequest(
-            f"limit must be between 1 and {MAX_LIMIT}",
-            errors=[FieldError("limit", f"1..{MAX_LIMIT}")],
-        )
+    check_limit(limit)
     accounts = principal.account_ids
     if account_id is not None:
         accounts = [a for a in accounts if a == account_id]
@@ -89,7 +63,7 @@ async def list_inbox(
     if dossier_number:
         query = query.where(Delivery.dossier_number == dossier_number.strip())
     if cursor:
-        at, last_id = _decode_cursor(cursor)
+        at, last_id = decode_cursor(cursor)
         query = query.where(
             or_(
                 col(Delivery.available_at) < at,
@@ -103,7 +77,7 @@ async def list_inbox(
     if len(rows) > limit:
         last = items[-1].delivery
         assert last.available_at is not None
-        next_cursor = _encode_cursor(last.available_at, last.id)
+        next_cursor = encode_cursor(last.available_at, last.id)
     return InboxPage(items, next_cursor)
 
 

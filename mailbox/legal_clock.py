@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-__all__ = ["deadline_date", "deemed_due_at", "reminder_due"]
+__all__ = ["deadline_date", "deemed_due_at", "reminder_due", "reminders_due"]
 
 
 def deemed_due_at(available_at: datetime, days: int) -> datetime:
@@ -35,3 +35,10 @@ def reminder_due(
     if reminders_sent >= len(ordered):
         return False
     return at >= available_at + timedelta(days=ordered[reminders_sent])
+
+
+def reminders_due(available_at: datetime, schedule_days: Sequence[int], at: datetime) -> int:
+    """How many reminders of ``schedule_days`` have fallen due by ``at``. A scan that finds
+    this above ``reminders_sent`` sends ONE reminder and counts all the due ones as sent, so
+    that a service back from downtime does not send a burst of stale reminders."""
+    return sum(1 for days in schedule_days if at >= available_at + timedelta(days=days))

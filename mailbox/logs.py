@@ -17,7 +17,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("delivery_id", "office_id", "account_id", "outbox_id"):
+        for key in ("delivery_id", "office_id", "account_id", "outbox_id", "job", "worker_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -32,3 +32,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # APScheduler logs every run of every job at INFO (the drain runs every few seconds);
+    # our jobs log what they did themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

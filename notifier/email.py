@@ -27,6 +27,7 @@ __all__ = [
     "EmailMessage",
     "SendOutcome",
     "SmtpSettings",
+    "build_mime",
     "send_batch",
     "send_batches_parallel",
 ]
@@ -191,7 +192,7 @@ async def _send_one(
 ) -> tuple[SendOutcome, bool]:
     """Send one message; return its outcome and whether the connection is lost."""
     try:
-        mime = _build_mime(settings, message)
+        mime = build_mime(settings, message)
         refused, _ = await client.send_message(
             mime, sender=envelope_sender, recipients=[_address_of(to) for to in message.to]
         )
@@ -205,8 +206,9 @@ async def _send_one(
     return SendOutcome(True, False, "accepted", 250), False
 
 
-def _build_mime(settings: SmtpSettings, message: EmailMessage) -> Message:
-    """Build the multipart/alternative message (text first, HTML preferred).
+def build_mime(settings: SmtpSettings, message: EmailMessage) -> Message:
+    """Build the multipart/alternative message (text first, HTML preferred), as it goes on
+    the wire (also what the pickup directory writes).
 
     Built with the stdlib ``email.mime`` classes: building through ``EmailMessage`` and its
     header registry costs about 0.4 ms a message, as much as sending it.

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.db",
     "tests.fixtures.app",
+    "tests.fixtures.browser",
 ]

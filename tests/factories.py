@@ -16,7 +16,9 @@ from mailbox.admin import (
     grant_role,
 )
 from mailbox.demo import demo_pdf
-from mailbox.models import Account, Office, Role, User
+from mailbox.dispatch import DispatchRequest, dispatch
+from mailbox.models import Account, Delivery, Office, Role, User
+from mailbox.notifications import give_consent
 from mailbox.services import Services
 
 PASSWORD = "correct horse battery"
@@ -127,3 +129,53 @@ async def post_dispatch(
             "title": title,
         },
     )
+
+
+async def add_member(services: Services, account: Account, role: Role = Role.VIEWER) -> User:
+    """A new user holding ``role`` (viewer by default) on ``account``."""
+    n = next(_counter)
+    async with services.db.write() as session:
+        user = await create_user(
+            session=session,
+            email=f"{role.value}{n}@example.com",
+            password=PASSWORD,
+            display_name=f"{role.value.title()} {n}",
+        )
+        await grant_role(session=session, user_id=user.id, role=role, account_id=account.id)
+    return user
+
+
+async def consent_without_address(services: Services, account: Account) -> None:
+    """Record the account's consent to electronic delivery, as its owner would."""
+    async with services.db.write() as session:
+        stored = await session.get(Account, account.id)
+        assert stored is not None
+        await give_consent(
+            session=session, signer=services.evidence, account=stored, actor="user:factory"
+        )
+
+
+async def deliver(
+    services: Services,
+    world: World,
+    *,
+    dossier_number: str = "EP23123456.7",
+    title: str = "Communication under Rule 71(3) EPC",
+    kind_code: str = "R71",
+) -> Delivery:
+    """Dispatch a demo PDF from the world's office to its account, through the domain (no
+    HTTP): the delivery, its evidence and its outbox rows, committed."""
+    delivery, _ = await dispatch(
+        services,
+        DispatchRequest(
+            office_id=world.office.id,
+            recipient_account_id=world.account.id,
+            kind_code=kind_code,
+            dossier_number=dossier_number,
+            title=title,
+            filename="notice.pdf",
+            pdf=demo_pdf(title),
+        ),
+        actor=f"user:{world.dispatcher.id}",
+    )
+    return delivery

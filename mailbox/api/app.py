@@ -19,7 +19,7 @@ from litestar.template import TemplateConfig
 from mailbox.access import Principal
 from mailbox.api import web
 from mailbox.api.problems import exception_handlers
-from mailbox.api.routes import auth, deliveries, dispatches
+from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
 from mailbox.api.security import provide_principal, provide_services
 from mailbox.config import Settings
 from mailbox.db import assert_migrated
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.inbox,
             deliveries.read_delivery,
             deliveries.download_document,
+            *notifications.routes,
+            *webhooks.routes,
             *web.routes,
         ],
         dependencies={

@@ -8,7 +8,9 @@ access token in an HttpOnly, SameSite=Strict cookie, so another site cannot make
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
@@ -20,6 +22,7 @@ from mailbox.api.schemas import DeliveryPublic
 from mailbox.api.security import SESSION_COOKIE, bearer_token
 from mailbox.errors import MailboxError, NotAuthenticated
 from mailbox.inbox import get_delivery, list_inbox, timeline
+from mailbox.legal_clock import deadline_date
 from mailbox.services import Services
 
 __all__ = ["routes"]
@@ -37,6 +40,11 @@ async def _principal_or_none(request: Request, services: Services) -> Principal 
         return None
 
 
+def _readable(at: datetime | None) -> str | None:
+    """A time as people read it on the page (the exact RFC 3339 value is shown beside it)."""
+    return at.strftime("%d %B %Y, %H:%M UTC") if at is not None else None
+
+
 @get("/", include_in_schema=False)
 async def home(request: Request, services: Services) -> Redirect:
     principal = await _principal_or_none(request, services)
@@ -45,7 +53,7 @@ async def home(request: Request, services: Services) -> Redirect:
 
 @get("/login", include_in_schema=False)
 async def login_page(error: str | None = None) -> Template:
-    return Template("login.html", context={"error": error})
+    return Template("login.html", context={"error": error, "email": ""})
 
 
 @dataclass
@@ -63,7 +71,9 @@ async def login(
         async with services.db.session() as session:
             user = await authenticate_password(session, data.email, data.password)
     except NotAuthenticated as exc:
-        return Template("login.html", context={"error": exc.detail}, status_code=401)
+        return Template(
+            "login.html", context={"error": exc.detail, "email": data.email}, status_code=401
+        )
     token = services.tokens.issue(user.id)
     response = Redirect("/inbox", status_code=303)
     response.set_cookie(
@@ -106,13 +116,24 @@ async def inbox_page(
                 dossier_number=dossier or None,
             )
     except MailboxError as exc:
-        return Template("error.html", context={"error": exc.detail}, status_code=exc.status_code)
+        return Template(
+            "error.html",
+            context={"principal": principal, "error": exc.detail},
+            status_code=exc.status_code,
+        )
+    filters = {"dossier": dossier} if dossier else {}
+    if unread is not None:
+        filters["unread"] = "true" if unread else "false"
     return Template(
         "inbox.html",
         context={
             "principal": principal,
             "items": [DeliveryPublic.of(v) for v in page.items],
-            "next_cursor": page.next_cursor,
+            "next_page": (
+                "/inbox?" + urlencode({**filters, "cursor": page.next_cursor})
+                if page.next_cursor
+                else None
+            ),
             "unread": unread,
             "dossier": dossier or "",
         },
@@ -129,15 +150,36 @@ async def delivery_page(request: Request, delivery_id: str, services: Services) 
             view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
             records = await timeline(session=session, delivery_id=delivery_id)
     except MailboxError as exc:
-        return Template("error.html", context={"error": exc.detail}, status_code=exc.status_code)
+        return Template(
+            "error.html",
+            context={"principal": principal, "error": exc.detail},
+            status_code=exc.status_code,
+        )
+    delivery = view.delivery
     return Template(
         "delivery.html",
         context={
             "principal": principal,
             "d": DeliveryPublic.of(view, records),
-            "can_download": view.delivery.account_id in principal.account_roles,
+            "can_download": delivery.account_id in principal.account_roles,
+            "counts_for_deadlines": _readable(
+                deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)
+            ),
+            "deemed_due": _readable(delivery.deemed_due_at),
         },
     )
 
 
-routes = [home, login_page, login, logout, inbox_page, delivery_page]
+@get("/deliveries", include_in_schema=False)
+async def find_delivery(
+    request: Request, services: Services, delivery_id: Annotated[str, Parameter(query="id")] = ""
+) -> Redirect:
+    """The look-up form of office staff and auditors: go to the delivery with that id."""
+    if await _principal_or_none(request, services) is None:
+        return Redirect("/login")
+    if not delivery_id.strip():
+        return Redirect("/inbox")
+    return Redirect(f"/deliveries/{quote(delivery_id.strip(), safe='')}")
+
+
+routes = [home, login_page, login, logout, inbox_page, delivery_page, find_delivery]

@@ -1,0 +1,173 @@
+"""Webhook subscriptions: account owners and office dispatchers have delivery events posted
+to their systems, signed with a secret shown once, and read what each post answered."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Response, delete, get, post
+from litestar.params import Parameter
+
+from mailbox.access import Principal
+from mailbox.api.problems import problem_responses
+from mailbox.api.schemas import LimitParam
+from mailbox.api.schemas_notifications import (
+    WebhookAttemptPublic,
+    WebhookAttemptsPublic,
+    WebhookCreate,
+    WebhookSecretPublic,
+    WebhooksPublic,
+    WebhookSubscriptionPublic,
+)
+from mailbox.services import Services
+from mailbox.webhooks import (
+    delete_subscription,
+    get_subscription,
+    list_attempts,
+    list_subscriptions,
+    rotate_secret,
+    subscribe,
+)
+
+__all__ = ["routes"]
+
+TAGS = ["webhooks"]
+ONE = "/api/v1/webhooks/{subscription_id:str}"
+Cursor = Annotated[str | None, Parameter(description="next_cursor of the page before.")]
+# Responses that carry a secret must not be kept by caches or proxies.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@post(
+    "/api/v1/webhooks",
+    tags=TAGS,
+    summary="Subscribe a URL to an account's or an office's delivery events",
+    status_code=201,
+    responses=problem_responses(
+        400,
+        401,
+        403,
+        404,
+        details={
+            409: "The account or office has the most active subscriptions allowed.",
+            422: "Not exactly one of account_id and office_id, a URL that is not https://, "
+            "or unknown event types; `errors` names each.",
+        },
+    ),
+)
+async def create_webhook(
+    data: WebhookCreate, principal: Principal, services: Services
+) -> Response[WebhookSecretPublic]:
+    """For an account, its owners subscribe; for an office, its dispatchers. `events` is a
+    subset of the event types (`delivery.available`, `delivery.picked_up`, ...); empty means
+    all. Each post is signed (`Mailbox-Signature: t=<unix>,v1=<HMAC-SHA256 hex>` over
+    `"<t>." + body`) with the `secret` of this answer, which is never shown again."""
+    async with services.db.write() as session:
+        subscription, secret = await subscribe(
+            session=session,
+            principal=principal,
+            url=data.url,
+            events=data.events,
+            account_id=data.account_id,
+            office_id=data.office_id,
+            allow_http_loopback=services.settings.webhook_allow_http_loopback,
+        )
+    return Response(
+        WebhookSecretPublic.with_secret(subscription, secret),
+        status_code=201,
+        headers={"Location": f"/api/v1/webhooks/{subscription.id}", **NO_STORE},
+    )
+
+
+@get(
+    "/api/v1/webhooks",
+    tags=TAGS,
+    summary="The active subscriptions you manage",
+    responses=problem_responses(401, 422),
+)
+async def webhooks(
+    principal: Principal, services: Services, limit: LimitParam = 50, cursor: Cursor = None
+) -> WebhooksPublic:
+    """Subscriptions of the accounts you own and the offices you dispatch for, oldest first,
+    keyset-paginated. Secrets are never listed."""
+    async with services.db.session() as session:
+        page = await list_subscriptions(
+            session=session, principal=principal, limit=limit, cursor=cursor
+        )
+    return WebhooksPublic([WebhookSubscriptionPublic.of(s) for s in page.items], page.next_cursor)
+
+
+@get(ONE, tags=TAGS, summary="One subscription", responses=problem_responses(401, 404))
+async def webhook(
+    subscription_id: str, principal: Principal, services: Services
+) -> WebhookSubscriptionPublic:
+    """Deleted subscriptions are still readable, with `active: false`."""
+    async with services.db.session() as session:
+        subscription = await get_subscription(
+            session=session, principal=principal, subscription_id=subscription_id
+        )
+    return WebhookSubscriptionPublic.of(subscription)
+
+
+@delete(ONE, tags=TAGS, summary="Stop a subscription", responses=problem_responses(401, 404))
+async def delete_webhook(subscription_id: str, principal: Principal, services: Services) -> None:
+    """No more events are posted; its attempts stay readable."""
+    async with services.db.write() as session:
+        await delete_subscription(
+            session=session, principal=principal, subscription_id=subscription_id
+        )
+
+
+@post(
+    f"{ONE}/rotate-secret",
+    tags=TAGS,
+    summary="Replace a subscription's signing secret",
+    status_code=200,
+    responses=problem_responses(401, 404),
+)
+async def rotate_webhook_secret(
+    subscription_id: str, principal: Principal, services: Services
+) -> Response[WebhookSecretPublic]:
+    """Events from now on are signed with the new `secret`, shown only in this answer; the
+    old one stops working at once."""
+    async with services.db.write() as session:
+        subscription, secret = await rotate_secret(
+            session=session, principal=principal, subscription_id=subscription_id
+        )
+    return Response(WebhookSecretPublic.with_secret(subscription, secret), headers=NO_STORE)
+
+
+@get(
+    f"{ONE}/attempts",
+    tags=TAGS,
+    summary="What each post of a subscription answered, newest first",
+    responses=problem_responses(401, 404, 422),
+)
+async def webhook_attempts(
+    subscription_id: str,
+    principal: Principal,
+    services: Services,
+    limit: LimitParam = 50,
+    cursor: Cursor = None,
+) -> WebhookAttemptsPublic:
+    """One item per post: when, the event type, whether it succeeded, the HTTP status and a
+    short detail. Keyset-paginated."""
+    async with services.db.session() as session:
+        page = await list_attempts(
+            session=session,
+            principal=principal,
+            subscription_id=subscription_id,
+            limit=limit,
+            cursor=cursor,
+        )
+    return WebhookAttemptsPublic([WebhookAttemptPublic.of(a) for a in page.items], page.next_cursor)
+
+
+routes = [
+    create_webhook,
+    webhooks,
+    webhook,
+    delete_webhook,
+    rotate_webhook_secret,
+    webhook_attempts,
+]
