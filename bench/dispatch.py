@@ -78,8 +78,13 @@ def free_port() -> int:
 
 async def seed(env: dict[str, str]) -> tuple[str, str, str]:
     """Office, account, dispatcher; returns (account_id, dispatcher email, password)."""
-    from mailbox.admin import add_verified_address, create_account, create_office, create_user
-    from mailbox.admin import grant_role
+    from mailbox.admin import (
+        add_verified_address,
+        create_account,
+        create_office,
+        create_user,
+        grant_role,
+    )
     from mailbox.config import Settings
     from mailbox.db import Database
     from mailbox.models import Role
@@ -88,19 +93,23 @@ async def seed(env: dict[str, str]) -> tuple[str, str, str]:
     database = Database(settings.effective_database_url)
     async with database.write() as session:
         office = await create_office(session=session, code="BENCH", name="Bench Office")
-        account = await create_account(session=session, name="Bench Applicant",
-                                       postal_address="1 Bench Road", consent=True)
+        account = await create_account(
+            session=session, name="Bench Applicant", postal_address="1 Bench Road", consent=True
+        )
         await add_verified_address(session=session, account=account, email="a@bench.test")
-        user = await create_user(session=session, email="d@bench.test",
-                                 password="bench-password-1", display_name="Bench")
-        await grant_role(session=session, user_id=user.id, role=Role.DISPATCHER,
-                         office_id=office.id)
+        user = await create_user(
+            session=session, email="d@bench.test", password="bench-password-1", display_name="Bench"
+        )
+        await grant_role(
+            session=session, user_id=user.id, role=Role.DISPATCHER, office_id=office.id
+        )
     await database.dispose()
     return account.id, "d@bench.test", "bench-password-1"
 
 
 def peak_rss_mb(pid: int) -> dict:
     """Peak resident memory of the server and of its children (the sealing workers)."""
+
     def hwm(p: int) -> float:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -122,8 +131,9 @@ def peak_rss_mb(pid: int) -> dict:
     }
 
 
-async def load(base: str, token: str, account_id: str, pdf: bytes, *, seconds: float,
-               concurrency: int) -> dict:
+async def load(
+    base: str, token: str, account_id: str, pdf: bytes, *, seconds: float, concurrency: int
+) -> dict:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -138,8 +148,12 @@ async def load(base: str, token: str, account_id: str, pdf: bytes, *, seconds: f
                 "/api/v1/dispatches",
                 headers={"Authorization": f"Bearer {token}"},
                 files={"file": ("bench.pdf", pdf, "application/pdf")},
-                data={"recipient_account_id": account_id, "kind_code": "BENCH",
-                      "dossier_number": f"EP{n}", "title": f"Bench notice {n}"},
+                data={
+                    "recipient_account_id": account_id,
+                    "kind_code": "BENCH",
+                    "dossier_number": f"EP{n}",
+                    "title": f"Bench notice {n}",
+                },
             )
             if response.status_code != 201:
                 errors += 1
@@ -163,23 +177,43 @@ async def load(base: str, token: str, account_id: str, pdf: bytes, *, seconds: f
     }
 
 
-async def measure(base: str, env: dict[str, str], args: argparse.Namespace, server_pid: int,
-                  one_page: bytes, five_mb: bytes) -> dict:
+async def measure(
+    base: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    server_pid: int,
+    one_page: bytes,
+    five_mb: bytes,
+) -> dict:
     account_id, email, password = await seed(env)
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        response = await client.post("/api/v1/auth/token", data={
-            "grant_type": "password", "username": email, "password": password})
+        response = await client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": email, "password": password},
+        )
         token = response.json()["access_token"]
     # Warm the sealing workers, then sequential latency, then throughput under load.
     await load(base, token, account_id, one_page, seconds=2, concurrency=2)
-    sequential = await load(base, token, account_id, one_page, seconds=args.seconds / 3,
-                            concurrency=1)
-    loaded = await load(base, token, account_id, one_page, seconds=args.seconds,
-                        concurrency=args.concurrency)
-    big = await load(base, token, account_id, five_mb, seconds=args.seconds,
-                     concurrency=max(2, args.concurrency // 4))
-    return {"sequential_one_page": sequential, "one_page": loaded, "five_mb": big,
-            "rss_after_five_mb": peak_rss_mb(server_pid)}
+    sequential = await load(
+        base, token, account_id, one_page, seconds=args.seconds / 3, concurrency=1
+    )
+    loaded = await load(
+        base, token, account_id, one_page, seconds=args.seconds, concurrency=args.concurrency
+    )
+    big = await load(
+        base,
+        token,
+        account_id,
+        five_mb,
+        seconds=args.seconds,
+        concurrency=max(2, args.concurrency // 4),
+    )
+    return {
+        "sequential_one_page": sequential,
+        "one_page": loaded,
+        "five_mb": big,
+        "rss_after_five_mb": peak_rss_mb(server_pid),
+    }
 
 
 def main() -> None:
@@ -191,18 +225,31 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="mailbox-bench-") as tmp:
         port = free_port()
-        env = {**os.environ, "MAILBOX_DATA_DIR": tmp, "MAILBOX_PORT": str(port),
-               "MAILBOX_SCHEDULER_ENABLED": "false", "MAILBOX_LOG_LEVEL": "WARNING",
-               "MAILBOX_SEALING_WORKERS": str(args.workers),
-               "MAILBOX_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-        subprocess.run([sys.executable, "-m", "mailbox", "init"], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        env = {
+            **os.environ,
+            "MAILBOX_DATA_DIR": tmp,
+            "MAILBOX_PORT": str(port),
+            "MAILBOX_SCHEDULER_ENABLED": "false",
+            "MAILBOX_LOG_LEVEL": "WARNING",
+            "MAILBOX_SEALING_WORKERS": str(args.workers),
+            "MAILBOX_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "mailbox", "init"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         one_page, five_mb = make_pdf(), make_pdf(5 * 1024 * 1024)
         key_dir = Path(tmp) / "keys"
-        floor = {"one_page": seal_floor(key_dir, one_page, args.seconds / 3),
-                 "five_mb": seal_floor(key_dir, five_mb, args.seconds / 3)}
-        server = subprocess.Popen([sys.executable, "-m", "mailbox", "serve"], cwd=ROOT, env=env,
-                                  start_new_session=True)
+        floor = {
+            "one_page": seal_floor(key_dir, one_page, args.seconds / 3),
+            "five_mb": seal_floor(key_dir, five_mb, args.seconds / 3),
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mailbox", "serve"], cwd=ROOT, env=env, start_new_session=True
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):
@@ -217,17 +264,26 @@ def main() -> None:
             server.wait(timeout=30)
 
     seq = result["sequential_one_page"]["median_ms"]
-    print(json.dumps({
-        "machine_cores": os.cpu_count(),
-        "sealing_workers": args.workers if args.workers >= 0 else os.cpu_count(),
-        "floor_seal_with_timestamp": floor,
-        **result,
-        "ratio_one_page_vs_floor": round(
-            result["one_page"]["per_second"] / floor["one_page"]["per_second"], 2),
-        "ratio_five_mb_vs_floor": round(
-            result["five_mb"]["per_second"] / floor["five_mb"]["per_second"], 2),
-        "seal_share_of_sequential_latency": round(floor["one_page"]["ms"] / seq, 2) if seq else None,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine_cores": os.cpu_count(),
+                "sealing_workers": args.workers if args.workers >= 0 else os.cpu_count(),
+                "floor_seal_with_timestamp": floor,
+                **result,
+                "ratio_one_page_vs_floor": round(
+                    result["one_page"]["per_second"] / floor["one_page"]["per_second"], 2
+                ),
+                "ratio_five_mb_vs_floor": round(
+                    result["five_mb"]["per_second"] / floor["five_mb"]["per_second"], 2
+                ),
+                "seal_share_of_sequential_latency": (
+                    round(floor["one_page"]["ms"] / seq, 2) if seq else None
+                ),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

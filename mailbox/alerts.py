@@ -10,6 +10,7 @@ the outbox id, so a message sent again after a crash is recognisable as the same
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,8 @@ __all__ = [
     "send_emails",
     "smtp_settings",
 ]
+
+log = logging.getLogger("mailbox.alerts")
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 EMAIL_TEMPLATES = {
@@ -119,9 +122,17 @@ class _Facts:
 async def compose_emails(
     *, session: AsyncSession, settings: Settings, messages: Sequence[OutboxMessage], at: datetime
 ) -> dict[str, Composition]:
-    """Build the email of each message in ``messages``, keyed by outbox id."""
+    """Build the email of each message in ``messages``, keyed by outbox id. A message that
+    cannot be composed (a bug, bad data) is logged and left out: it stays pending and is
+    retried, then given up, like a failed send, without holding up the others."""
     facts = await _load_facts(session=session, messages=messages)
-    return {m.id: _compose(m, facts, settings, at) for m in messages}
+    compositions: dict[str, Composition] = {}
+    for message in messages:
+        try:
+            compositions[message.id] = _compose(message, facts, settings, at)
+        except Exception:
+            log.exception("cannot compose email", extra={"outbox_id": message.id})
+    return compositions
 
 
 async def _load_facts(*, session: AsyncSession, messages: Sequence[OutboxMessage]) -> _Facts:

@@ -29,7 +29,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.alert_outcomes import AlertFailed, AlertSent, record_alert_outcomes
-from mailbox.alerts import ALERT_KINDS, Composition, compose_emails, send_emails
+from mailbox.alerts import ALERT_KINDS, compose_emails, send_emails
 from mailbox.clock import now
 from mailbox.config import Settings
 from mailbox.models import OutboxMessage, OutboxStatus
@@ -162,7 +162,11 @@ async def _send(
     hooks = [m for m in claimed if m.kind == _WEBHOOK_DELIVERY]
     at = now()
     async with services.db.session() as session:
-        compositions = await _compose(session, settings, emails, at)
+        compositions = (
+            await compose_emails(session=session, settings=settings, messages=emails, at=at)
+            if emails
+            else {}
+        )
         subscriptions = await load_subscriptions(session=session, messages=hooks)
     ready = []
     for message in emails:
@@ -184,27 +188,6 @@ async def _send(
         work.emails[message.id] = (len(email.to), email.message_id)
     work.outcomes.update(hook_outcomes)
     return work
-
-
-async def _compose(
-    session: AsyncSession, settings: Settings, emails: list[OutboxMessage], at: datetime
-) -> dict[str, Composition]:
-    if not emails:
-        return {}
-    try:
-        return await compose_emails(session=session, settings=settings, messages=emails, at=at)
-    except Exception:
-        # A bug or bad data in one message must not stall the others: compose one by one.
-        log.exception("composing a batch of %d emails failed; retrying one by one", len(emails))
-    compositions: dict[str, Composition] = {}
-    for message in emails:
-        try:
-            compositions.update(
-                await compose_emails(session=session, settings=settings, messages=[message], at=at)
-            )
-        except Exception:
-            log.exception("cannot compose email", extra={"outbox_id": message.id})
-    return compositions
 
 
 async def _record(
@@ -300,15 +283,14 @@ def _settle(row: OutboxMessage, outcome: SendOutcome, settings: Settings, at: da
         row.status, row.done_at, row.last_error = OutboxStatus.DONE, at, None
         _forget_secrets(row)
         return "done"
-    row.last_error = outcome.detail[:1000]
+    error = outcome.detail
     if outcome.permanent or row.attempts >= settings.outbox_max_attempts:
         if not outcome.permanent:
-            row.last_error = f"retry budget spent ({row.attempts} attempts): {outcome.detail}"[
-                :1000
-            ]
-        row.status, row.done_at = OutboxStatus.DEAD, at
+            error = f"retry budget spent ({row.attempts} attempts): {error}"
+        row.status, row.done_at, row.last_error = OutboxStatus.DEAD, at, error[:1000]
         _forget_secrets(row)
         return "dead"
+    row.last_error = error[:1000]
     row.next_attempt_at = at + retry_delay(row.attempts, settings)
     return "retrying"
 

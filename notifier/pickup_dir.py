@@ -15,8 +15,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from notifier.email import EmailMessage, SmtpSettings, build_mime
+from notifier.email import EmailMessage, SmtpSettings
 from notifier.failures import SendOutcome
+from notifier.mime import to_bytes
 
 __all__ = ["file_name", "write_batch"]
 
@@ -54,7 +55,7 @@ def _write_all(
 
 def _write_one(directory: Path, settings: SmtpSettings, message: EmailMessage) -> SendOutcome:
     try:
-        raw = build_mime(settings, message).as_bytes()
+        raw = to_bytes(settings.sender, message)
     except ValueError:
         return SendOutcome(False, True, "invalid address or header")
     target = directory / file_name(message.message_id)

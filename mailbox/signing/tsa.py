@@ -8,6 +8,7 @@ own ``DummyTimeStamper`` is RSA-only and re-parses its key per request, hence ou
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -16,11 +17,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+from pyhanko.sign.timestamps.api import get_nonce
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import ValidationContext
 
 from mailbox.signing.blocking import run_blocking
+from mailbox.signing.tst_der import TokenParts, assemble_token
 
 if TYPE_CHECKING:
     from mailbox.signing.pki import KeyMaterial
@@ -67,42 +70,77 @@ class LocalTimeStamper(TimeStamper):
         self._signing_certificate_der = simple_cms_attribute(
             "signing_certificate_v2", as_signing_certificate_v2(tsa_cert)
         ).dump()
+        self._parts: dict[str, TokenParts] = {}
 
     def token(self, message_digest: bytes, md_algorithm: str = "sha256") -> cms.ContentInfo:
-        """A TimeStampToken over ``message_digest``, synchronously (no event loop needed)."""
-        _nonce, request = self.request_cms(message_digest, md_algorithm)
-        return self.respond(request)["time_stamp_token"]
+        """A TimeStampToken over ``message_digest``, synchronously (no event loop needed).
+
+        Assembled from pre-encoded DER parts (:mod:`mailbox.signing.tst_der`): the same bytes
+        as :meth:`respond` would build, about ten times faster.
+        """
+        parts = self._parts.get(md_algorithm)
+        if parts is None:
+            parts = self._parts[md_algorithm] = TokenParts.build(
+                policy=TSA_POLICY,
+                md_algorithm=md_algorithm,
+                signature_mechanism=self._mechanism(md_algorithm),
+                tsa_cert_der=self._cert_der,
+                signing_certificate_attribute=self._signing_certificate_der,
+            )
+        token = assemble_token(
+            parts,
+            digest=message_digest,
+            serial=secrets.randbits(127),
+            gen_time=datetime.now(UTC),
+            nonce=get_nonce(),
+            content_digest=lambda data: _digest(md_algorithm, data),
+            sign=lambda data: self._sign(data, md_algorithm),
+        )
+        return cms.ContentInfo.load(token)
 
     def respond(self, request: tsp.TimeStampReq) -> tsp.TimeStampResp:
         """Grant ``request``: the TSTInfo signed by the TSA key as CMS SignedData."""
-        imprint: tsp.MessageImprint = request["message_imprint"]
+        nonce = request["nonce"].native
+        token = self.assemble(
+            request["message_imprint"],
+            nonce=nonce,
+            serial=secrets.randbits(127),
+            gen_time=datetime.now(UTC),
+            sign=self._sign,
+        )
+        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
+
+    def assemble(
+        self,
+        imprint: tsp.MessageImprint,
+        *,
+        nonce: int | None,
+        serial: int,
+        gen_time: datetime,
+        sign: Callable[[bytes, str], bytes],
+    ) -> cms.ContentInfo:
+        """The token for ``imprint`` built with asn1crypto's object model (the reference
+        encoding; :meth:`token` is the fast path to the same bytes)."""
         md_algorithm = imprint["hash_algorithm"]["algorithm"].native
         tst_info = {
             "version": "v1",
             "policy": TSA_POLICY,
             "message_imprint": imprint,
-            "serial_number": secrets.randbits(127),
-            "gen_time": datetime.now(UTC),
+            "serial_number": serial,
+            "gen_time": gen_time,
             "tsa": x509.GeneralName(name="directory_name", value=x509.Name.load(self._subject_der)),
         }
-        if request["nonce"].native is not None:
-            tst_info["nonce"] = request["nonce"]
+        if nonce is not None:
+            tst_info["nonce"] = nonce
         content = tsp.TSTInfo(tst_info).dump()
-        digest = hashes.Hash(_hash(md_algorithm))
-        digest.update(content)
         signed_attrs = cms.CMSAttributes(
             [
                 simple_cms_attribute("content_type", "tst_info"),
-                simple_cms_attribute("message_digest", digest.finalize()),
+                simple_cms_attribute("message_digest", _digest(md_algorithm, content)),
                 cms.CMSAttribute.load(self._signing_certificate_der),
             ]
         )
-        if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            signature = self._key.sign(signed_attrs.dump(), ec.ECDSA(_hash(md_algorithm)))
-            mechanism = _SIGNATURE_ALGORITHMS[md_algorithm]
-        else:
-            signature = self._key.sign(signed_attrs.dump(), padding.PKCS1v15(), _hash(md_algorithm))
-            mechanism = "rsassa_pkcs1v15"
+        signature = sign(signed_attrs.dump(), md_algorithm)
         digest_algorithm = algos.DigestAlgorithm({"algorithm": md_algorithm})
         signer_info = cms.SignerInfo(
             {
@@ -117,7 +155,9 @@ class LocalTimeStamper(TimeStamper):
                     ),
                 ),
                 "digest_algorithm": digest_algorithm,
-                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": mechanism}),
+                "signature_algorithm": algos.SignedDigestAlgorithm(
+                    {"algorithm": self._mechanism(md_algorithm)}
+                ),
                 "signed_attrs": signed_attrs,
                 "signature": signature,
             }
@@ -135,12 +175,17 @@ class LocalTimeStamper(TimeStamper):
                 "signer_infos": [signer_info],
             }
         )
-        return tsp.TimeStampResp(
-            {
-                "status": {"status": "granted"},
-                "time_stamp_token": {"content_type": "signed_data", "content": signed_data},
-            }
-        )
+        return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+
+    def _sign(self, data: bytes, md_algorithm: str) -> bytes:
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return self._key.sign(data, ec.ECDSA(_hash(md_algorithm)))
+        return self._key.sign(data, padding.PKCS1v15(), _hash(md_algorithm))
+
+    def _mechanism(self, md_algorithm: str) -> str:
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return _SIGNATURE_ALGORITHMS[md_algorithm]
+        return "rsassa_pkcs1v15"
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         return self.respond(req)
@@ -211,6 +256,12 @@ def verify_timestamp_token(
         )
     gen_time: datetime = status["timestamp"]
     return gen_time.astimezone(UTC)
+
+
+def _digest(md_algorithm: str, data: bytes) -> bytes:
+    digest = hashes.Hash(_hash(md_algorithm))
+    digest.update(data)
+    return digest.finalize()
 
 
 def _hash(md_algorithm: str) -> hashes.HashAlgorithm:

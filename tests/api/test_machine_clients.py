@@ -29,7 +29,7 @@ def _key_pair() -> tuple[ec.EllipticCurvePrivateKey, str]:
     return key, pem.decode()
 
 
-def _assertion(key, client_id: str, **overrides) -> str:  # noqa: ANN001
+def _assertion(key, client_id: str, **overrides) -> str:
     moment = now()
     claims = {
         "iss": client_id,
@@ -43,7 +43,7 @@ def _assertion(key, client_id: str, **overrides) -> str:  # noqa: ANN001
     return jwt.encode(claims, key, algorithm="ES256")
 
 
-async def _client_token(client: AsyncClient, assertion: str):  # noqa: ANN202
+async def _client_token(client: AsyncClient, assertion: str):
     return await client.post(
         "/api/v1/auth/token",
         data={

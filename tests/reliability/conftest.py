@@ -1,9 +1,8 @@
-"""Reliability tests run the service against the real SMTP server of ``smtp_server``, with a
-short retry budget; the outbox is drained by calling the drain, as the scheduler would."""
+"""Reliability tests run the service against the real SMTP server of ``smtp_server`` (the base
+settings, pointed at it), with a short retry budget; tests drain the outbox by calling the
+drain, as the scheduler would."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -12,19 +11,15 @@ from tests.fixtures.smtp import SmtpServer
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, key_dir: Path, smtp_server: SmtpServer) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        key_dir=key_dir,
-        sealing_workers=0,
-        scheduler_enabled=False,
-        public_base_url="http://mailbox.test",
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_timeout=5.0,
-        smtp_sender="Secure Mailbox <no-reply@mailbox.test>",
-        outbox_max_attempts=3,
-        webhook_allow_http_loopback=True,
-        webhook_timeout_seconds=5.0,
+def settings(settings: Settings, smtp_server: SmtpServer) -> Settings:
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp_server.host,
+            "smtp_port": smtp_server.port,
+            "smtp_timeout": 5.0,
+            "smtp_sender": "Secure Mailbox <no-reply@mailbox.test>",
+            "outbox_max_attempts": 3,
+            "webhook_allow_http_loopback": True,
+            "webhook_timeout_seconds": 5.0,
+        }
     )

@@ -124,7 +124,9 @@ async def test_alerts_wait_out_an_smtp_outage_none_lost_none_twice(
 
     [report] = await drain(services)
     assert (report.retrying, report.sent) == (3, 0)
-    assert all(m.attempts == 1 and m.last_error for m in await outbox(services, "email.new_delivery"))
+    assert all(
+        m.attempts == 1 and m.last_error for m in await outbox(services, "email.new_delivery")
+    )
     assert await drain(services) == []  # not due yet: nothing is hammered
 
     smtp_server.start()
@@ -239,3 +241,29 @@ async def test_account_without_verified_address_goes_to_paper(
     [alert] = await outbox(services, "email.new_delivery")
     assert alert.last_error == "the account has no verified notification address"
     await _assert_relayed_to_paper(services, delivery.id, world.account.id)
+
+
+async def test_an_email_that_cannot_be_composed_waits_without_holding_up_the_others(
+    services: Services, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailbox.alerts
+
+    world = await make_world(services)
+    broken = await deliver(services, world, dossier_number="EP-BROKEN")
+    await deliver(services, world, dossier_number="EP-FINE")
+    compose = mailbox.alerts._compose
+
+    def failing(message, *args):  # a template bug that hits one message only
+        if message.delivery_id == broken.id:
+            raise RuntimeError("template bug")
+        return compose(message, *args)
+
+    monkeypatch.setattr(mailbox.alerts, "_compose", failing)
+
+    await drain(services)
+
+    [arrived] = await smtp_server.wait_for(1)
+    assert "EP-FINE" in arrived.message["Subject"]
+    alerts = {m.delivery_id: m for m in await outbox(services, "email.new_delivery")}
+    assert alerts[broken.id].status == "pending"
+    assert alerts[broken.id].last_error == "not composed (see the log)"

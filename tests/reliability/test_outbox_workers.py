@@ -117,8 +117,14 @@ async def test_worker_command_sends_alerts_and_stops_on_sigterm(
         "MAILBOX_OUTBOX_INTERVAL_SECONDS": "0.2",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mailbox", "worker", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "mailbox",
+        "worker",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         [arrived] = await smtp_server.wait_for(1, timeout=30)

@@ -66,8 +66,12 @@ async def test_subscriber_receives_signed_available_and_picked_up_events(
             request.body,
             now=int(clock.now().timestamp()),
         )
-        assert not verify_signature("another secret", request.headers["mailbox-signature"],
-                                    request.body, now=int(clock.now().timestamp()))
+        assert not verify_signature(
+            "another secret",
+            request.headers["mailbox-signature"],
+            request.body,
+            now=int(clock.now().timestamp()),
+        )
     available, picked_up = (json.loads(r.body) for r in received)
     assert available["type"] == "delivery.available" and available["status"] == "available"
     assert available["delivery_id"] == delivery.id

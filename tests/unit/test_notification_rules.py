@@ -21,7 +21,10 @@ T0 = datetime(2026, 11, 26, 9, 14, tzinfo=UTC)
 
 def available_delivery() -> Delivery:
     delivery = Delivery(
-        document_id="doc_1", account_id="acc_1", office_id="off_1", dossier_number="EP1",
+        document_id="doc_1",
+        account_id="acc_1",
+        office_id="off_1",
+        dossier_number="EP1",
         submitted_at=T0,
     )
     consign(delivery, at=T0, deemed_days=10)
