@@ -1,0 +1,167 @@
+"""Administration: offices, accounts, users, grants and machine clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mailbox.cli.base import domain_command, emit, main, open_database
+
+# --- administration ------------------------------------------------------------------------
+
+
+@main.group()
+def office() -> None:
+    """Offices that dispatch documents."""
+
+
+@office.command("create")
+@click.option("--code", required=True, help="Short code, e.g. EP.")
+@click.option("--name", required=True)
+@click.option("--deemed-days", type=int, default=None, help="Days until deemed delivery.")
+@click.pass_context
+@domain_command
+async def office_create(ctx: click.Context, code: str, name: str, deemed_days: int | None) -> None:
+    from mailbox.admin import create_office
+
+    async with open_database() as database, database.write() as session:
+        created = await create_office(
+            session=session, code=code, name=name, deemed_delivery_days=deemed_days
+        )
+    emit(ctx, created.model_dump(mode="json"), f"Office {created.code}: {created.id}")
+
+
+@main.group()
+def account() -> None:
+    """Accounts: the legal addressees."""
+
+
+@account.command("create")
+@click.option("--name", required=True)
+@click.option("--address", "postal_address", required=True, help="Postal address (paper).")
+@click.option("--language", default="en", show_default=True)
+@click.option("--email", default=None, help="A notification address verified out of band.")
+@click.option("--consent/--no-consent", default=False, help="Consents to electronic delivery.")
+@click.pass_context
+@domain_command
+async def account_create(
+    ctx: click.Context,
+    name: str,
+    postal_address: str,
+    language: str,
+    email: str | None,
+    consent: bool,
+) -> None:
+    from mailbox.admin import add_verified_address, create_account
+
+    async with open_database() as database, database.write() as session:
+        created = await create_account(
+            session=session,
+            name=name,
+            postal_address=postal_address,
+            language=language,
+            consent=consent,
+        )
+        if email:
+            await add_verified_address(session=session, account=created, email=email)
+    state = "active" if created.edelivery_active else "inactive"
+    emit(ctx, created.model_dump(mode="json"), f"Account {created.id} (e-delivery {state})")
+
+
+@main.group()
+def user() -> None:
+    """People who log in."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", default="")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.pass_context
+@domain_command
+async def user_create(ctx: click.Context, email: str, display_name: str, password: str) -> None:
+    from mailbox.admin import create_user
+
+    async with open_database() as database, database.write() as session:
+        created = await create_user(
+            session=session, email=email, password=password, display_name=display_name
+        )
+    payload = created.model_dump(mode="json", exclude={"password_hash"})
+    emit(ctx, payload, f"User {created.email}: {created.id}")
+
+
+@main.command()
+@click.option("--user", "user_id", required=True, help="User id.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["owner", "editor", "viewer", "dispatcher", "auditor"]),
+)
+@click.option("--account", "account_id", default=None, help="Account id (account roles).")
+@click.option("--office", "office_id", default=None, help="Office id (office roles).")
+@click.pass_context
+@domain_command
+async def grant(
+    ctx: click.Context, user_id: str, role: str, account_id: str | None, office_id: str | None
+) -> None:
+    """Give a user a role on an account or an office."""
+    from mailbox.admin import grant_role
+    from mailbox.models import Role
+
+    async with open_database() as database, database.write() as session:
+        created = await grant_role(
+            session=session,
+            user_id=user_id,
+            role=Role(role),
+            account_id=account_id,
+            office_id=office_id,
+        )
+    emit(ctx, created.model_dump(mode="json"), f"Grant {created.id}")
+
+
+@main.group()
+def client() -> None:
+    """Machine clients (private_key_jwt)."""
+
+
+@client.command("create")
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["owner", "editor", "viewer", "dispatcher", "auditor"]),
+)
+@click.option("--account", "account_id", default=None, help="Account id (account roles).")
+@click.option("--office", "office_id", default=None, help="Office id (office roles).")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.File("r"),
+    help="PEM file with the client's public key (EC, or RSA >= 2048 bits).",
+)
+@click.pass_context
+@domain_command
+async def client_create(
+    ctx: click.Context,
+    name: str,
+    role: str,
+    account_id: str | None,
+    office_id: str | None,
+    public_key: Any,
+) -> None:
+    """Register a machine client; it then gets tokens with a signed client assertion."""
+    from mailbox.clients import register_client
+    from mailbox.models import Role
+
+    async with open_database() as database, database.write() as session:
+        created = await register_client(
+            session=session,
+            name=name,
+            role=Role(role),
+            public_key_pem=public_key.read(),
+            office_id=office_id,
+            account_id=account_id,
+        )
+    emit(ctx, created.model_dump(mode="json"), f"Client {created.name}: client_id {created.id}")

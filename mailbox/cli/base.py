@@ -1,0 +1,75 @@
+"""Shared parts of the command line: the root group, settings, output (human or ``--json``),
+and running async domain work with errors turned into one line and an exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import click
+
+from mailbox.config import Settings
+from mailbox.errors import MailboxError
+
+__all__ = ["domain_command", "emit", "load_settings", "main", "open_database", "run_domain"]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's errors name the bad variable
+        raise click.ClickException(f"Invalid settings: {exc}") from None
+
+
+def emit(ctx: click.Context, payload: dict[str, Any], human: str) -> None:
+    if ctx.find_root().params.get("as_json"):
+        click.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        click.echo(human)
+
+
+def run_domain(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro``; turn domain and set-up errors into one line on stderr and an exit code."""
+    try:
+        return asyncio.run(coro)
+    except MailboxError as exc:
+        fields = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        click.echo(f"Error: {exc.detail}" + (f" ({fields})" if fields else ""), err=True)
+        sys.exit(2 if exc.status_code < 500 else 1)
+    except (FileNotFoundError, FileExistsError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+
+
+def domain_command(func: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async command through :func:`run_domain`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        run_domain(func(*args, **kwargs))
+
+    return wrapper
+
+
+@click.group()
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def main(as_json: bool) -> None:
+    """Secure electronic-delivery mailbox."""
+
+
+class open_database:
+    """An open Database for one CLI command, refusing an un-migrated schema."""
+
+    async def __aenter__(self) -> Any:
+        from mailbox.db import Database, assert_migrated
+
+        self.database = Database(load_settings().effective_database_url)
+        await assert_migrated(self.database)
+        return self.database
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.database.dispose()

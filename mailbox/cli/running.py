@@ -1,0 +1,147 @@
+"""Setting up and running: init, db upgrade, settings, serve, worker, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import click
+
+from mailbox.cli.base import emit, load_settings, main, open_database, run_domain
+
+# --- set-up --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the data directory, a local PKI (root, seal, evidence, TSA, token keys) and the
+    blob master key, then migrate the database."""
+    from mailbox.setup import initialise
+
+    settings = load_settings()
+    created = initialise(settings)
+    emit(
+        ctx,
+        {
+            "key_dir": str(settings.effective_key_dir),
+            "created_keys": created,
+            "database": settings.effective_database_url,
+        },
+        f"Keys in {settings.effective_key_dir} ({'created' if created else 'kept'}); "
+        f"database at {settings.effective_database_url} migrated.",
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to the newest schema."""
+    from mailbox.db import run_migrations
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.effective_database_url, revision)
+    click.echo(f"Database at {settings.effective_database_url} is at {revision}.")
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the documentation table instead.")
+def show_settings(markdown: bool) -> None:
+    """Print the effective settings (secrets masked) as JSON."""
+    if markdown:
+        from mailbox.config_doc import settings_table
+
+        click.echo(settings_table())
+        return
+    click.echo(json.dumps(load_settings().describe(), indent=2))
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default: MAILBOX_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default: MAILBOX_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web service (API and pages) with its scheduler."""
+    import uvicorn
+
+    from mailbox.api.app import create_app
+    from mailbox.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+
+    async def refuse_unmigrated() -> None:
+        # Checked here too, not only in the app's start-up: inside uvicorn the refusal would
+        # drown in a traceback and exit 3.
+        async with open_database():
+            pass
+
+    run_domain(refuse_unmigrated())
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run the periodic jobs (outbox drain: alerts and webhooks; deemed delivery and reminders;
+    the daily digest) without the web server, until SIGINT or SIGTERM.
+
+    With several web instances, set MAILBOX_SCHEDULER_ENABLED=false on them and run workers
+    instead: on PostgreSQL any number of workers share the outbox, and only one at a time
+    runs the scans. On SQLite run one process that sends (one worker, or the web server).
+    """
+    from mailbox.logs import configure_logging
+    from mailbox.scheduling import run_worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    run_domain(run_worker(settings))
+
+
+@main.command()
+@click.option("--port", default=None, type=int, help="Port (default: MAILBOX_PORT).")
+@click.option("--no-serve", is_flag=True, help="Set up the demo data, then exit.")
+def demo(port: int | None, no_serve: bool) -> None:
+    """Set up a demo install (keys, database, demo office, applicant and a delivered
+    document), print how to log in, and run the service."""
+    from mailbox.demo import DEMO_USERS, seed_demo
+    from mailbox.setup import initialise
+
+    settings = load_settings()
+    if settings.email_pickup_dir is None and not os.environ.get("MAILBOX_SMTP_HOST"):
+        # No SMTP server configured: alerts go to files the newcomer can open. Set in the
+        # environment so that `serve` below (which reads the settings again) sees it too.
+        os.environ["MAILBOX_EMAIL_PICKUP_DIR"] = str(settings.data_dir / "outgoing-mail")
+        settings = load_settings()
+    initialise(settings)
+    delivered = asyncio.run(seed_demo(settings))
+    base = settings.public_base_url if port is None else f"http://{settings.host}:{port}"
+    click.echo("")
+    click.echo(f"Demo mailbox ready: {base}/login   (API docs: {base}/schema)")
+    for role, (email, password) in DEMO_USERS.items():
+        click.echo(f"  {role:<10} {email:<26} password: {password}")
+    if settings.email_pickup_dir is not None:
+        where = f"are written to {settings.email_pickup_dir} (.eml files)"
+    else:
+        where = f"go to the SMTP server {settings.smtp_host}:{settings.smtp_port}"
+    click.echo(f"  {delivered} demo document(s) delivered; alert emails {where}.")
+    click.echo("")
+    sys.stdout.flush()
+    if not no_serve:
+        ctx = click.get_current_context()
+        ctx.invoke(serve, host=None, port=port)
