@@ -20,7 +20,8 @@ def deadline_date(
     deemed_due: datetime | None,
 ) -> datetime | None:
     """The time that counts for deadlines: the pickup, or the deemed delivery if that is
-    earlier. ``None`` while neither has happened nor is scheduled."""
+    earlier. With neither known, the consignment time (``None`` for a document never made
+    available electronically)."""
     candidates = [t for t in (picked_up_at, deemed_due) if t is not None]
     if not candidates:
         return available_at
