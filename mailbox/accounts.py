@@ -25,6 +25,7 @@ __all__ = [
     "AccountView",
     "EdeliveryStatus",
     "account_for",
+    "can_manage",
     "edelivery_status",
     "list_accounts",
     "role_on",
@@ -69,6 +70,11 @@ def role_on(principal: Principal, account_id: str) -> Role | None:
     return next((role for role in _ROLE_ORDER if role.value in roles), None)
 
 
+def can_manage(principal: Principal, account_id: str) -> bool:
+    """True when the principal may change the account's settings: its owners."""
+    return role_on(principal, account_id) is Role.OWNER
+
+
 async def account_for(
     *, session: AsyncSession, principal: Principal, account_id: str, manage: bool = False
 ) -> Account:
@@ -79,7 +85,7 @@ async def account_for(
     account = await session.get(Account, account_id) if role is not None else None
     if account is None:
         raise NotFound(f"No account {account_id}")
-    if manage and role is not Role.OWNER:
+    if manage and not can_manage(principal, account_id):
         raise PermissionDenied(
             f"Only an owner of account {account_id} may change it; you are {role.value}"
         )

@@ -156,7 +156,9 @@ async def add_verified_address(
     """Add an address that an administrator has verified out of band (CLI, demo)."""
     email = email.strip().lower()
     if not EMAIL.match(email):
-        raise InvalidRequest("Not an email address", errors=[FieldError("email", "invalid")])
+        raise InvalidRequest(
+            "Not an email address", errors=[FieldError("email", "not an email address")]
+        )
     address = NotificationAddress(account_id=account.id, email=email, verified_at=now())
     session.add(address)
     await session.flush()

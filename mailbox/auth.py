@@ -1,9 +1,12 @@
 """Authentication: password hashing (argon2) and short-lived access tokens (JWT, ES256, with a
-``kid`` header, ``aud`` and ``exp``), signed by the service's token key and published as JWKS.
+``kid`` header, ``aud`` and ``exp``), signed by the service's token key and published as JWKS;
+and the form token bound to one access token that web forms carry against cross-site requests.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -11,6 +14,8 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mailbox.clock import now
 from mailbox.errors import NotAuthenticated
@@ -54,6 +59,17 @@ class TokenIssuer:
         self.ttl = ttl_seconds
         self.issuer = issuer
         self._jwk = keys.token_public_jwk()
+        # A separate key for form tokens, derived from the token key: stable across restarts
+        # and processes of one install, and useless for signing anything else.
+        self._form_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"mailbox web form token v1"
+        ).derive(
+            keys.token_key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
 
     def issue(self, subject: str, *, kind: str = "user") -> AccessToken:
         issued = now()
@@ -97,6 +113,18 @@ class TokenIssuer:
         if claims["exp"] <= now().timestamp():
             raise NotAuthenticated("The access token has expired; request a new one")
         return claims
+
+    def form_token(self, token: str) -> str:
+        """The token that the forms of the session holding access token ``token`` carry: an
+        HMAC of it that only this service computes. Another site knows neither, so it cannot
+        forge a form post; a new login gives a new one."""
+        return hmac.new(self._form_key, token.encode(), hashlib.sha256).hexdigest()
+
+    def form_token_matches(self, token: str, submitted: str) -> bool:
+        """True when ``submitted`` is :meth:`form_token` of ``token`` (compared in constant
+        time)."""
+        # Bytes, not str: compare_digest refuses non-ASCII text, which a forged post may carry.
+        return hmac.compare_digest(self.form_token(token).encode(), submitted.encode())
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self._jwk]}

@@ -35,10 +35,26 @@ __all__ = [
     "append_entries",
     "append_many",
     "canonical_bytes",
+    "canonical_fields",
+    "canonical_json",
     "rfc3339",
 ]
 
 GENESIS_HASH = "0" * 64
+# What a record's hash covers, in the order they are listed in a proof bundle.
+CANONICAL_FIELDS = (
+    "seq",
+    "id",
+    "delivery_id",
+    "type",
+    "occurred_at",
+    "actor",
+    "actor_ip",
+    "details",
+    "original_sha256",
+    "sealed_sha256",
+    "prev_hash",
+)
 
 
 class EvidenceType(StrEnum):
@@ -93,22 +109,23 @@ def rfc3339(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def canonical_fields(record: EvidenceRecord) -> dict[str, Any]:
+    """The fields a record's hash covers, as JSON values (times in :func:`rfc3339` form)."""
+    fields = {name: getattr(record, name) for name in CANONICAL_FIELDS}
+    fields["occurred_at"] = rfc3339(record.occurred_at)
+    return fields
+
+
+def canonical_json(fields: Mapping[str, Any]) -> bytes:
+    """The canonical encoding of :data:`CANONICAL_FIELDS` taken from ``fields``: JSON with
+    sorted keys, no whitespace, UTF-8. A proof bundle's verifier rebuilds hashes with it."""
+    body = {name: fields[name] for name in CANONICAL_FIELDS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def canonical_bytes(record: EvidenceRecord) -> bytes:
     """The exact bytes whose SHA-256 is ``record.record_hash``."""
-    body = {
-        "seq": record.seq,
-        "id": record.id,
-        "delivery_id": record.delivery_id,
-        "type": record.type,
-        "occurred_at": rfc3339(record.occurred_at),
-        "actor": record.actor,
-        "actor_ip": record.actor_ip,
-        "details": record.details,
-        "original_sha256": record.original_sha256,
-        "sealed_sha256": record.sealed_sha256,
-        "prev_hash": record.prev_hash,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json(canonical_fields(record))
 
 
 async def _lock_head(session: AsyncSession) -> EvidenceHead:

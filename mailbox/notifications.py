@@ -156,7 +156,9 @@ async def add_address(
     Return the address and the link's token (only its SHA-256 is stored)."""
     email = email.strip().lower()
     if len(email) > 320 or not EMAIL.match(email):
-        raise InvalidRequest("Not an email address", errors=[FieldError("email", "invalid")])
+        raise InvalidRequest(
+            "Not an email address", errors=[FieldError("email", "not an email address")]
+        )
     existing = (
         await session.exec(
             select(NotificationAddress).where(NotificationAddress.account_id == account.id)

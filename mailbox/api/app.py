@@ -17,7 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.template import TemplateConfig
 
 from mailbox.access import Principal
-from mailbox.api import web
+from mailbox.api import web, web_settings
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
 from mailbox.api.security import provide_principal, provide_services
@@ -70,9 +70,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.inbox,
             deliveries.read_delivery,
             deliveries.download_document,
+            deliveries.download_proof,
             *notifications.routes,
             *webhooks.routes,
             *web.routes,
+            *web_settings.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
@@ -81,7 +83,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         request_max_body_size=settings.upload_limit_bytes + 1024 * 1024,
-        template_config=TemplateConfig(directory=TEMPLATES / "web", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=TEMPLATES / "web",
+            engine=JinjaTemplateEngine,
+            engine_callback=web.register_template_callables,
+        ),
         openapi_config=OpenAPIConfig(
             title="Secure electronic-delivery mailbox",
             version="1",

@@ -1,7 +1,10 @@
 """Who is calling: bearer tokens (API) or the session cookie (web pages) become a Principal.
 
 Handlers that need a caller declare a ``principal: Principal`` parameter; the dependency below
-raises 401 problems for a missing, invalid or expired token.
+raises 401 problems for a missing, invalid or expired token. Web pages use
+:func:`principal_or_none` instead (no session: go to the login page), and their state-changing
+forms carry the session's form token (:data:`FORM_TOKEN_FIELD`), which a cookie alone does not
+prove: the API, called with bearer tokens that no browser attaches by itself, needs none.
 """
 
 from __future__ import annotations
@@ -15,9 +18,18 @@ from mailbox.access import Principal, load_client_principal, load_principal
 from mailbox.errors import NotAuthenticated
 from mailbox.services import Services
 
-__all__ = ["SESSION_COOKIE", "provide_principal", "provide_services"]
+__all__ = [
+    "FORM_TOKEN_FIELD",
+    "SESSION_COOKIE",
+    "form_token",
+    "form_token_valid",
+    "principal_or_none",
+    "provide_principal",
+    "provide_services",
+]
 
 SESSION_COOKIE = "mailbox_session"
+FORM_TOKEN_FIELD = "csrf_token"
 
 
 def provide_services(state: State) -> Services:
@@ -43,3 +55,33 @@ async def provide_principal(request: Request[Any, Any, Any], services: Services)
         if claims.get("kind") == "client":
             return await load_client_principal(session, claims["sub"])
         return await load_principal(session, claims["sub"])
+
+
+async def principal_or_none(
+    request: Request[Any, Any, Any], services: Services
+) -> Principal | None:
+    """The principal of the web session (the cookie only, the same token the form token is
+    bound to), or ``None`` without a valid one."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        claims = services.tokens.decode(token)
+        async with services.db.session() as session:
+            return await load_principal(session, claims["sub"])
+    except NotAuthenticated:
+        return None
+
+
+def form_token(request: Request[Any, Any, Any], services: Services) -> str:
+    """The form token of the request's web session (empty without a session)."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    return services.tokens.form_token(session_token) if session_token else ""
+
+
+def form_token_valid(request: Request[Any, Any, Any], services: Services, submitted: str) -> bool:
+    """True when a posted form carries the form token of the session that posts it."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    return bool(session_token and submitted) and services.tokens.form_token_matches(
+        session_token, submitted
+    )

@@ -2,11 +2,14 @@
 
 Pages hold no rules: they call the same domain functions as the API. The session is the same
 access token in an HttpOnly, SameSite=Strict cookie, so another site cannot make a browser
-"pick up" a document.
+"pick up" a document; forms that change something also carry the session's form token
+(``{{ form_token_input() }}`` in a template). The notification settings pages are in
+mailbox.api.web_settings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,38 +19,80 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
+from litestar.template import TemplateEngineProtocol
+from markupsafe import Markup
 
-from mailbox.access import Principal, authenticate_password, load_principal
+from mailbox.access import Principal, authenticate_password
 from mailbox.api.schemas import DeliveryPublic
-from mailbox.api.security import SESSION_COOKIE, bearer_token
+from mailbox.api.security import (
+    FORM_TOKEN_FIELD,
+    SESSION_COOKIE,
+    form_token,
+    form_token_valid,
+    principal_or_none,
+)
 from mailbox.errors import MailboxError, NotAuthenticated
 from mailbox.inbox import get_delivery, list_inbox, timeline
 from mailbox.legal_clock import deadline_date
 from mailbox.services import Services
 
-__all__ = ["routes"]
+__all__ = [
+    "FormTokenForm",
+    "error_page",
+    "form_refused",
+    "readable",
+    "register_template_callables",
+    "routes",
+]
+
+# A form post was forged, or its page is older than the session (logged in again since).
+FORM_REFUSED = (
+    "This form has expired or did not come from this site, so nothing was changed. "
+    "Reload the page and try again."
+)
 
 
-async def _principal_or_none(request: Request, services: Services) -> Principal | None:
-    try:
-        token = bearer_token(request)
-        if token is None:
-            return None
-        claims = services.tokens.decode(token)
-        async with services.db.session() as session:
-            return await load_principal(session, claims["sub"])
-    except NotAuthenticated:
-        return None
+@dataclass
+class FormTokenForm:
+    """A form that only says "do it": its one field is the session's form token."""
+
+    csrf_token: str = ""
 
 
-def _readable(at: datetime | None) -> str | None:
+def _form_token_input(context: Mapping[str, Any]) -> Markup:
+    request = context["request"]
+    token = form_token(request, request.app.state.services)
+    return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_TOKEN_FIELD, token)
+
+
+def register_template_callables(engine: TemplateEngineProtocol) -> None:
+    """Give the templates ``form_token_input()``: the hidden field every state-changing form
+    carries (an empty value without a session)."""
+    engine.register_template_callable("form_token_input", _form_token_input)
+
+
+def error_page(principal: Principal | None, detail: str, status_code: int) -> Template:
+    """The error page: the problem in words and the way back to the inbox, never a trace."""
+    return Template(
+        "error.html",
+        context={"principal": principal, "error": detail},
+        status_code=status_code,
+    )
+
+
+def form_refused(principal: Principal | None) -> Template:
+    """The answer to a form post without the session's form token (403)."""
+    return error_page(principal, FORM_REFUSED, 403)
+
+
+def readable(at: datetime | None) -> str | None:
     """A time as people read it on the page (the exact RFC 3339 value is shown beside it)."""
     return at.strftime("%d %B %Y, %H:%M UTC") if at is not None else None
 
 
 @get("/", include_in_schema=False)
 async def home(request: Request, services: Services) -> Redirect:
-    principal = await _principal_or_none(request, services)
+    principal = await principal_or_none(request, services)
     return Redirect("/inbox" if principal else "/login")
 
 
@@ -88,7 +133,15 @@ async def login(
 
 
 @post("/logout", include_in_schema=False, status_code=303)
-async def logout() -> Redirect:
+async def logout(
+    request: Request,
+    data: Annotated[FormTokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    services: Services,
+) -> Response[Any]:
+    # An expired or invalid session may always be cleared; a live one only by its own form.
+    principal = await principal_or_none(request, services)
+    if principal is not None and not form_token_valid(request, services, data.csrf_token):
+        return form_refused(principal)
     response = Redirect("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -102,7 +155,7 @@ async def inbox_page(
     unread: bool | None = None,
     dossier: Annotated[str | None, Parameter(query="dossier")] = None,
 ) -> Response[Any]:
-    principal = await _principal_or_none(request, services)
+    principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login")
     try:
@@ -116,11 +169,7 @@ async def inbox_page(
                 dossier_number=dossier or None,
             )
     except MailboxError as exc:
-        return Template(
-            "error.html",
-            context={"principal": principal, "error": exc.detail},
-            status_code=exc.status_code,
-        )
+        return error_page(principal, exc.detail, exc.status_code)
     filters = {"dossier": dossier} if dossier else {}
     if unread is not None:
         filters["unread"] = "true" if unread else "false"
@@ -142,7 +191,7 @@ async def inbox_page(
 
 @get("/deliveries/{delivery_id:str}", include_in_schema=False)
 async def delivery_page(request: Request, delivery_id: str, services: Services) -> Response[Any]:
-    principal = await _principal_or_none(request, services)
+    principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login")
     try:
@@ -150,11 +199,7 @@ async def delivery_page(request: Request, delivery_id: str, services: Services) 
             view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
             records = await timeline(session=session, delivery_id=delivery_id)
     except MailboxError as exc:
-        return Template(
-            "error.html",
-            context={"principal": principal, "error": exc.detail},
-            status_code=exc.status_code,
-        )
+        return error_page(principal, exc.detail, exc.status_code)
     delivery = view.delivery
     return Template(
         "delivery.html",
@@ -162,10 +207,10 @@ async def delivery_page(request: Request, delivery_id: str, services: Services) 
             "principal": principal,
             "d": DeliveryPublic.of(view, records),
             "can_download": delivery.account_id in principal.account_roles,
-            "counts_for_deadlines": _readable(
+            "counts_for_deadlines": readable(
                 deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)
             ),
-            "deemed_due": _readable(delivery.deemed_due_at),
+            "deemed_due": readable(delivery.deemed_due_at),
         },
     )
 
@@ -175,7 +220,7 @@ async def find_delivery(
     request: Request, services: Services, delivery_id: Annotated[str, Parameter(query="id")] = ""
 ) -> Redirect:
     """The look-up form of office staff and auditors: go to the delivery with that id."""
-    if await _principal_or_none(request, services) is None:
+    if await principal_or_none(request, services) is None:
         return Redirect("/login")
     if not delivery_id.strip():
         return Redirect("/inbox")

@@ -1,8 +1,10 @@
-"""Auditing the evidence log from the command line."""
+"""Auditing from the command line: the whole evidence log on the service (``audit verify``), and
+a proof-of-delivery bundle offline (``audit verify-bundle``)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -55,3 +57,41 @@ def audit_verify(ctx: click.Context, no_timestamps: bool) -> None:
         f"{broken.reason}. {checked} records before it verified.",
     )
     sys.exit(1)
+
+
+@audit.command("verify-bundle")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--root",
+    "root_pem",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The service's root certificate (PEM), from the service: never the bundle's own copy.",
+)
+@click.pass_context
+def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
+    """Verify a proof-of-delivery bundle offline against the root certificate alone: the sealed
+    document, each evidence record's hash, signature and timestamp, their order, the receipt.
+    Exits 1 if a check fails, 2 if the file is no proof bundle."""
+    from mailbox.proof_check import InputUnreadable, load_trust_root, verify_bundle
+
+    try:
+        trust_root = load_trust_root(root_pem.read_bytes())
+        report = verify_bundle(path.read_bytes(), trust_root=trust_root)
+    except OSError as exc:
+        click.echo(f"Error: cannot read {exc.filename}: {exc.strerror}", err=True)
+        sys.exit(2)
+    except InputUnreadable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    lines = [f"{'✓' if f.passed else '✗'} {f.check}: {f.detail}" for f in report.findings]
+    lines += [f"  note: {note}" for note in report.notes]
+    failed = report.failed()
+    lines.append(
+        f"OK: the proof of delivery {report.delivery_id} verifies against the given root."
+        if report.ok
+        else f"FAILED: {len(failed)} check(s) failed: {', '.join(failed)}."
+    )
+    emit(ctx, report.as_dict(), "\n".join(lines))
+    if not report.ok:
+        sys.exit(1)

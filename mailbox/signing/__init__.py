@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         local_timestamper,
         remote_timestamper,
         timestamp_token,
+        token_gen_time,
         verify_timestamp_token,
     )
 
@@ -56,6 +57,7 @@ _HOME = {
     "local_timestamper": "tsa",
     "remote_timestamper": "tsa",
     "timestamp_token": "tsa",
+    "token_gen_time": "tsa",
     "verify_timestamp_token": "tsa",
 }
 
@@ -77,6 +79,7 @@ __all__ = [
     "render_receipt",
     "sign_record",
     "timestamp_token",
+    "token_gen_time",
     "validate_sealed_pdf",
     "verify_record",
     "verify_timestamp_token",

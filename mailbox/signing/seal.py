@@ -26,6 +26,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import (
     async_validate_pdf_signature,
     read_certification_data,
@@ -180,8 +181,8 @@ def load_pkcs12_signer(path: Path, passphrase: bytes | None = None) -> SimpleSig
 def validate_sealed_pdf(data: bytes, *, trust_root: x509.Certificate) -> SealValidation:
     """Validate the last signature of ``data`` offline against ``trust_root`` alone.
 
-    Raises ``PdfRejected`` if ``data`` is no readable PDF, or with reason ``unsigned`` if it
-    carries no signature.
+    Raises ``PdfRejected`` if ``data`` is no readable PDF or its seal cannot be read, or with
+    reason ``unsigned`` if it carries no signature.
     """
     reader = _open_reader(data)
     signatures = reader.embedded_regular_signatures
@@ -194,6 +195,9 @@ def validate_sealed_pdf(data: bytes, *, trust_root: x509.Certificate) -> SealVal
         )
     except PdfError as exc:
         raise PdfRejected("malformed", f"The signed PDF could not be read: {exc}") from None
+    except (SignatureValidationError, ValueError) as exc:
+        # A damaged signature container (a flipped byte in /Contents) is no seal at all.
+        raise PdfRejected("malformed", f"The seal could not be read: {exc}") from None
     stamp = status.timestamp_validity
     timestamp_valid = bool(stamp and stamp.intact and stamp.valid and stamp.trusted)
     return SealValidation(

@@ -35,6 +35,7 @@ __all__ = [
     "offline_context",
     "remote_timestamper",
     "timestamp_token",
+    "token_gen_time",
     "verify_timestamp_token",
 ]
 
@@ -255,6 +256,18 @@ def verify_timestamp_token(
             f"({status['trust_problem_indic']})"
         )
     gen_time: datetime = status["timestamp"]
+    return gen_time.astimezone(UTC)
+
+
+def token_gen_time(token: bytes) -> datetime:
+    """The genTime ``token`` claims (aware UTC), read WITHOUT verifying it: for display next to
+    the token; :func:`verify_timestamp_token` is what proves it. ``TimestampInvalid`` if the
+    bytes are no TimeStampToken."""
+    try:
+        content = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"]
+        gen_time: datetime = content.parsed["gen_time"].native
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise TimestampInvalid(f"unreadable timestamp token: {exc}") from exc
     return gen_time.astimezone(UTC)
 
 

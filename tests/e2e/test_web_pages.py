@@ -15,21 +15,12 @@ import httpx
 import pytest
 
 from mailbox.demo import DEMO_DOCUMENTS, DEMO_USERS
-from tests.fixtures.browser import DemoService
+from tests.fixtures.browser import DemoService, log_in
 
 pytestmark = pytest.mark.browser
 
 TITLES = {title: dossier for _, dossier, title in DEMO_DOCUMENTS}  # title -> dossier number
 R71_TITLE, _, ISR_TITLE = TITLES
-
-
-def log_in(page: Any, role: str, password: str | None = None) -> None:
-    email, right_password = DEMO_USERS[role]
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", password or right_password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
 
 
 def inbox_rows(page: Any) -> list[dict[str, Any]]:

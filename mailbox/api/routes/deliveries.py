@@ -1,5 +1,5 @@
-"""Applicants: the inbox, one delivery, and the sealed document (whose first download is the
-legal pickup)."""
+"""Applicants: the inbox, one delivery, the sealed document (whose first download is the
+legal pickup), and the proof of delivery (which is not a pickup)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from mailbox.api.problems import problem_responses
 from mailbox.api.schemas import DeliveryPublic, InboxPublic
 from mailbox.inbox import get_delivery, list_inbox, timeline
 from mailbox.pickup import pick_up
+from mailbox.proof import build_bundle
 from mailbox.services import Services
 
 
@@ -89,6 +90,32 @@ async def download_document(
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}",
             "X-Content-SHA256": document.sha256,
             "X-Evidence-Type": document.evidence_type,
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@get(
+    "/api/v1/deliveries/{delivery_id:str}/proof",
+    tags=["applicants"],
+    summary="Download the proof of delivery (ZIP), verifiable offline with the root certificate",
+    media_type="application/zip",
+    response_description="A ZIP: the sealed PDF, the evidence records with their signatures and "
+    "timestamp tokens, the certificates, a sealed receipt PDF and a README on verifying it.",
+    responses=problem_responses(401, 404),
+)
+async def download_proof(
+    delivery_id: str, principal: Principal, services: Services
+) -> Response[bytes]:
+    """For the account's grantees and the office's dispatchers and auditors. Not a pickup:
+    it records no evidence and leaves the delivery as it is. Verify it with
+    `python -m mailbox audit verify-bundle proof.zip --root root.pem`."""
+    bundle = await build_bundle(services, principal, delivery_id)
+    return Response(
+        bundle,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="proof-{delivery_id}.zip"',
             "Cache-Control": "no-store",
         },
     )

@@ -1,0 +1,173 @@
+"""The proof of delivery over HTTP: a picked-up delivery's bundle verifies offline with the root
+certificate alone (in process and with the command line), who may download it, and that
+downloading it is not a pickup."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+from httpx import AsyncClient
+
+from mailbox.proof_check import verify_bundle
+from mailbox.services import Services
+from mailbox.signing.evidence import cert_pem
+from tests.factories import PASSWORD, World, make_world, post_dispatch, token_for
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE_FILES = {
+    "README.txt",
+    "document.pdf",
+    "evidence.json",
+    "receipt.pdf",
+    "certificates/root.pem",
+    "certificates/evidence.pem",
+    "certificates/tsa.pem",
+    "certificates/seal.pem",
+}
+
+
+async def _dispatched(client: AsyncClient, services: Services) -> tuple[World, str]:
+    world = await make_world(services)
+    created = await post_dispatch(
+        client, await token_for(client, world.dispatcher), world.account.id
+    )
+    assert created.status_code == 201, created.text
+    return world, created.json()["id"]
+
+
+async def _verify_with_cli(bundle: Path, root: Path) -> tuple[int, dict]:
+    """`python -m mailbox --json audit verify-bundle`, run as an auditor would."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mailbox",
+        "--json",
+        "audit",
+        "verify-bundle",
+        str(bundle),
+        "--root",
+        str(root),
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert stdout.startswith(b"{"), stderr.decode()
+    return process.returncode or 0, json.loads(stdout)
+
+
+async def test_picked_up_delivery_proof_verifies_with_the_root_alone(
+    client: AsyncClient, services: Services, tmp_path: Path
+) -> None:
+    world, delivery_id = await _dispatched(client, services)
+    applicant = await token_for(client, world.applicant)
+    pickup = await client.get(f"/api/v1/deliveries/{delivery_id}/document", headers=applicant)
+    assert pickup.headers["x-evidence-type"] == "ContentHandover"
+
+    response = await client.get(f"/api/v1/deliveries/{delivery_id}/proof", headers=applicant)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="proof-{delivery_id}.zip"'
+    )
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert set(archive.namelist()) == BUNDLE_FILES
+        assert archive.read("document.pdf") == pickup.content
+        evidence = json.loads(archive.read("evidence.json"))
+        readme = archive.read("README.txt").decode()
+    assert [r["type"] for r in evidence["records"]] == [
+        "SubmissionAcceptance",
+        "ContentConsignment",
+        "ContentHandover",
+    ]
+    handover = evidence["records"][2]
+    assert handover["actor"] == f"user:{world.applicant.id}"
+    assert handover["timestamp_gen_time"].endswith("Z")
+    assert evidence["delivery"]["counts_for_deadlines"] == evidence["delivery"]["picked_up_at"]
+    assert f"audit verify-bundle proof-{delivery_id}.zip --root root.pem" in readme
+
+    report = await asyncio.to_thread(
+        verify_bundle, response.content, trust_root=services.keys.root_cert
+    )
+    assert report.ok, report
+
+    bundle, root = tmp_path / "proof.zip", tmp_path / "root.pem"
+    bundle.write_bytes(response.content)
+    root.write_text(cert_pem(services.keys.root_cert))
+    code, printed = await _verify_with_cli(bundle, root)
+    assert code == 0, printed
+    assert printed["ok"] is True
+    assert printed["delivery_id"] == delivery_id
+    assert {c["check"] for c in printed["checks"] if c["passed"]} == {
+        "document seal",
+        "document hash",
+        "original document",
+        "evidence certificate",
+        "record hashes",
+        "signatures",
+        "timestamps",
+        "order and links",
+        "receipt seal",
+    }
+
+
+async def test_downloading_the_proof_is_not_a_pickup(
+    client: AsyncClient, services: Services
+) -> None:
+    world, delivery_id = await _dispatched(client, services)
+    applicant = await token_for(client, world.applicant)
+    before = (await client.get(f"/api/v1/deliveries/{delivery_id}", headers=applicant)).json()
+
+    response = await client.get(f"/api/v1/deliveries/{delivery_id}/proof", headers=applicant)
+
+    assert response.status_code == 200
+    after = (await client.get(f"/api/v1/deliveries/{delivery_id}", headers=applicant)).json()
+    assert after["status"] == before["status"] == "available"
+    assert after["unread"] is True
+    assert after["picked_up_at"] is None
+    assert after["timeline"] == before["timeline"]
+    assert "ContentHandover" not in {e["type"] for e in after["timeline"]}
+
+
+async def test_office_auditor_and_dispatcher_download_the_proof(
+    client: AsyncClient, services: Services
+) -> None:
+    """The dispatcher with a bearer token; the auditor from the delivery page's link, with the
+    web session's cookie."""
+    world, delivery_id = await _dispatched(client, services)
+    proof = f"/api/v1/deliveries/{delivery_id}/proof"
+
+    by_dispatcher = await client.get(proof, headers=await token_for(client, world.dispatcher))
+    login = await client.post("/login", data={"email": world.auditor.email, "password": PASSWORD})
+    page = await client.get(f"/deliveries/{delivery_id}")
+    by_auditor = await client.get(proof)
+
+    assert by_dispatcher.status_code == 200, by_dispatcher.text
+    assert login.status_code == 303
+    assert f'href="{proof}"' in page.text
+    assert by_auditor.status_code == 200, by_auditor.text
+    assert by_auditor.headers["content-type"] == "application/zip"
+
+
+async def test_stranger_gets_404_and_anonymous_401_for_the_proof(
+    client: AsyncClient, services: Services
+) -> None:
+    world, delivery_id = await _dispatched(client, services)
+
+    stranger = await client.get(
+        f"/api/v1/deliveries/{delivery_id}/proof", headers=await token_for(client, world.stranger)
+    )
+    anonymous = await client.get(f"/api/v1/deliveries/{delivery_id}/proof")
+
+    assert stranger.status_code == 404
+    assert stranger.headers["content-type"].startswith("application/problem+json")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
