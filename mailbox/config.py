@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     legal_scan_interval_seconds: float = Field(
         60.0, gt=0, description="How often reminders and deemed deliveries are looked for."
     )
+    checkpoint_interval_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often a signed checkpoint of the evidence log (the Merkle root of all "
+        "records so far, timestamped) is made, when records were added since the last one.",
+    )
     digest_hour_utc: int = Field(
         6, ge=0, le=23, description="Hour (UTC) of the daily digest for accounts in digest mode."
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 __all__ = [
     "BlobCorrupted",
     "Conflict",
+    "EvidenceLogBroken",
     "FieldError",
     "IllegalTransition",
     "InvalidDocument",
@@ -106,6 +107,15 @@ class BlobCorrupted(MailboxError):
     status_code = 500
     type = "/problems/blob-corrupted"
     title = "Stored document failed its integrity check"
+
+
+class EvidenceLogBroken(MailboxError):
+    """The evidence log is not what its checkpoints or its head say (a record missing, a root
+    that no longer matches): nothing is signed or proven over it; `audit verify` names why."""
+
+    status_code = 500
+    type = "/problems/evidence-log-broken"
+    title = "Evidence log broken"
 
 
 class SignatureInvalid(MailboxError):

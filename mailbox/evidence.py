@@ -37,6 +37,7 @@ __all__ = [
     "canonical_bytes",
     "canonical_fields",
     "canonical_json",
+    "checkpoint_json",
     "rfc3339",
 ]
 
@@ -121,6 +122,15 @@ def canonical_json(fields: Mapping[str, Any]) -> bytes:
     sorted keys, no whitespace, UTF-8. A proof bundle's verifier rebuilds hashes with it."""
     body = {name: fields[name] for name in CANONICAL_FIELDS}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def checkpoint_json(size: int, root: str, created_at: str) -> bytes:
+    """The canonical form of a signed checkpoint of the log (:mod:`mailbox.checkpoints`): JSON
+    ``{"created_at", "root", "size"}`` with keys sorted, no whitespace, UTF-8; ``root`` is the
+    hex Merkle root of the first ``size`` records, ``created_at`` in :func:`rfc3339` form. Its
+    SHA-256 is what the checkpoint's signature and token cover."""
+    body = {"size": size, "root": root, "created_at": created_at}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def canonical_bytes(record: EvidenceRecord) -> bytes:

@@ -2,9 +2,11 @@
 certificate alone (:mod:`mailbox.proof_check` verifies it).
 
 The bundle holds the sealed PDF, the delivery's evidence records with their signatures and
-RFC 3161 tokens (``evidence.json``), the certificates, a human-readable receipt that is itself
-PAdES-sealed, and a README saying how to verify all of it by hand. Building one only reads:
-downloading a proof is not a pickup and records no evidence.
+RFC 3161 tokens and each one's inclusion proof (``evidence.json``), the newest signed checkpoint
+of the log that covers them (``checkpoint.json``), the certificates, a human-readable receipt
+that is itself PAdES-sealed, and a README saying how to verify all of it by hand. Downloading a
+proof is not a pickup and records no evidence; it only writes a checkpoint when the newest one
+does not cover the delivery's records yet.
 """
 
 from __future__ import annotations
@@ -22,12 +24,21 @@ from string import Template
 from typing import Any
 
 from mailbox.access import Principal
+from mailbox.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
 from mailbox.clock import now
 from mailbox.evidence import canonical_fields, rfc3339
 from mailbox.inbox import DeliveryView, get_delivery, timeline
 from mailbox.legal_clock import deadline_date
-from mailbox.models import Account, EvidenceRecord
-from mailbox.proof_check import BUNDLE_FORMAT, CERTIFICATES, DOCUMENT, EVIDENCE, README, RECEIPT
+from mailbox.models import Account, EvidenceCheckpoint, EvidenceRecord
+from mailbox.proof_check import (
+    BUNDLE_FORMAT,
+    CERTIFICATES,
+    CHECKPOINT,
+    DOCUMENT,
+    EVIDENCE,
+    README,
+    RECEIPT,
+)
 from mailbox.services import Services
 from mailbox.signing.evidence import cert_pem
 from mailbox.signing.receipt import render_receipt
@@ -46,6 +57,8 @@ class _Facts:
     view: DeliveryView
     account_name: str
     records: list[EvidenceRecord]
+    checkpoint: EvidenceCheckpoint
+    proofs: dict[int, list[bytes]]  # by record seq: the inclusion proof in the checkpoint
     generated_at: datetime
 
     @property
@@ -61,13 +74,18 @@ class _Facts:
 
 async def build_bundle(services: Services, principal: Principal, delivery_id: str) -> bytes:
     """The proof-of-delivery ZIP of a delivery the principal may read: account grantees, and
-    the office's dispatchers and auditors; :class:`NotFound` for anyone else. Changes nothing:
-    no pickup, no evidence."""
+    the office's dispatchers and auditors; :class:`NotFound` for anyone else. No pickup, no
+    evidence; a checkpoint is made if none covers the delivery's records yet."""
     async with services.db.session() as session:
         view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
         account = await session.get(Account, view.delivery.account_id)
         records = await timeline(session=session, delivery_id=delivery_id)
-    facts = _Facts(view, account.name if account else "", records, now())
+    checkpoint = await checkpoint_covering(services, max(r.seq for r in records))
+    async with services.db.session() as session:
+        proofs = await inclusion_proofs(
+            session=session, checkpoint=checkpoint, seqs=[r.seq for r in records]
+        )
+    facts = _Facts(view, account.name if account else "", records, checkpoint, proofs, now())
     # Authenticated on read: an altered blob raises here and no bundle is built.
     document = await asyncio.to_thread(services.blobs.get, view.document.sealed_sha256)
     receipt = await asyncio.to_thread(
@@ -88,6 +106,7 @@ def _zip(facts: _Facts, document: bytes, receipt: bytes, certificates: dict[str,
         README: _readme(facts.view.delivery.id).encode(),
         DOCUMENT: document,
         EVIDENCE: _evidence_json(facts),
+        CHECKPOINT: _checkpoint_json(facts.checkpoint),
         RECEIPT: receipt,
         **certificates,
     }
@@ -135,24 +154,55 @@ def _evidence_json(facts: _Facts) -> bytes:
             "signature": "ECDSA P-256 with SHA-256 over the 32 bytes of record_hash, DER, base64; "
             f"key in {CERTIFICATES['evidence']}",
             "timestamp_token": "RFC 3161 TimeStampToken (DER, base64) over record_hash",
+            "leaf_index": "the record's leaf in the Merkle tree of the log: seq - 1",
+            "inclusion_proof": "RFC 6962 audit path (hex, from the leaf's sibling up) from "
+            f"record_hash to the root in {CHECKPOINT}",
         },
-        "records": [_record(record) for record in facts.records],
+        "records": [_record(record, facts.proofs[record.seq]) for record in facts.records],
     }
     return json.dumps(body, indent=2, ensure_ascii=False).encode()
 
 
-def _record(record: EvidenceRecord) -> dict[str, Any]:
-    try:
-        gen_time: str | None = rfc3339(token_gen_time(record.timestamp_token))
-    except TimestampInvalid:
-        gen_time = None  # shown as missing; the verifier reports the token
+def _record(record: EvidenceRecord, proof: list[bytes]) -> dict[str, Any]:
     return {
         **canonical_fields(record),
         "record_hash": record.record_hash,
         "signature": base64.b64encode(record.signature).decode("ascii"),
         "timestamp_token": base64.b64encode(record.timestamp_token).decode("ascii"),
-        "timestamp_gen_time": gen_time,
+        "timestamp_gen_time": _gen_time(record.timestamp_token),
+        "leaf_index": record.seq - 1,
+        "inclusion_proof": [node.hex() for node in proof],
     }
+
+
+def _checkpoint_json(checkpoint: EvidenceCheckpoint) -> bytes:
+    body = {
+        "size": checkpoint.seq,
+        "root": checkpoint.root_hash,
+        "created_at": rfc3339(checkpoint.created_at),
+        "checkpoint_hash": checkpoint_digest(checkpoint).hex(),
+        "signature": base64.b64encode(checkpoint.signature).decode("ascii"),
+        "timestamp_token": base64.b64encode(checkpoint.timestamp_token).decode("ascii"),
+        "timestamp_gen_time": _gen_time(checkpoint.timestamp_token),
+        "encoding": {
+            "root": "RFC 6962 Merkle tree hash of the record_hash (32 bytes) of the log's records "
+            "1 to size in seq order: leaf = SHA-256(0x00 || record_hash), node = "
+            "SHA-256(0x01 || left || right)",
+            "checkpoint_hash": 'SHA-256 of the JSON {"created_at", "root", "size"}, keys '
+            "sorted, no whitespace, UTF-8",
+            "signature": "ECDSA P-256 with SHA-256 over the 32 bytes of checkpoint_hash, DER, "
+            f"base64; key in {CERTIFICATES['evidence']}",
+            "timestamp_token": "RFC 3161 TimeStampToken (DER, base64) over checkpoint_hash",
+        },
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False).encode()
+
+
+def _gen_time(token: bytes) -> str | None:
+    try:
+        return rfc3339(token_gen_time(token))
+    except TimestampInvalid:
+        return None  # shown as missing; the verifier reports the token
 
 
 def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
@@ -174,6 +224,14 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ("Made available", _readable(d.available_at)),
         ("Picked up", _readable(d.picked_up_at)),
         ("Date that counts for deadlines", deadline),
+        (
+            "Evidence log checkpoint",
+            f"The events below are among the first {facts.checkpoint.seq} records of the "
+            f"service's evidence log, whose Merkle root {facts.checkpoint.root_hash} was signed "
+            f"and timestamped on {_readable(facts.checkpoint.created_at)}: each event was in the "
+            "log by then. That the list is complete is not shown by this checkpoint; the "
+            "service's audit of its whole log checks it.",
+        ),
         ("Receipt generated", _readable(facts.generated_at)),
         ("How to verify", f"See {README} in the proof bundle of this delivery."),
     ]

@@ -5,8 +5,10 @@ the service out of band); the ``root.pem`` inside the bundle is a convenience an
 trusted. Each check is reported separately, passed or not, so an auditor sees *what* failed.
 
 A delivery's records are not adjacent in the service's global log (other deliveries' records
-lie between them), so the hash links are checked only between records with consecutive ``seq``;
-that a record belongs to the full log is checked by ``mailbox audit verify`` on the service.
+lie between them), so the hash links are checked only between records with consecutive ``seq``.
+That each record was in the log at a time is shown by its inclusion proof in the bundled signed
+checkpoint (:mod:`mailbox.proof_checkpoint`); that the bundle holds *all* of the delivery's
+records cannot be shown offline: ``mailbox audit verify`` checks the complete log on the service.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
 from mailbox.evidence import rfc3339
+from mailbox.proof_checkpoint import (
+    BundledCheckpoint,
+    checkpoint_signature,
+    checkpoint_timestamp,
+    inclusion,
+    parse_checkpoint,
+)
 from mailbox.proof_records import (
     BundledRecord,
     Finding,
@@ -37,6 +46,7 @@ from mailbox.signing.seal import PdfRejected, validate_sealed_pdf
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "CHECKPOINT",
     "BundleReport",
     "Finding",
     "InputUnreadable",
@@ -44,14 +54,17 @@ __all__ = [
     "verify_bundle",
 ]
 
-BUNDLE_FORMAT = "mailbox-proof-of-delivery/1"
+BUNDLE_FORMAT = "mailbox-proof-of-delivery/2"
 DOCUMENT, EVIDENCE, RECEIPT, README = "document.pdf", "evidence.json", "receipt.pdf", "README.txt"
+CHECKPOINT = "checkpoint.json"
 CERTIFICATES = {role: f"certificates/{role}.pem" for role in ("root", "evidence", "tsa", "seal")}
-_REQUIRED = (DOCUMENT, EVIDENCE, RECEIPT, CERTIFICATES["evidence"])
+_REQUIRED = (DOCUMENT, EVIDENCE, CHECKPOINT, RECEIPT, CERTIFICATES["evidence"])
 MEMBERSHIP_NOTE = (
     "Hash links are checked between records with consecutive seq only: a delivery's records "
-    "are not adjacent in the service's log. That they are in the full log is checked by "
-    "`python -m mailbox audit verify` on the service."
+    "are not adjacent in the service's log. The inclusion proofs show that each record in the "
+    "bundle was in the log when the checkpoint was timestamped; they cannot show that the "
+    "bundle holds all of the delivery's records (one left out goes unnoticed here). The "
+    "complete log is checked by `python -m mailbox audit verify` on the service."
 )
 
 
@@ -101,6 +114,7 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
     not a readable bundle at all. Blocking and CPU-bound (PDF and token validation)."""
     files = _read_zip(zip_bytes)
     body, records = _read_evidence(files[EVIDENCE])
+    checkpoint = _read_checkpoint(files[CHECKPOINT])
     document, evidence_pem = files[DOCUMENT], files[CERTIFICATES["evidence"]]
     findings = [
         _pdf_seal("document seal", document, trust_root),
@@ -111,6 +125,9 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
         signatures(records, evidence_pem),
         timestamps(records, trust_root),
         order_and_links(records, str(body.get("delivery_id"))),
+        checkpoint_signature(checkpoint, evidence_pem),
+        checkpoint_timestamp(checkpoint, trust_root),
+        inclusion(records, checkpoint),
         _pdf_seal("receipt seal", files[RECEIPT], trust_root),
     ]
     notes = [MEMBERSHIP_NOTE]
@@ -145,6 +162,13 @@ def _read_evidence(raw: bytes) -> tuple[dict[str, Any], list[BundledRecord]]:
     except (ValueError, TypeError, KeyError) as exc:
         raise InputUnreadable(f"{EVIDENCE} is malformed: {exc!r}") from None
     return body, records
+
+
+def _read_checkpoint(raw: bytes) -> BundledCheckpoint:
+    try:
+        return parse_checkpoint(raw)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputUnreadable(f"{CHECKPOINT} is malformed: {exc!r}") from None
 
 
 def _pdf_seal(check: str, data: bytes, trust_root: asn1_x509.Certificate) -> Finding:

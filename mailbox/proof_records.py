@@ -1,6 +1,7 @@
 """The checks of a proof bundle's evidence records, offline: each record's canonical hash, its
 signature by the bundled evidence certificate (which must be issued by the trust root), its
-RFC 3161 token against the trust root, and their order and hash links.
+RFC 3161 token against the trust root, and their order and hash links. (Their inclusion in the
+log's checkpoint is checked by :mod:`mailbox.proof_checkpoint`.)
 
 Pure functions over parsed records; :mod:`mailbox.proof_check` reads the bundle and calls them.
 """
@@ -27,6 +28,7 @@ from mailbox.signing.tsa import TimestampInvalid, token_gen_time, verify_timesta
 __all__ = [
     "BundledRecord",
     "Finding",
+    "base64_or_none",
     "evidence_certificate",
     "order_and_links",
     "parse_record",
@@ -49,14 +51,16 @@ class Finding:
 
 @dataclass(frozen=True)
 class BundledRecord:
-    """One record as ``evidence.json`` states it; unreadable signatures or tokens are ``None``
-    (the check that needs them fails)."""
+    """One record as ``evidence.json`` states it; unreadable signatures, tokens, leaf indexes
+    or inclusion proofs are ``None`` (the check that needs them fails)."""
 
     fields: Mapping[str, Any]
     record_hash: str
     signature: bytes | None
     token: bytes | None
     claimed_gen_time: str | None
+    leaf_index: int | None = None
+    inclusion_proof: tuple[bytes, ...] | None = None
 
     @property
     def seq(self) -> int:
@@ -76,12 +80,15 @@ def parse_record(item: Mapping[str, Any]) -> BundledRecord:
     if missing:
         raise KeyError(f"a record lacks {', '.join(missing)}")
     int(item["seq"])  # a non-numeric seq makes the file unreadable, not a failed check
+    index, proof = item.get("leaf_index"), item.get("inclusion_proof")
     return BundledRecord(
         {k: item[k] for k in CANONICAL_FIELDS},
         str(item["record_hash"]),
-        _b64(item.get("signature")),
-        _b64(item.get("timestamp_token")),
+        base64_or_none(item.get("signature")),
+        base64_or_none(item.get("timestamp_token")),
         item.get("timestamp_gen_time"),
+        index if isinstance(index, int) and not isinstance(index, bool) else None,
+        _hex_list(proof),
     )
 
 
@@ -201,8 +208,18 @@ def _gen_time(record: BundledRecord, *, default: datetime) -> datetime:
         return default  # an unreadable token fails the timestamp check, reported there
 
 
-def _b64(value: Any) -> bytes | None:
+def base64_or_none(value: Any) -> bytes | None:
+    """The bytes of base64 text ``value``; ``None`` if it is not that."""
     try:
         return base64.b64decode(value, validate=True) if isinstance(value, str) else None
     except (binascii.Error, ValueError):
+        return None
+
+
+def _hex_list(value: Any) -> tuple[bytes, ...] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    try:
+        return tuple(bytes.fromhex(v) for v in value)
+    except ValueError:
         return None

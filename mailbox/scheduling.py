@@ -1,12 +1,13 @@
 """Periodic jobs (APScheduler 3, ``AsyncIOScheduler``): the outbox drain, the legal scans
-(deemed delivery, reminders) and the daily digest, run inside the web process or by
-``python -m mailbox worker``.
+(deemed delivery, reminders), the evidence log's signed checkpoints and the daily digest, run
+inside the web process or by ``python -m mailbox worker``.
 
 Every job is ``max_instances=1, coalesce=True``: a slow round is never overlapped by the next
 one, and rounds missed while the loop was busy collapse into one. A job's error is logged
 (structured, with the job and worker ids) and the job runs again at its next time; it never
 stops the scheduler. With several instances on PostgreSQL, each outbox drain shares the queue
-(``SKIP LOCKED``) while the scans run in one instance at a time (advisory locks).
+(``SKIP LOCKED``) while the scans and checkpoints run in one instance at a time (advisory
+locks).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from mailbox.checkpoints import make_checkpoint
 from mailbox.config import Settings
 from mailbox.digests import queue_digests
 from mailbox.legal_scan import run_legal_scans
@@ -57,8 +59,9 @@ def _logged(
 def start_scheduler(services: Services) -> AsyncIOScheduler:
     """Start the periodic jobs on the running event loop; the caller shuts the scheduler down.
 
-    The drain and the legal scans run at once, then every ``outbox_interval_seconds`` and
-    ``legal_scan_interval_seconds``; the digest runs at ``digest_hour_utc`` every day and once
+    The drain, the legal scans and the checkpoint run at once, then every
+    ``outbox_interval_seconds``, ``legal_scan_interval_seconds`` and
+    ``checkpoint_interval_seconds``; the digest runs at ``digest_hour_utc`` every day and once
     at start, to catch up on a day missed while the service was down.
     """
     settings = services.settings
@@ -82,6 +85,14 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         seconds=settings.legal_scan_interval_seconds,
         id="legal-scan",
         name="legal-scan",
+        next_run_time=started,
+    )
+    scheduler.add_job(
+        _logged("checkpoint", me, lambda: make_checkpoint(services)),
+        "interval",
+        seconds=settings.checkpoint_interval_seconds,
+        id="checkpoint",
+        name="checkpoint",
         next_run_time=started,
     )
     digest = _logged("digest", me, lambda: queue_digests(services))

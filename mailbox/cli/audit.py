@@ -1,5 +1,6 @@
-"""Auditing from the command line: the whole evidence log on the service (``audit verify``), and
-a proof-of-delivery bundle offline (``audit verify-bundle``)."""
+"""Auditing from the command line: the whole evidence log and its checkpoints on the service
+(``audit verify``), signing a checkpoint now (``audit checkpoint``), and a proof-of-delivery
+bundle offline (``audit verify-bundle``)."""
 
 from __future__ import annotations
 
@@ -23,40 +24,106 @@ def audit() -> None:
 @click.option("--no-timestamps", is_flag=True, help="Skip checking RFC 3161 tokens (faster).")
 @click.pass_context
 def audit_verify(ctx: click.Context, no_timestamps: bool) -> None:
-    """Re-check every evidence record: hash links, signatures, timestamps, and the head.
-    Exits 1 and names the first broken record if the log was tampered with."""
+    """Re-check every evidence record (hash links, signatures, timestamps, the head) and every
+    signed checkpoint (signature, timestamp, Merkle root of the records it covers). Exits 1 and
+    names the first broken record or checkpoint if the log was tampered with."""
     from rich.progress import Progress
 
-    from mailbox.audit import check_chain
+    from mailbox.audit import LogReport, check_log
     from mailbox.signing.pki import load_key_material
 
     settings = load_settings()
 
-    async def run() -> tuple[int, Any]:
+    async def run() -> LogReport:
         keys = load_key_material(settings.effective_key_dir)
         async with open_database() as database, database.session() as session:
             with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
                 task = progress.add_task("Reading evidence", total=None)
-                return await check_chain(
+                return await check_log(
                     session,
                     keys,
                     check_timestamps=not no_timestamps,
                     progress=lambda n: progress.advance(task, n),
                 )
 
-    checked, broken = run_domain(run())
-    payload: dict[str, Any] = {"ok": broken is None, "checked": checked}
-    if broken is None:
-        emit(ctx, payload, f"OK: {checked} evidence records verified.")
+    report: LogReport = run_domain(run())
+    checked, broken, bad = report.checked, report.broken, report.bad_checkpoint
+    payload: dict[str, Any] = {
+        "ok": report.ok,
+        "checked": checked,
+        "checkpoints_checked": report.checkpoints_checked,
+    }
+    lines = []
+    if broken is not None:
+        payload["first_broken"] = {
+            "seq": broken.seq,
+            "id": broken.record_id,
+            "reason": broken.reason,
+        }
+        lines.append(
+            f"BROKEN at record {broken.seq} ({broken.record_id or 'missing'}): "
+            f"{broken.reason}. {checked} records before it verified."
+        )
+    checkpoints = _count(report.checkpoints_checked, "checkpoint")
+    if bad is not None:
+        payload["first_bad_checkpoint"] = {"seq": bad.seq, "reason": bad.reason}
+        lines.append(
+            f"BROKEN checkpoint of {bad.seq} records: {bad.reason}. "
+            f"{checkpoints} before it verified."
+        )
+    if report.unchecked_checkpoints:
+        payload["unchecked_checkpoints"] = report.unchecked_checkpoints
+        lines.append(
+            f"{_count(report.unchecked_checkpoints, 'checkpoint')} covering the broken "
+            "record not checked."
+        )
+    if report.ok:
+        lines.append(f"OK: {checked} evidence records and {checkpoints} verified.")
+    emit(ctx, payload, "\n".join(lines))
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context) -> None:
+    """Sign a checkpoint of the evidence log now: the Merkle root of all records so far, signed
+    by the evidence key and timestamped. Prints the newest checkpoint, and whether it was made
+    now (nothing is made when no record was added since the last one)."""
+    from mailbox.checkpoints import latest_checkpoint, make_checkpoint
+    from mailbox.evidence import rfc3339
+    from mailbox.services import Services
+
+    settings = load_settings()
+
+    async def run() -> tuple[bool, Any]:
+        async with open_database():  # refuses an un-migrated database
+            pass
+        services = Services.start(settings, sealing_workers=0)
+        try:
+            made = await make_checkpoint(services, leader_only=False)
+            if made is not None:
+                return True, made
+            async with services.db.session() as session:
+                return False, await latest_checkpoint(session=session)
+        finally:
+            await services.close()
+
+    made, checkpoint = run_domain(run())
+    if checkpoint is None:
+        emit(ctx, {"made": False, "checkpoint": None}, "The evidence log is empty: no checkpoint.")
         return
-    payload["first_broken"] = {"seq": broken.seq, "id": broken.record_id, "reason": broken.reason}
+    body = {
+        "seq": checkpoint.seq,
+        "root_hash": checkpoint.root_hash,
+        "created_at": rfc3339(checkpoint.created_at),
+    }
+    what = "Made a checkpoint" if made else "No new records since the newest checkpoint,"
     emit(
         ctx,
-        payload,
-        f"BROKEN at record {broken.seq} ({broken.record_id or 'missing'}): "
-        f"{broken.reason}. {checked} records before it verified.",
+        {"made": made, "checkpoint": body},
+        f"{what} of {checkpoint.seq} records at {body['created_at']}: root {checkpoint.root_hash}",
     )
-    sys.exit(1)
 
 
 @audit.command("verify-bundle")
@@ -71,7 +138,8 @@ def audit_verify(ctx: click.Context, no_timestamps: bool) -> None:
 @click.pass_context
 def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
     """Verify a proof-of-delivery bundle offline against the root certificate alone: the sealed
-    document, each evidence record's hash, signature and timestamp, their order, the receipt.
+    document, each evidence record's hash, signature and timestamp, their order, the signed log
+    checkpoint and each record's inclusion proof in it, the receipt.
     Exits 1 if a check fails, 2 if the file is no proof bundle."""
     from mailbox.proof_check import InputUnreadable, load_trust_root, verify_bundle
 
@@ -95,3 +163,7 @@ def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
     emit(ctx, report.as_dict(), "\n".join(lines))
     if not report.ok:
         sys.exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -2,7 +2,7 @@
 
 from mailbox.models.clients import ApiClient
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
-from mailbox.models.evidence import EvidenceHead, EvidenceRecord
+from mailbox.models.evidence import EvidenceCheckpoint, EvidenceHead, EvidenceRecord
 from mailbox.models.outbox import (
     IdempotencyRecord,
     OutboxMessage,
@@ -25,6 +25,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "Document",
+    "EvidenceCheckpoint",
     "EvidenceHead",
     "EvidenceRecord",
     "Grant",

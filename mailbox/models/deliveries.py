@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import partial
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from mailbox.clock import now
@@ -42,9 +42,19 @@ class Document(SQLModel, table=True):
 
 class Delivery(SQLModel, table=True):
     __table_args__ = (
-        # The inbox: an account's deliveries, newest first, keyset-paginated.
+        # The inbox: an account's deliveries, newest first, keyset-paginated; its unread ones
+        # (a partial index, so a page of them never reads past the picked-up ones); one dossier
+        # of the account, already in inbox order.
         Index("ix_delivery_inbox", "account_id", "available_at", "id"),
-        Index("ix_delivery_dossier", "account_id", "dossier_number"),
+        Index(
+            "ix_delivery_unread",
+            "account_id",
+            "available_at",
+            "id",
+            sqlite_where=text("picked_up_at IS NULL"),
+            postgresql_where=text("picked_up_at IS NULL"),
+        ),
+        Index("ix_delivery_dossier", "account_id", "dossier_number", "available_at", "id"),
         Index("ix_delivery_office", "office_id", "submitted_at", "id"),
         # Scans of the legal clock: deliveries waiting for pickup.
         Index("ix_delivery_status_due", "status", "deemed_due_at"),

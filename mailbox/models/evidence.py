@@ -1,5 +1,7 @@
 """The evidence log: append-only, hash-linked, signed records of legally meaningful events,
-and the one-row head that serialises appends and guards against truncation."""
+the one-row head that serialises appends and guards against truncation, and the signed
+checkpoints (Merkle roots of the log's first records) that let an auditor prove a record was
+in the log at a time."""
 
 from __future__ import annotations
 
@@ -38,3 +40,18 @@ class EvidenceHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(default=0)
     record_hash: str = Field(default="0" * 64, max_length=64)
+
+
+class EvidenceCheckpoint(SQLModel, table=True):
+    """The Merkle root (RFC 6962) of the log's first ``seq`` records, signed by the evidence key
+    and timestamped (RFC 3161) over the SHA-256 of its canonical JSON (see
+    :func:`mailbox.checkpoints.checkpoint_json`)."""
+
+    __tablename__ = "evidence_checkpoint"
+
+    # The log size covered: records 1 .. seq. Given, never generated.
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root_hash: str = Field(max_length=64)  # hex
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    timestamp_token: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -3,8 +3,16 @@ sealed PDF (the legal pickup) and reads the timeline, on SQLite and on PostgreSQ
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from httpx import AsyncClient
 
+from mailbox import clock
+from mailbox.access import load_principal
+from mailbox.admin import add_verified_address, create_account, grant_role
+from mailbox.inbox import MERGED_ACCOUNTS_MAX, list_inbox
+from mailbox.models import Role
 from mailbox.services import Services
 from mailbox.signing.seal import validate_sealed_pdf
 from tests.factories import make_world, post_dispatch, token_for
@@ -92,6 +100,72 @@ async def test_inbox_is_newest_first_and_paginates_with_cursor(
         if cursor is None:
             break
     assert seen == list(reversed(ids))
+
+
+@both_backends
+async def test_inbox_over_several_accounts_pages_newest_first_without_gaps_or_repeats(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    async with services.db.write() as session:
+        branches = []
+        for n in (1, 2):
+            branch = await create_account(
+                session=session, name=f"Branch {n}", postal_address="3 Side Street", consent=True
+            )
+            await add_verified_address(
+                session=session, account=branch, email=f"branch{n}@example.com"
+            )
+            await grant_role(
+                session=session, user_id=world.applicant.id, role=Role.VIEWER, account_id=branch.id
+            )
+            branches.append(branch)
+    accounts = [world.account.id, *(b.id for b in branches)]
+    office_headers = await token_for(client, world.dispatcher)
+    start = clock.now()
+    made: list[tuple[int, str, str]] = []  # (minute, id, account)
+    for minute in range(5):
+        # Interleaved over the accounts, three at each instant: ties fall to the id.
+        clock.freeze(start + timedelta(minutes=minute))
+        for k in range(3):
+            account = accounts[(minute + k) % 3]
+            response = await post_dispatch(client, office_headers, account, dossier_number="EP7")
+            made.append((minute, response.json()["id"], account))
+    newest_first = sorted(made, reverse=True)
+    applicant_headers = await token_for(client, world.applicant)
+
+    async def walk(**filters: str) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 2, **filters, **({"cursor": cursor} if cursor else {})}
+            response = await client.get("/api/v1/inbox", headers=applicant_headers, params=params)
+            page = response.json()
+            seen.extend(item["id"] for item in page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return seen
+
+    everything = [delivery_id for _, delivery_id, _ in newest_first]
+    assert await walk() == everything
+    assert await walk(unread="true") == everything
+    assert await walk(dossier_number="EP7") == everything
+    assert await walk(account_id=branches[0].id) == [
+        delivery_id for _, delivery_id, account in newest_first if account == branches[0].id
+    ]
+
+    # Past MERGED_ACCOUNTS_MAX accounts the inbox is read in one scan: the same pages.
+    async with services.db.session() as session:
+        principal = await load_principal(session, world.applicant.id)
+    others = {f"acc_{n}": frozenset({"viewer"}) for n in range(MERGED_ACCOUNTS_MAX)}
+    principal = replace(principal, account_roles={**principal.account_roles, **others})
+    seen, cursor = [], None
+    while True:
+        async with services.db.session() as session:
+            page = await list_inbox(session=session, principal=principal, limit=2, cursor=cursor)
+        seen.extend(view.delivery.id for view in page.items)
+        if (cursor := page.next_cursor) is None:
+            break
+    assert seen == everything
 
 
 async def test_inbox_filters_unread_and_dossier(client: AsyncClient, services: Services) -> None:

@@ -24,6 +24,7 @@ BUNDLE_FILES = {
     "README.txt",
     "document.pdf",
     "evidence.json",
+    "checkpoint.json",
     "receipt.pdf",
     "certificates/root.pem",
     "certificates/evidence.pem",
@@ -115,6 +116,9 @@ async def test_picked_up_delivery_proof_verifies_with_the_root_alone(
         "signatures",
         "timestamps",
         "order and links",
+        "checkpoint signature",
+        "checkpoint timestamp",
+        "inclusion proofs",
         "receipt seal",
     }
 

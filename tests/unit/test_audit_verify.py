@@ -1,5 +1,6 @@
 """`python -m mailbox audit verify` detects a modified, a deleted, a reordered and a cut-off
-evidence record, and names the first broken one."""
+evidence record, and names the first broken one; and a signed checkpoint whose root was altered
+or whose signature was swapped, naming the first bad checkpoint."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import text
 
+from mailbox.checkpoints import make_checkpoint
 from mailbox.services import Services
 from tests.factories import make_world, post_dispatch, token_for
 
@@ -27,8 +29,9 @@ async def _three_deliveries(client: AsyncClient, services: Services) -> None:
         assert response.status_code == 201
 
 
-async def _verify(services: Services) -> tuple[int, dict]:
-    """Run `python -m mailbox --json audit verify` as an operator would."""
+async def _verify(services: Services, command: str = "verify") -> tuple[int, dict]:
+    """Run `python -m mailbox --json audit verify` (or another audit command) as an operator
+    would."""
     env = {
         **os.environ,
         "MAILBOX_DATABASE_URL": services.settings.effective_database_url,
@@ -41,7 +44,7 @@ async def _verify(services: Services) -> tuple[int, dict]:
         "mailbox",
         "--json",
         "audit",
-        "verify",
+        command,
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -60,9 +63,13 @@ async def _tamper(services: Services, *statements: str) -> None:
 
 async def test_verify_passes_on_an_untouched_log(client: AsyncClient, services: Services) -> None:
     await _three_deliveries(client, services)
+    made_code, made = await _verify(services, "checkpoint")
     code, report = await _verify(services)
+    assert made_code == 0
+    assert made["made"] is True
+    assert made["checkpoint"]["seq"] == 6
     assert code == 0
-    assert report == {"ok": True, "checked": 6}
+    assert report == {"ok": True, "checked": 6, "checkpoints_checked": 1}
 
 
 @pytest.mark.parametrize(
@@ -70,6 +77,7 @@ async def test_verify_passes_on_an_untouched_log(client: AsyncClient, services: 
     [
         (["UPDATE evidence SET actor = 'user:someone-else' WHERE seq = 3"], 3, "changed"),
         (["DELETE FROM evidence WHERE seq = 3"], 3, "missing"),
+        (["DELETE FROM evidence WHERE seq = 1"], 1, "missing"),
         (
             [
                 "UPDATE evidence SET seq = 100 WHERE seq = 3",
@@ -89,7 +97,7 @@ async def test_verify_passes_on_an_untouched_log(client: AsyncClient, services: 
             "changed",
         ),
     ],
-    ids=["modified", "deleted", "reordered", "truncated", "details-rewritten"],
+    ids=["modified", "deleted", "first-deleted", "reordered", "truncated", "details-rewritten"],
 )
 async def test_verify_names_the_first_broken_record(
     client: AsyncClient,
@@ -134,3 +142,48 @@ async def test_verify_detects_a_forged_rehashed_record(
     assert code == 1
     assert report["first_broken"]["seq"] == 6
     assert "signature" in report["first_broken"]["reason"]
+
+
+async def _checkpoints_at(services: Services, client: AsyncClient, *sizes: int) -> None:
+    """Dispatch one delivery after another (two records each), signing a checkpoint whenever
+    the log reaches one of ``sizes``."""
+    world = await make_world(services)
+    headers = await token_for(client, world.dispatcher)
+    for n in range(max(sizes) // 2):
+        response = await post_dispatch(client, headers, world.account.id, dossier_number=f"EP{n}")
+        assert response.status_code == 201
+        if 2 * (n + 1) in sizes:
+            assert await make_checkpoint(services) is not None
+
+
+@pytest.mark.parametrize(
+    ("statements", "reason_fragment"),
+    [
+        (
+            ["UPDATE evidence_checkpoint SET root_hash = '" + "ab" * 32 + "' WHERE seq = 4"],
+            "root differs from the Merkle root of records 1 to 4",
+        ),
+        (
+            [
+                "UPDATE evidence_checkpoint SET signature = "
+                "(SELECT signature FROM evidence_checkpoint WHERE seq = 2) WHERE seq = 4"
+            ],
+            "signature does not verify",
+        ),
+    ],
+    ids=["root-altered", "signature-swapped"],
+)
+async def test_verify_names_the_first_bad_checkpoint(
+    client: AsyncClient, services: Services, statements: list[str], reason_fragment: str
+) -> None:
+    await _checkpoints_at(services, client, 2, 4, 6)
+    await _tamper(services, *statements)
+
+    code, report = await _verify(services)
+
+    assert code == 1
+    assert report["ok"] is False
+    assert report["checked"] == 6  # the records themselves are intact
+    assert report["checkpoints_checked"] == 1
+    assert report["first_bad_checkpoint"]["seq"] == 4
+    assert reason_fragment in report["first_bad_checkpoint"]["reason"]

@@ -1,11 +1,14 @@
 """Verifying a proof-of-delivery bundle offline: an untouched bundle passes against the service
-root; tampering with each part, or trusting another root, fails the check that names it; what
-is not a bundle is refused (exit 2 on the command line)."""
+root; tampering with each part (the log checkpoint and the records' inclusion proofs too), or
+trusting another root, fails the check that names it; a record left out of the bundle is not
+detected (what a checkpoint cannot prove); what is not a bundle is refused (exit 2 on the
+command line)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import io
 import json
 import os
@@ -107,7 +110,7 @@ def _change_seal_padding(data: bytes) -> bytes:
 _IN_CONTENT = _flip_byte(600)
 
 
-def _edit_evidence(edit: Callable[[Evidence], None]) -> Callable[[bytes], bytes]:
+def _edit_json(edit: Callable[[Evidence], None]) -> Callable[[bytes], bytes]:
     def change(raw: bytes) -> bytes:
         evidence = json.loads(raw)
         edit(evidence)
@@ -136,6 +139,32 @@ def _swap_records(evidence: Evidence) -> None:
     records[0], records[1] = records[1], records[0]
 
 
+def _change_proof_element(evidence: Evidence) -> None:
+    proof = evidence["records"][1]["inclusion_proof"]
+    proof[-1] = ("0" if proof[-1][0] != "0" else "1") + proof[-1][1:]
+
+
+def _claim_other_leaf(evidence: Evidence) -> None:
+    evidence["records"][2]["leaf_index"] = 2  # record 5 claims to be record 3's leaf
+
+
+def _change_root(checkpoint: Evidence) -> None:
+    checkpoint["root"] = "ab" * 32
+
+
+def _change_root_and_rehash(checkpoint: Evidence) -> None:
+    """A forger who recomputes the checkpoint's hash still cannot sign it."""
+    checkpoint["root"] = "ab" * 32
+    body = {k: checkpoint[k] for k in ("created_at", "root", "size")}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    checkpoint["checkpoint_hash"] = hashlib.sha256(canonical).hexdigest()
+
+
+def _truncate_checkpoint_token(checkpoint: Evidence) -> None:
+    token = base64.b64decode(checkpoint["timestamp_token"])
+    checkpoint["timestamp_token"] = base64.b64encode(token[:-20]).decode()
+
+
 async def _verify(bundle: bytes, key_material: KeyMaterial):
     return await asyncio.to_thread(verify_bundle, bundle, trust_root=key_material.root_cert)
 
@@ -146,10 +175,28 @@ async def test_untouched_bundle_passes_every_check(
     report = await _verify(bundle, key_material)
 
     assert report.ok, report
-    assert len(report.findings) == 9
+    assert len(report.findings) == 12
     links = next(f for f in report.findings if f.check == "order and links")
     assert "1 of 2 neighbours have consecutive seq and link" in links.detail
-    assert any("audit verify" in note for note in report.notes)
+    # No checkpoint existed: one of the whole log (5 records) was made for the bundle.
+    included = next(f for f in report.findings if f.check == "inclusion proofs")
+    assert included.detail == "3 records are in the checkpoint's log of 5 records"
+    assert any("cannot show that the bundle holds all" in note for note in report.notes)
+
+
+async def test_a_record_left_out_is_not_detected_by_the_bundle_alone(
+    bundle: bytes, key_material: KeyMaterial
+) -> None:
+    """What the checkpoint does not prove: completeness (the note and the README say so)."""
+
+    def drop_handover(evidence: Evidence) -> None:
+        evidence["records"].pop()
+
+    report = await _verify(
+        _replace(bundle, "evidence.json", _edit_json(drop_handover)), key_material
+    )
+
+    assert report.ok, report
 
 
 @pytest.mark.parametrize(
@@ -161,10 +208,46 @@ async def test_untouched_bundle_passes_every_check(
         ("document.pdf", _change_seal_signature, "document seal", "signature invalid"),
         # Padding is not signed (PAdES): the seal still validates, the file's hash does not.
         ("document.pdf", _change_seal_padding, "document hash", "differs"),
-        ("evidence.json", _edit_evidence(_change_actor), "record hashes", "record 5"),
-        ("evidence.json", _edit_evidence(_swap_signatures), "signatures", "record 1"),
-        ("evidence.json", _edit_evidence(_truncate_token), "timestamps", "record 1"),
-        ("evidence.json", _edit_evidence(_swap_records), "order and links", "not in seq order"),
+        ("evidence.json", _edit_json(_change_actor), "record hashes", "record 5"),
+        ("evidence.json", _edit_json(_swap_signatures), "signatures", "record 1"),
+        ("evidence.json", _edit_json(_truncate_token), "timestamps", "record 1"),
+        ("evidence.json", _edit_json(_swap_records), "order and links", "not in seq order"),
+        (
+            "evidence.json",
+            _edit_json(_change_proof_element),
+            "inclusion proofs",
+            "record 2: inclusion proof does not lead to the root",
+        ),
+        (
+            "evidence.json",
+            _edit_json(_claim_other_leaf),
+            "inclusion proofs",
+            "record 5: leaf index 2 is not seq - 1",
+        ),
+        (
+            "checkpoint.json",
+            _edit_json(_change_root),
+            "checkpoint signature",
+            "changed after signing",
+        ),
+        (
+            "checkpoint.json",
+            _edit_json(_change_root),
+            "inclusion proofs",
+            "record 1: inclusion proof does not lead to the root",
+        ),
+        (
+            "checkpoint.json",
+            _edit_json(_change_root_and_rehash),
+            "checkpoint signature",
+            "signature does not verify",
+        ),
+        (
+            "checkpoint.json",
+            _edit_json(_truncate_checkpoint_token),
+            "checkpoint timestamp",
+            "",
+        ),
         ("receipt.pdf", _IN_CONTENT, "receipt seal", "altered after sealing"),
     ],
     ids=[
@@ -177,6 +260,12 @@ async def test_untouched_bundle_passes_every_check(
         "signatures-swapped",
         "token-truncated",
         "records-reordered",
+        "proof-element-changed",
+        "leaf-index-claimed",
+        "checkpoint-root-changed",
+        "checkpoint-root-changed-proofs",
+        "checkpoint-root-changed-and-rehashed",
+        "checkpoint-token-truncated",
         "receipt-byte-flipped",
     ],
 )
@@ -206,6 +295,7 @@ async def test_another_root_fails_trust_everywhere_it_is_needed(
         "document seal",
         "evidence certificate",
         "timestamps",
+        "checkpoint timestamp",
         "receipt seal",
     }
 
@@ -234,7 +324,9 @@ async def test_what_is_not_a_bundle_is_refused(bundle: bytes) -> None:
 
     with pytest.raises(InputUnreadable, match="not a readable ZIP"):
         verify_bundle(b"%PDF-1.7 not a zip", trust_root=None)  # type: ignore[arg-type]
-    missing = re.escape("evidence.json, receipt.pdf, certificates/evidence.pem missing")
+    missing = re.escape(
+        "evidence.json, checkpoint.json, receipt.pdf, certificates/evidence.pem missing"
+    )
     with pytest.raises(InputUnreadable, match=missing):
         verify_bundle(without_evidence.getvalue(), trust_root=None)  # type: ignore[arg-type]
 
@@ -258,7 +350,7 @@ async def test_cli_names_the_failed_check_and_exits_1(
     bundle: bytes, key_material: KeyMaterial, tmp_path: Path
 ) -> None:
     tampered = tmp_path / "proof.zip"
-    tampered.write_bytes(_replace(bundle, "evidence.json", _edit_evidence(_change_actor)))
+    tampered.write_bytes(_replace(bundle, "evidence.json", _edit_json(_change_actor)))
     root = tmp_path / "root.pem"
     root.write_text(cert_pem(key_material.root_cert))
 

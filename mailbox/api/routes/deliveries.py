@@ -100,8 +100,9 @@ async def download_document(
     tags=["applicants"],
     summary="Download the proof of delivery (ZIP), verifiable offline with the root certificate",
     media_type="application/zip",
-    response_description="A ZIP: the sealed PDF, the evidence records with their signatures and "
-    "timestamp tokens, the certificates, a sealed receipt PDF and a README on verifying it.",
+    response_description="A ZIP: the sealed PDF, the evidence records with their signatures, "
+    "timestamp tokens and inclusion proofs, the signed log checkpoint covering them, the "
+    "certificates, a sealed receipt PDF and a README on verifying it.",
     responses=problem_responses(401, 404),
 )
 async def download_proof(
