@@ -22,7 +22,15 @@ from mailbox.errors import NotFound
 from mailbox.models import Delivery, Document, EvidenceRecord, Office
 from mailbox.pagination import check_limit, decode_cursor, encode_cursor
 
-__all__ = ["DeliveryView", "InboxPage", "get_delivery", "list_inbox", "timeline"]
+__all__ = [
+    "DeliveryView",
+    "InboxPage",
+    "get_delivery",
+    "get_dispatch",
+    "list_inbox",
+    "read_delivery",
+    "timeline",
+]
 
 
 MERGED_ACCOUNTS_MAX = 100  # more accounts than this are read in one scan and sorted
@@ -171,6 +179,16 @@ async def get_dispatch(
     if not principal.office_roles.get(view.delivery.office_id):
         raise NotFound(f"No dispatch {delivery_id}")
     return view
+
+
+async def read_delivery(
+    *, session: AsyncSession, principal: Principal, delivery_id: str, as_office: bool = False
+) -> tuple[DeliveryView, list[EvidenceRecord]]:
+    """A delivery the principal may read and its evidence timeline; with ``as_office`` only
+    as its dispatching office sees it (:func:`get_dispatch`)."""
+    find = get_dispatch if as_office else get_delivery
+    view = await find(session=session, principal=principal, delivery_id=delivery_id)
+    return view, await timeline(session=session, delivery_id=delivery_id)
 
 
 async def timeline(*, session: AsyncSession, delivery_id: str) -> list[EvidenceRecord]:

@@ -27,7 +27,7 @@ from mailbox.access import Principal
 from mailbox.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
 from mailbox.clock import now
 from mailbox.evidence import canonical_fields, rfc3339
-from mailbox.inbox import DeliveryView, get_delivery, timeline
+from mailbox.inbox import DeliveryView, read_delivery
 from mailbox.legal_clock import deadline_date
 from mailbox.models import Account, EvidenceCheckpoint, EvidenceRecord
 from mailbox.proof_check import (
@@ -77,9 +77,10 @@ async def build_bundle(services: Services, principal: Principal, delivery_id: st
     the office's dispatchers and auditors; :class:`NotFound` for anyone else. No pickup, no
     evidence; a checkpoint is made if none covers the delivery's records yet."""
     async with services.db.session() as session:
-        view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
+        view, records = await read_delivery(
+            session=session, principal=principal, delivery_id=delivery_id
+        )
         account = await session.get(Account, view.delivery.account_id)
-        records = await timeline(session=session, delivery_id=delivery_id)
     checkpoint = await checkpoint_covering(services, max(r.seq for r in records))
     async with services.db.session() as session:
         proofs = await inclusion_proofs(

@@ -46,15 +46,25 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+async def principal_from_token(
+    services: Services, token: str, *, clients: bool = True
+) -> Principal:
+    """The principal an access token stands for; :class:`NotAuthenticated` if it is invalid,
+    expired, or (``clients=False``: web sessions) a machine client's."""
+    claims = services.tokens.decode(token)
+    async with services.db.session() as session:
+        if claims.get("kind") == "client":
+            if not clients:
+                raise NotAuthenticated("Machine clients have no web session")
+            return await load_client_principal(session, claims["sub"])
+        return await load_principal(session, claims["sub"])
+
+
 async def provide_principal(request: Request[Any, Any, Any], services: Services) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise NotAuthenticated("This endpoint needs an access token (POST /api/v1/auth/token)")
-    claims = services.tokens.decode(token)
-    async with services.db.session() as session:
-        if claims.get("kind") == "client":
-            return await load_client_principal(session, claims["sub"])
-        return await load_principal(session, claims["sub"])
+    return await principal_from_token(services, token)
 
 
 async def principal_or_none(
@@ -66,9 +76,7 @@ async def principal_or_none(
     if not token:
         return None
     try:
-        claims = services.tokens.decode(token)
-        async with services.db.session() as session:
-            return await load_principal(session, claims["sub"])
+        return await principal_from_token(services, token, clients=False)
     except NotAuthenticated:
         return None
 

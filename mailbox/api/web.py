@@ -32,7 +32,7 @@ from mailbox.api.security import (
     principal_or_none,
 )
 from mailbox.errors import MailboxError, NotAuthenticated
-from mailbox.inbox import get_delivery, list_inbox, timeline
+from mailbox.inbox import list_inbox, read_delivery
 from mailbox.legal_clock import deadline_date
 from mailbox.services import Services
 
@@ -196,8 +196,9 @@ async def delivery_page(request: Request, delivery_id: str, services: Services) 
         return Redirect("/login")
     try:
         async with services.db.session() as session:
-            view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
-            records = await timeline(session=session, delivery_id=delivery_id)
+            view, records = await read_delivery(
+                session=session, principal=principal, delivery_id=delivery_id
+            )
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
     delivery = view.delivery

@@ -9,10 +9,11 @@ from urllib.parse import quote
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
+from mailbox import inbox as deliveries_query
 from mailbox.access import Principal
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas import DeliveryPublic, InboxPublic
-from mailbox.inbox import get_delivery, list_inbox, timeline
+from mailbox.inbox import list_inbox
 from mailbox.pickup import pick_up
 from mailbox.proof import build_bundle
 from mailbox.services import Services
@@ -58,8 +59,9 @@ async def read_delivery(
 ) -> DeliveryPublic:
     """Metadata, status and evidence timeline. Other people's deliveries are 404."""
     async with services.db.session() as session:
-        view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
-        records = await timeline(session=session, delivery_id=delivery_id)
+        view, records = await deliveries_query.read_delivery(
+            session=session, principal=principal, delivery_id=delivery_id
+        )
     return DeliveryPublic.of(view, records)
 
 

@@ -12,7 +12,7 @@ from mailbox.access import Principal
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas import DeliveryPublic, DispatchForm
 from mailbox.dispatch import DispatchRequest, dispatch
-from mailbox.inbox import get_dispatch, timeline
+from mailbox.inbox import read_delivery
 from mailbox.services import Services
 
 IdempotencyKey = Annotated[
@@ -97,6 +97,7 @@ async def _dispatch_public(
     services: Services, principal: Principal, delivery_id: str
 ) -> DeliveryPublic:
     async with services.db.session() as session:
-        view = await get_dispatch(session=session, principal=principal, delivery_id=delivery_id)
-        records = await timeline(session=session, delivery_id=delivery_id)
+        view, records = await read_delivery(
+            session=session, principal=principal, delivery_id=delivery_id, as_office=True
+        )
     return DeliveryPublic.of(view, records)
