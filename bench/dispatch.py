@@ -40,7 +40,7 @@ def make_pdf(size_bytes: int | None = None) -> bytes:
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-    from mailbox.demo import demo_pdf
+    from mailbox.operations.demo import demo_pdf
 
     data = demo_pdf("Benchmark notice")
     if not size_bytes:
@@ -85,15 +85,15 @@ def free_port() -> int:
 
 async def seed(env: dict[str, str]) -> tuple[str, str, str]:
     """Office, account, dispatcher; returns (account_id, dispatcher email, password)."""
-    from mailbox.admin import (
+    from mailbox.config import Settings
+    from mailbox.db import Database
+    from mailbox.identity.admin import (
         add_verified_address,
         create_account,
         create_office,
         create_user,
         grant_role,
     )
-    from mailbox.config import Settings
-    from mailbox.db import Database
     from mailbox.models import Role
 
     settings = Settings(data_dir=Path(env["MAILBOX_DATA_DIR"]))

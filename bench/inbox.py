@@ -300,8 +300,8 @@ def cases(db: sqlite3.Connection, population: Population) -> tuple[dict, dict]:
 
 async def readers(services: Any, population: Population) -> dict[str, Any]:
     """The two benchmarked users, their grants, and their principals as a request loads them."""
-    from mailbox.access import load_principal
-    from mailbox.admin import create_user, grant_role
+    from mailbox.identity.admin import create_user, grant_role
+    from mailbox.identity.principal import load_principal
     from mailbox.models import Role
 
     async with services.db.write() as session:
@@ -381,7 +381,7 @@ async def open_site(stack: AsyncExitStack, settings: Any, population: Population
 
 async def layers(site: Site, case: str) -> tuple[dict[str, Callable[[], Any]], dict[str, Any]]:
     """The case's page read at each layer, and what the three returned and the plan."""
-    from mailbox.inbox import list_inbox
+    from mailbox.deliveries.inbox import list_inbox
 
     who, filters = site.pages[case]
 
@@ -465,7 +465,7 @@ def main() -> None:
 
     from mailbox.clock import now
     from mailbox.config import Settings
-    from mailbox.setup import initialise
+    from mailbox.operations.setup import initialise
 
     end = now().replace(tzinfo=None)
     databases: dict[str, Any] = {}

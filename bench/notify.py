@@ -74,8 +74,8 @@ async def queue_alerts(services: Any, count: int) -> None:
     with its pending alert, inserted in batches."""
     from sqlalchemy import insert
 
-    from mailbox.admin import add_verified_address, create_account, create_office
     from mailbox.clock import now
+    from mailbox.identity.admin import add_verified_address, create_account, create_office
     from mailbox.ids import new_id
     from mailbox.models import Delivery, Document, OutboxMessage
 
@@ -142,9 +142,9 @@ async def prerender(services: Any) -> list[bytes]:
     """The messages the drain will send, composed by the same code, written out beforehand."""
     from sqlmodel import select
 
-    from mailbox.alerts import compose_emails
     from mailbox.clock import now
     from mailbox.models import OutboxMessage
+    from mailbox.notifications.alerts import compose_emails
     from notifier.mime import to_bytes
 
     async with services.db.session() as session:
@@ -181,7 +181,7 @@ async def bare_loop(port: int, sender: str, mimes: list[bytes], connections: int
 
 async def timed_drain(services: Any) -> dict:
     """Drain until the queue is empty, as the scheduler's job does."""
-    from mailbox.outbox import drain_until_idle
+    from mailbox.notifications.outbox import drain_until_idle
 
     started = time.perf_counter()
     reports = await drain_until_idle(services, worker_id="bench", max_rounds=10_000)
@@ -231,7 +231,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", r"(?s).*session\.exec", DeprecationWarning)
 
     from mailbox.config import Settings
-    from mailbox.setup import initialise
+    from mailbox.operations.setup import initialise
 
     with tempfile.TemporaryDirectory(prefix="mailbox-bench-") as tmp:
         port = free_port()

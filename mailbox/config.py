@@ -21,7 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings"]
+__all__ = ["TEMPLATES_DIR", "Settings"]
+
+# The Jinja2 templates of every surface: email/, web/, receipt/ (and letters/ later).
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 MiB = 1024 * 1024
 

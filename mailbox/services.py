@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mailbox.auth import TokenIssuer
 from mailbox.config import Settings
 from mailbox.db import Database
-from mailbox.evidence import EvidenceSigner
+from mailbox.identity.auth import TokenIssuer
 from mailbox.signing.pki import KeyMaterial, load_key_material
 from mailbox.signing.pool import SealingPool
+from mailbox.signing.records import EvidenceSigner
 from mailbox.signing.tsa import local_timestamper, remote_timestamper
-from mailbox.storage import BlobStore, LocalBlobStore, load_master_key
+from mailbox.storage.blobs import BlobStore, LocalBlobStore, load_master_key
 
 __all__ = ["Services"]
 

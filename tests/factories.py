@@ -8,17 +8,17 @@ from dataclasses import dataclass
 
 from httpx import AsyncClient
 
-from mailbox.admin import (
+from mailbox.deliveries.dispatch import DispatchRequest, dispatch
+from mailbox.identity.admin import (
     add_verified_address,
     create_account,
     create_office,
     create_user,
     grant_role,
 )
-from mailbox.demo import demo_pdf
-from mailbox.dispatch import DispatchRequest, dispatch
 from mailbox.models import Account, Delivery, Office, Role, User
-from mailbox.notifications import give_consent
+from mailbox.notifications.settings import give_consent
+from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
 
 PASSWORD = "correct horse battery"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from litestar import Litestar, get
 from litestar.contrib.jinja import JinjaTemplateEngine
@@ -16,18 +15,18 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.template import TemplateConfig
 
-from mailbox.access import Principal
-from mailbox.api import web, web_settings
+from mailbox.api.pages import inbox as inbox_pages
+from mailbox.api.pages import settings as settings_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
 from mailbox.api.security import provide_principal, provide_services
-from mailbox.config import Settings
+from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.db import assert_migrated
+from mailbox.identity.principal import Principal
 from mailbox.services import Services
 
 __all__ = ["create_app"]
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 log = logging.getLogger("mailbox")
 
 
@@ -48,7 +47,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         try:
             await assert_migrated(running.db)
             app.state.services = running
-            from mailbox.scheduling import start_scheduler
+            from mailbox.operations.scheduling import start_scheduler
 
             scheduler = start_scheduler(running) if owned and settings.scheduler_enabled else None
             try:
@@ -73,8 +72,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.download_proof,
             *notifications.routes,
             *webhooks.routes,
-            *web.routes,
-            *web_settings.routes,
+            *inbox_pages.routes,
+            *settings_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
@@ -84,9 +83,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=[lifespan],
         request_max_body_size=settings.upload_limit_bytes + 1024 * 1024,
         template_config=TemplateConfig(
-            directory=TEMPLATES / "web",
+            directory=TEMPLATES_DIR / "web",
             engine=JinjaTemplateEngine,
-            engine_callback=web.register_template_callables,
+            engine_callback=inbox_pages.register_template_callables,
         ),
         openapi_config=OpenAPIConfig(
             title="Secure electronic-delivery mailbox",

@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
-from mailbox.api.schemas import FieldProblem, ProblemDetails
+from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails
 from mailbox.errors import MailboxError
 
 __all__ = ["exception_handlers", "problem_response", "problem_responses"]

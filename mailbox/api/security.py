@@ -14,8 +14,8 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 
-from mailbox.access import Principal, load_client_principal, load_principal
 from mailbox.errors import NotAuthenticated
+from mailbox.identity.principal import Principal, load_client_principal, load_principal
 from mailbox.services import Services
 
 __all__ = [

@@ -23,7 +23,7 @@ def office() -> None:
 @click.pass_context
 @domain_command
 async def office_create(ctx: click.Context, code: str, name: str, deemed_days: int | None) -> None:
-    from mailbox.admin import create_office
+    from mailbox.identity.admin import create_office
 
     async with open_database() as database, database.write() as session:
         created = await create_office(
@@ -53,7 +53,7 @@ async def account_create(
     email: str | None,
     consent: bool,
 ) -> None:
-    from mailbox.admin import add_verified_address, create_account
+    from mailbox.identity.admin import add_verified_address, create_account
 
     async with open_database() as database, database.write() as session:
         created = await create_account(
@@ -81,7 +81,7 @@ def user() -> None:
 @click.pass_context
 @domain_command
 async def user_create(ctx: click.Context, email: str, display_name: str, password: str) -> None:
-    from mailbox.admin import create_user
+    from mailbox.identity.admin import create_user
 
     async with open_database() as database, database.write() as session:
         created = await create_user(
@@ -106,7 +106,7 @@ async def grant(
     ctx: click.Context, user_id: str, role: str, account_id: str | None, office_id: str | None
 ) -> None:
     """Give a user a role on an account or an office."""
-    from mailbox.admin import grant_role
+    from mailbox.identity.admin import grant_role
     from mailbox.models import Role
 
     async with open_database() as database, database.write() as session:
@@ -152,7 +152,7 @@ async def client_create(
     public_key: Any,
 ) -> None:
     """Register a machine client; it then gets tokens with a signed client assertion."""
-    from mailbox.clients import register_client
+    from mailbox.identity.clients import register_client
     from mailbox.models import Role
 
     async with open_database() as database, database.write() as session:

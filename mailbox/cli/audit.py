@@ -29,7 +29,7 @@ def audit_verify(ctx: click.Context, no_timestamps: bool) -> None:
     names the first broken record or checkpoint if the log was tampered with."""
     from rich.progress import Progress
 
-    from mailbox.audit import LogReport, check_log
+    from mailbox.evidence.audit import LogReport, check_log
     from mailbox.signing.pki import load_key_material
 
     settings = load_settings()
@@ -90,8 +90,8 @@ def audit_checkpoint(ctx: click.Context) -> None:
     """Sign a checkpoint of the evidence log now: the Merkle root of all records so far, signed
     by the evidence key and timestamped. Prints the newest checkpoint, and whether it was made
     now (nothing is made when no record was added since the last one)."""
-    from mailbox.checkpoints import latest_checkpoint, make_checkpoint
-    from mailbox.evidence import rfc3339
+    from mailbox.evidence.checkpoints import latest_checkpoint, make_checkpoint
+    from mailbox.evidence.log import rfc3339
     from mailbox.services import Services
 
     settings = load_settings()
@@ -141,7 +141,7 @@ def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
     document, each evidence record's hash, signature and timestamp, their order, the signed log
     checkpoint and each record's inclusion proof in it, the receipt.
     Exits 1 if a check fails, 2 if the file is no proof bundle."""
-    from mailbox.proof_check import InputUnreadable, load_trust_root, verify_bundle
+    from mailbox.proof.check import InputUnreadable, load_trust_root, verify_bundle
 
     try:
         trust_root = load_trust_root(root_pem.read_bytes())

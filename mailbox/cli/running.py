@@ -19,7 +19,7 @@ from mailbox.cli.base import emit, load_settings, main, open_database, run_domai
 def init(ctx: click.Context) -> None:
     """Create the data directory, a local PKI (root, seal, evidence, TSA, token keys) and the
     blob master key, then migrate the database."""
-    from mailbox.setup import initialise
+    from mailbox.operations.setup import initialise
 
     settings = load_settings()
     created = initialise(settings)
@@ -107,7 +107,7 @@ def worker() -> None:
     runs the scans. On SQLite run one process that sends (one worker, or the web server).
     """
     from mailbox.logs import configure_logging
-    from mailbox.scheduling import run_worker
+    from mailbox.operations.scheduling import run_worker
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -120,8 +120,8 @@ def worker() -> None:
 def demo(port: int | None, no_serve: bool) -> None:
     """Set up a demo install (keys, database, demo office, applicant and a delivered
     document), print how to log in, and run the service."""
-    from mailbox.demo import DEMO_USERS, seed_demo
-    from mailbox.setup import initialise
+    from mailbox.operations.demo import DEMO_USERS, seed_demo
+    from mailbox.operations.setup import initialise
 
     settings = load_settings()
     if settings.email_pickup_dir is None and not os.environ.get("MAILBOX_SMTP_HOST"):

@@ -1,4 +1,5 @@
-"""Persistence: SQLModel tables. Request and response schemas live in ``mailbox.api.schemas``."""
+"""Persistence: SQLModel tables. Request and response schemas live in
+``mailbox.api.schemas``."""
 
 from mailbox.models.clients import ApiClient
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document

@@ -45,7 +45,7 @@ class EvidenceHead(SQLModel, table=True):
 class EvidenceCheckpoint(SQLModel, table=True):
     """The Merkle root (RFC 6962) of the log's first ``seq`` records, signed by the evidence key
     and timestamped (RFC 3161) over the SHA-256 of its canonical JSON (see
-    :func:`mailbox.checkpoints.checkpoint_json`)."""
+    :func:`mailbox.evidence.checkpoints.checkpoint_json`)."""
 
     __tablename__ = "evidence_checkpoint"
 

@@ -11,7 +11,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mailbox.signing.evidence import cert_pem, sign_record, verify_record
     from mailbox.signing.pki import (
         KeyMaterial,
         KeyMaterialMissing,
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     )
     from mailbox.signing.pool import SealingPool
     from mailbox.signing.receipt import render_receipt
+    from mailbox.signing.records import cert_pem, sign_record, verify_record
     from mailbox.signing.seal import (
         PdfInfo,
         PdfRejected,
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     )
 
 _HOME = {
-    "cert_pem": "evidence",
-    "sign_record": "evidence",
-    "verify_record": "evidence",
+    "cert_pem": "records",
+    "sign_record": "records",
+    "verify_record": "records",
     "KeyMaterial": "pki",
     "KeyMaterialMissing": "pki",
     "create_local_pki": "pki",

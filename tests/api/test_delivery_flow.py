@@ -9,9 +9,9 @@ from datetime import timedelta
 from httpx import AsyncClient
 
 from mailbox import clock
-from mailbox.access import load_principal
-from mailbox.admin import add_verified_address, create_account, grant_role
-from mailbox.inbox import MERGED_ACCOUNTS_MAX, list_inbox
+from mailbox.deliveries.inbox import MERGED_ACCOUNTS_MAX, list_inbox
+from mailbox.identity.admin import add_verified_address, create_account, grant_role
+from mailbox.identity.principal import load_principal
 from mailbox.models import Role
 from mailbox.services import Services
 from mailbox.signing.seal import validate_sealed_pdf

@@ -33,7 +33,7 @@ def _encrypted_pdf() -> bytes:
     from pyhanko.pdf_utils.crypt import StandardSecurityHandler
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-    from mailbox.demo import demo_pdf
+    from mailbox.operations.demo import demo_pdf
 
     writer = IncrementalPdfFileWriter(io.BytesIO(demo_pdf("secret")))
     from pyhanko.pdf_utils.writer import copy_into_new_writer

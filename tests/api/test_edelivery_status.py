@@ -7,7 +7,7 @@ from __future__ import annotations
 from httpx import AsyncClient, Response
 from sqlmodel import col, select
 
-from mailbox.admin import grant_role
+from mailbox.identity.admin import grant_role
 from mailbox.models import Account, EvidenceRecord, Role
 from mailbox.services import Services
 from tests.factories import add_member, make_world, post_dispatch, token_for

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from httpx import AsyncClient
 
-from mailbox.clients import ASSERTION_TYPE, register_client
 from mailbox.clock import now
+from mailbox.identity.clients import ASSERTION_TYPE, register_client
 from mailbox.models import Role
 from mailbox.services import Services
 from tests.factories import make_world, post_dispatch, token_for

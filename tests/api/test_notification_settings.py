@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from mailbox import clock
 from mailbox.models import NotificationAddress, OutboxMessage, Role
-from mailbox.notifications import LANGUAGES
+from mailbox.notifications.settings import LANGUAGES
 from mailbox.services import Services
 from notifier.render import TemplateRenderer
 from tests.factories import (

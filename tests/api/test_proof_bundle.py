@@ -14,9 +14,9 @@ from pathlib import Path
 
 from httpx import AsyncClient
 
-from mailbox.proof_check import verify_bundle
+from mailbox.proof.check import verify_bundle
 from mailbox.services import Services
-from mailbox.signing.evidence import cert_pem
+from mailbox.signing.records import cert_pem
 from tests.factories import PASSWORD, World, make_world, post_dispatch, token_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import re
 from httpx import AsyncClient, Response
 from sqlmodel import col, select
 
-from mailbox.admin import grant_role
+from mailbox.identity.admin import grant_role
 from mailbox.models import Account, NotificationAddress, OutboxMessage, Role, User
 from mailbox.services import Services
 from tests.factories import PASSWORD, add_member, make_world, token_for

@@ -12,8 +12,8 @@ from httpx import AsyncClient, Response
 from mailbox import clock
 from mailbox.errors import InvalidRequest
 from mailbox.models import OutboxMessage, Role, WebhookAttempt, WebhookSubscription
+from mailbox.notifications.webhooks import EVENT_TYPES, check_url
 from mailbox.services import Services
-from mailbox.webhooks import EVENT_TYPES, check_url
 from tests.factories import add_member, make_world, token_for
 from tests.fixtures.db import both_backends
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mailbox.demo import DEMO_USERS
+from mailbox.operations.demo import DEMO_USERS
 from tests.fixtures.browser import DemoService, log_in
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mailbox.demo import DEMO_DOCUMENTS, DEMO_USERS
+from mailbox.operations.demo import DEMO_DOCUMENTS, DEMO_USERS
 from tests.fixtures.browser import DemoService, log_in
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import email.policy
 from pathlib import Path
 
 from mailbox.models import Account, OutboxMessage
-from mailbox.notifications import add_address
+from mailbox.notifications.settings import add_address
 from mailbox.services import Services
 from tests.factories import deliver, make_world
 from tests.fixtures.smtp import SmtpServer

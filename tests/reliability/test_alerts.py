@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from mailbox import clock
 from mailbox.models import Account, Delivery, EvidenceRecord, OutboxMessage
-from mailbox.outbox import DrainReport, drain_once, drain_until_idle
+from mailbox.notifications.outbox import DrainReport, drain_once, drain_until_idle
 from mailbox.services import Services
 from tests.factories import deliver, make_world
 from tests.fixtures.db import both_backends
@@ -151,7 +151,7 @@ async def test_crash_after_sending_resends_with_the_same_message_id(
     async def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("worker killed between sending and recording")
 
-    monkeypatch.setattr("mailbox.outbox._record", crash)
+    monkeypatch.setattr("mailbox.notifications.outbox._record", crash)
     with pytest.raises(RuntimeError):
         await drain_once(services, worker_id="doomed")
     monkeypatch.undo()
@@ -246,19 +246,19 @@ async def test_account_without_verified_address_goes_to_paper(
 async def test_an_email_that_cannot_be_composed_waits_without_holding_up_the_others(
     services: Services, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mailbox.alerts
+    import mailbox.notifications.alerts
 
     world = await make_world(services)
     broken = await deliver(services, world, dossier_number="EP-BROKEN")
     await deliver(services, world, dossier_number="EP-FINE")
-    compose = mailbox.alerts._compose
+    compose = mailbox.notifications.alerts._compose
 
     def failing(message, *args):  # a template bug that hits one message only
         if message.delivery_id == broken.id:
             raise RuntimeError("template bug")
         return compose(message, *args)
 
-    monkeypatch.setattr(mailbox.alerts, "_compose", failing)
+    monkeypatch.setattr(mailbox.notifications.alerts, "_compose", failing)
 
     await drain(services)
 

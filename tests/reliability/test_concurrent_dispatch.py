@@ -8,9 +8,9 @@ import asyncio
 from httpx import AsyncClient
 from sqlmodel import func, select
 
-from mailbox.audit import check_chain
-from mailbox.demo import demo_pdf
+from mailbox.evidence.audit import check_chain
 from mailbox.models import Delivery
+from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
 from tests.factories import make_world, post_dispatch, token_for
 from tests.fixtures.db import both_backends

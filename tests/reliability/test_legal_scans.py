@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mailbox import clock
-from mailbox.digests import queue_digests
-from mailbox.legal_scan import run_legal_scans
+from mailbox.deliveries.scans import run_legal_scans
 from mailbox.models import Account, Delivery
+from mailbox.notifications.digests import queue_digests
 from mailbox.services import Services
 from tests.factories import deliver, make_world
 from tests.fixtures.db import both_backends

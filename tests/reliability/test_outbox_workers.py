@@ -16,8 +16,8 @@ import pytest
 from sqlmodel import select
 
 from mailbox.models import OutboxMessage
-from mailbox.outbox import drain_once
-from mailbox.scheduling import start_scheduler
+from mailbox.notifications.outbox import drain_once
+from mailbox.operations.scheduling import start_scheduler
 from mailbox.services import Services
 from tests.factories import deliver, make_world
 from tests.fixtures.smtp import SmtpServer
@@ -81,8 +81,8 @@ async def test_scheduler_drains_and_survives_a_failing_job(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("legal scan bug")
 
-    monkeypatch.setattr("mailbox.scheduling.run_legal_scans", broken)
-    with caplog.at_level(logging.ERROR, logger="mailbox.scheduling"):
+    monkeypatch.setattr("mailbox.operations.scheduling.run_legal_scans", broken)
+    with caplog.at_level(logging.ERROR, logger="mailbox.operations.scheduling"):
         scheduler = start_scheduler(services)
         try:
             await smtp_server.wait_for(1)

@@ -14,7 +14,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import text
 
-from mailbox.checkpoints import make_checkpoint
+from mailbox.evidence.checkpoints import make_checkpoint
 from mailbox.services import Services
 from tests.factories import make_world, post_dispatch, token_for
 
@@ -124,7 +124,7 @@ async def test_verify_detects_a_forged_rehashed_record(
 
     from sqlmodel import select
 
-    from mailbox.evidence import canonical_bytes
+    from mailbox.evidence.log import canonical_bytes
     from mailbox.models import EvidenceRecord
 
     await _three_deliveries(client, services)

@@ -15,23 +15,23 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
-from mailbox import merkle
-from mailbox.access import load_principal
-from mailbox.audit import check_checkpoint, check_log
-from mailbox.checkpoints import (
+from mailbox.db import try_advisory_lock
+from mailbox.errors import EvidenceLogBroken
+from mailbox.evidence import merkle
+from mailbox.evidence.audit import check_checkpoint, check_log
+from mailbox.evidence.checkpoints import (
     CHECKPOINT_LOCK,
     checkpoint_digest,
     inclusion_proofs,
     log_tree,
     make_checkpoint,
 )
-from mailbox.db import try_advisory_lock
-from mailbox.errors import EvidenceLogBroken
+from mailbox.identity.principal import load_principal
 from mailbox.models import EvidenceCheckpoint, EvidenceRecord
-from mailbox.proof import build_bundle
-from mailbox.scheduling import start_scheduler
+from mailbox.operations.scheduling import start_scheduler
+from mailbox.proof.bundle import build_bundle
 from mailbox.services import Services
-from mailbox.signing.evidence import verify_record
+from mailbox.signing.records import verify_record
 from mailbox.signing.tsa import verify_timestamp_token
 from tests.factories import World, deliver, make_world
 from tests.fixtures.db import both_backends

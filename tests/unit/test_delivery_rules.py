@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailbox import delivery as rules
+from mailbox.deliveries import rules
+from mailbox.deliveries.legal_clock import deadline_date
 from mailbox.errors import IllegalTransition
-from mailbox.evidence import EvidenceType
-from mailbox.legal_clock import deadline_date
+from mailbox.evidence.log import EvidenceType
 from mailbox.models import Account, Delivery, DeliveryStatus, Office
 
 T0 = datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)

@@ -3,7 +3,7 @@ install, and the same after a restart so that pages open in a browser keep worki
 
 from __future__ import annotations
 
-from mailbox.auth import TokenIssuer
+from mailbox.identity.auth import TokenIssuer
 from mailbox.signing.pki import KeyMaterial
 
 

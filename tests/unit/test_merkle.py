@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from mailbox.merkle import (
+from mailbox.evidence.merkle import (
     EMPTY_ROOT,
     MerkleStream,
     consistency_proof,

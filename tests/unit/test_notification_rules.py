@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailbox.alerts import message_id_for
 from mailbox.config import Settings
-from mailbox.delivery import consign, hand_over, on_notification_failure
-from mailbox.digests import digest_cutoff
-from mailbox.evidence import EvidenceType
-from mailbox.legal_clock import reminders_due
+from mailbox.deliveries.legal_clock import reminders_due
+from mailbox.deliveries.rules import consign, hand_over, on_notification_failure
+from mailbox.evidence.log import EvidenceType
 from mailbox.models import Account, Delivery
-from mailbox.outbox import retry_delay
+from mailbox.notifications.alerts import message_id_for
+from mailbox.notifications.digests import digest_cutoff
+from mailbox.notifications.outbox import retry_delay
 
 T0 = datetime(2026, 11, 26, 9, 14, tzinfo=UTC)
 

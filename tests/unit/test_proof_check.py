@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 
-from mailbox.access import load_principal
-from mailbox.pickup import pick_up
-from mailbox.proof import build_bundle
-from mailbox.proof_check import InputUnreadable, verify_bundle
+from mailbox.deliveries.pickup import pick_up
+from mailbox.identity.principal import load_principal
+from mailbox.proof.bundle import build_bundle
+from mailbox.proof.check import InputUnreadable, verify_bundle
 from mailbox.services import Services
-from mailbox.signing.evidence import cert_pem
 from mailbox.signing.pki import KeyMaterial
+from mailbox.signing.records import cert_pem
 from tests.factories import deliver, make_world
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from mailbox.signing.evidence import cert_pem, sign_record, verify_record
 from mailbox.signing.pki import KeyMaterial
+from mailbox.signing.records import cert_pem, sign_record, verify_record
 
 RECORD = b'{"type":"ContentConsignment","seq":1}'
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailbox.errors import BlobCorrupted, NotFound
-from mailbox.storage import LocalBlobStore
+from mailbox.storage.blobs import LocalBlobStore
 
 
 @pytest.fixture

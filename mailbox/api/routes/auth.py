@@ -9,12 +9,12 @@ from litestar import Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
-from mailbox.access import authenticate_password
 from mailbox.api.problems import problem_response, problem_responses
-from mailbox.api.schemas import ProblemDetails, TokenPublic
-from mailbox.auth import AccessToken
-from mailbox.clients import ASSERTION_TYPE, authenticate_client
+from mailbox.api.schemas.deliveries import ProblemDetails, TokenPublic
 from mailbox.errors import NotAuthenticated
+from mailbox.identity.auth import AccessToken
+from mailbox.identity.clients import ASSERTION_TYPE, authenticate_client
+from mailbox.identity.principal import authenticate_password
 from mailbox.services import Services
 
 

@@ -9,13 +9,13 @@ from urllib.parse import quote
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
-from mailbox import inbox as deliveries_query
-from mailbox.access import Principal
 from mailbox.api.problems import problem_responses
-from mailbox.api.schemas import DeliveryPublic, InboxPublic
-from mailbox.inbox import list_inbox
-from mailbox.pickup import pick_up
-from mailbox.proof import build_bundle
+from mailbox.api.schemas.deliveries import DeliveryPublic, InboxPublic
+from mailbox.deliveries import inbox as deliveries_query
+from mailbox.deliveries.inbox import list_inbox
+from mailbox.deliveries.pickup import pick_up
+from mailbox.identity.principal import Principal
+from mailbox.proof.bundle import build_bundle
 from mailbox.services import Services
 
 

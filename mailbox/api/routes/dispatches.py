@@ -8,11 +8,11 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
-from mailbox.access import Principal
 from mailbox.api.problems import problem_responses
-from mailbox.api.schemas import DeliveryPublic, DispatchForm
-from mailbox.dispatch import DispatchRequest, dispatch
-from mailbox.inbox import read_delivery
+from mailbox.api.schemas.deliveries import DeliveryPublic, DispatchForm
+from mailbox.deliveries.dispatch import DispatchRequest, dispatch
+from mailbox.deliveries.inbox import read_delivery
+from mailbox.identity.principal import Principal
 from mailbox.services import Services
 
 IdempotencyKey = Annotated[

@@ -15,11 +15,8 @@ from litestar.response import Template
 from msgspec import UnsetType
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.access import Principal
-from mailbox.accounts import account_for, list_accounts
 from mailbox.api.problems import problem_responses
-from mailbox.api.schemas import LimitParam
-from mailbox.api.schemas_notifications import (
+from mailbox.api.schemas.accounts import (
     AccountPublic,
     AccountsPublic,
     AddressCreate,
@@ -28,9 +25,12 @@ from mailbox.api.schemas_notifications import (
     NotificationSettingsPatch,
     NotificationSettingsPublic,
 )
+from mailbox.api.schemas.deliveries import LimitParam
 from mailbox.errors import MailboxError
+from mailbox.identity.accounts import account_for, list_accounts
+from mailbox.identity.principal import Principal
 from mailbox.models import Account
-from mailbox.notifications import (
+from mailbox.notifications.settings import (
     add_address,
     give_consent,
     notification_settings,

@@ -8,10 +8,8 @@ from typing import Annotated
 from litestar import Response, delete, get, post
 from litestar.params import Parameter
 
-from mailbox.access import Principal
 from mailbox.api.problems import problem_responses
-from mailbox.api.schemas import LimitParam
-from mailbox.api.schemas_notifications import (
+from mailbox.api.schemas.accounts import (
     WebhookAttemptPublic,
     WebhookAttemptsPublic,
     WebhookCreate,
@@ -19,8 +17,9 @@ from mailbox.api.schemas_notifications import (
     WebhooksPublic,
     WebhookSubscriptionPublic,
 )
-from mailbox.services import Services
-from mailbox.webhooks import (
+from mailbox.api.schemas.deliveries import LimitParam
+from mailbox.identity.principal import Principal
+from mailbox.notifications.webhooks import (
     delete_subscription,
     get_subscription,
     list_attempts,
@@ -28,6 +27,7 @@ from mailbox.webhooks import (
     rotate_secret,
     subscribe,
 )
+from mailbox.services import Services
 
 __all__ = ["routes"]
 

@@ -1,0 +1,6 @@
+"""Server-rendered pages for people (Jinja2 templates in ``templates/web/``): log in, the
+inbox, one delivery, the account settings. Pages hold no rules: they call the same domain
+functions as the JSON API and show their answers.
+
+May import: ``mailbox.api`` (security, problems, schemas) and the domain rooms.
+"""

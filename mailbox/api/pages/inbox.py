@@ -1,0 +1,231 @@
+"""Web pages for people: log in, the inbox, one delivery with its timeline and download.
+
+Pages hold no rules: they call the same domain functions as the API. The session is the same
+access token in an HttpOnly, SameSite=Strict cookie, so another site cannot make a browser
+"pick up" a document; forms that change something also carry the session's form token
+(``{{ form_token_input() }}`` in a template). The notification settings pages are in
+mailbox.api.pages.settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+from litestar.template import TemplateEngineProtocol
+from markupsafe import Markup
+
+from mailbox.api.schemas.deliveries import DeliveryPublic
+from mailbox.api.security import (
+    FORM_TOKEN_FIELD,
+    SESSION_COOKIE,
+    form_token,
+    form_token_valid,
+    principal_or_none,
+)
+from mailbox.deliveries.inbox import list_inbox, read_delivery
+from mailbox.deliveries.legal_clock import deadline_date
+from mailbox.errors import MailboxError, NotAuthenticated
+from mailbox.identity.principal import Principal, authenticate_password
+from mailbox.services import Services
+
+__all__ = [
+    "FormTokenForm",
+    "error_page",
+    "form_refused",
+    "readable",
+    "register_template_callables",
+    "routes",
+]
+
+# A form post was forged, or its page is older than the session (logged in again since).
+FORM_REFUSED = (
+    "This form has expired or did not come from this site, so nothing was changed. "
+    "Reload the page and try again."
+)
+
+
+@dataclass
+class FormTokenForm:
+    """A form that only says "do it": its one field is the session's form token."""
+
+    csrf_token: str = ""
+
+
+def _form_token_input(context: Mapping[str, Any]) -> Markup:
+    request = context["request"]
+    token = form_token(request, request.app.state.services)
+    return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_TOKEN_FIELD, token)
+
+
+def register_template_callables(engine: TemplateEngineProtocol) -> None:
+    """Give the templates ``form_token_input()``: the hidden field every state-changing form
+    carries (an empty value without a session)."""
+    engine.register_template_callable("form_token_input", _form_token_input)
+
+
+def error_page(principal: Principal | None, detail: str, status_code: int) -> Template:
+    """The error page: the problem in words and the way back to the inbox, never a trace."""
+    return Template(
+        "error.html",
+        context={"principal": principal, "error": detail},
+        status_code=status_code,
+    )
+
+
+def form_refused(principal: Principal | None) -> Template:
+    """The answer to a form post without the session's form token (403)."""
+    return error_page(principal, FORM_REFUSED, 403)
+
+
+def readable(at: datetime | None) -> str | None:
+    """A time as people read it on the page (the exact RFC 3339 value is shown beside it)."""
+    return at.strftime("%d %B %Y, %H:%M UTC") if at is not None else None
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request, services: Services) -> Redirect:
+    principal = await principal_or_none(request, services)
+    return Redirect("/inbox" if principal else "/login")
+
+
+@get("/login", include_in_schema=False)
+async def login_page(error: str | None = None) -> Template:
+    return Template("login.html", context={"error": error, "email": ""})
+
+
+@dataclass
+class LoginForm:
+    email: str = ""
+    password: str = ""
+
+
+@post("/login", include_in_schema=False, status_code=303)
+async def login(
+    data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    services: Services,
+) -> Response[Any]:
+    try:
+        async with services.db.session() as session:
+            user = await authenticate_password(session, data.email, data.password)
+    except NotAuthenticated as exc:
+        return Template(
+            "login.html", context={"error": exc.detail, "email": data.email}, status_code=401
+        )
+    token = services.tokens.issue(user.id)
+    response = Redirect("/inbox", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.token,
+        max_age=token.expires_in,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https"),
+    )
+    return response
+
+
+@post("/logout", include_in_schema=False, status_code=303)
+async def logout(
+    request: Request,
+    data: Annotated[FormTokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    services: Services,
+) -> Response[Any]:
+    # An expired or invalid session may always be cleared; a live one only by its own form.
+    principal = await principal_or_none(request, services)
+    if principal is not None and not form_token_valid(request, services, data.csrf_token):
+        return form_refused(principal)
+    response = Redirect("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@get("/inbox", include_in_schema=False)
+async def inbox_page(
+    request: Request,
+    services: Services,
+    cursor: str | None = None,
+    unread: bool | None = None,
+    dossier: Annotated[str | None, Parameter(query="dossier")] = None,
+) -> Response[Any]:
+    principal = await principal_or_none(request, services)
+    if principal is None:
+        return Redirect("/login")
+    try:
+        async with services.db.session() as session:
+            page = await list_inbox(
+                session=session,
+                principal=principal,
+                limit=25,
+                cursor=cursor,
+                unread=unread,
+                dossier_number=dossier or None,
+            )
+    except MailboxError as exc:
+        return error_page(principal, exc.detail, exc.status_code)
+    filters = {"dossier": dossier} if dossier else {}
+    if unread is not None:
+        filters["unread"] = "true" if unread else "false"
+    return Template(
+        "inbox.html",
+        context={
+            "principal": principal,
+            "items": [DeliveryPublic.of(v) for v in page.items],
+            "next_page": (
+                "/inbox?" + urlencode({**filters, "cursor": page.next_cursor})
+                if page.next_cursor
+                else None
+            ),
+            "unread": unread,
+            "dossier": dossier or "",
+        },
+    )
+
+
+@get("/deliveries/{delivery_id:str}", include_in_schema=False)
+async def delivery_page(request: Request, delivery_id: str, services: Services) -> Response[Any]:
+    principal = await principal_or_none(request, services)
+    if principal is None:
+        return Redirect("/login")
+    try:
+        async with services.db.session() as session:
+            view, records = await read_delivery(
+                session=session, principal=principal, delivery_id=delivery_id
+            )
+    except MailboxError as exc:
+        return error_page(principal, exc.detail, exc.status_code)
+    delivery = view.delivery
+    return Template(
+        "delivery.html",
+        context={
+            "principal": principal,
+            "d": DeliveryPublic.of(view, records),
+            "can_download": delivery.account_id in principal.account_roles,
+            "counts_for_deadlines": readable(
+                deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)
+            ),
+            "deemed_due": readable(delivery.deemed_due_at),
+        },
+    )
+
+
+@get("/deliveries", include_in_schema=False)
+async def find_delivery(
+    request: Request, services: Services, delivery_id: Annotated[str, Parameter(query="id")] = ""
+) -> Redirect:
+    """The look-up form of office staff and auditors: go to the delivery with that id."""
+    if await principal_or_none(request, services) is None:
+        return Redirect("/login")
+    if not delivery_id.strip():
+        return Redirect("/inbox")
+    return Redirect(f"/deliveries/{quote(delivery_id.strip(), safe='')}")
+
+
+routes = [home, login_page, login, logout, inbox_page, delivery_page, find_delivery]

@@ -1,0 +1,248 @@
+"""Request and response schemas of the account, notification-settings and webhook routes
+(transport only; the rules are in mailbox.identity.accounts, mailbox.notifications.settings,
+mailbox.notifications.webhooks).
+
+Request fields are typed loosely (``str``, ``list[int]``) on purpose: the domain checks their
+values and answers one 422 problem naming every bad field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from msgspec import UNSET, Meta, Struct, UnsetType, structs
+
+from mailbox.evidence.log import rfc3339
+from mailbox.identity.accounts import AccountView, edelivery_status
+from mailbox.models import Account, NotificationAddress, WebhookAttempt, WebhookSubscription
+from mailbox.notifications.settings import NotificationSettings
+
+__all__ = [
+    "AccountPublic",
+    "AccountsPublic",
+    "AddressCreate",
+    "AddressVerifiedPublic",
+    "NotificationAddressPublic",
+    "NotificationSettingsPatch",
+    "NotificationSettingsPublic",
+    "WebhookAttemptPublic",
+    "WebhookAttemptsPublic",
+    "WebhookCreate",
+    "WebhookSecretPublic",
+    "WebhookSubscriptionPublic",
+    "WebhooksPublic",
+]
+
+
+def _time(value: datetime | None) -> str | None:
+    return rfc3339(value) if value is not None else None
+
+
+EdeliveryStatusField = Annotated[
+    str,
+    Meta(
+        description="active (consent and a verified address), inactive (documents go to "
+        "paper) or suspended (notifications failed permanently; an owner re-enables by "
+        "giving consent again).",
+        examples=["active"],
+    ),
+]
+
+
+class AccountPublic(Struct, kw_only=True):
+    id: str
+    name: str
+    role: Annotated[str, Meta(description="Your strongest role: owner, editor or viewer.")]
+    edelivery_status: EdeliveryStatusField
+    edelivery_consent_at: str | None
+    edelivery_suspended_reason: str | None
+
+    @classmethod
+    def of(cls, view: AccountView) -> AccountPublic:
+        account = view.account
+        return cls(
+            id=account.id,
+            name=account.name,
+            role=view.role.value,
+            edelivery_status=edelivery_status(account).value,
+            edelivery_consent_at=_time(account.edelivery_consent_at),
+            edelivery_suspended_reason=account.edelivery_suspended_reason,
+        )
+
+
+class AccountsPublic(Struct):
+    items: list[AccountPublic]
+    next_cursor: str | None
+
+
+class NotificationAddressPublic(Struct, kw_only=True):
+    id: str
+    email: str
+    verified: bool
+    verified_at: str | None
+    verification_expires_at: Annotated[
+        str | None, Meta(description="When the link sent to an unverified address expires.")
+    ]
+    created_at: str
+
+    @classmethod
+    def of(cls, address: NotificationAddress) -> NotificationAddressPublic:
+        return cls(
+            id=address.id,
+            email=address.email,
+            verified=address.verified_at is not None,
+            verified_at=_time(address.verified_at),
+            verification_expires_at=_time(address.verify_expires_at),
+            created_at=rfc3339(address.created_at),
+        )
+
+
+class NotificationSettingsPublic(Struct, kw_only=True):
+    account_id: str
+    mode: Annotated[str, Meta(description="immediate (one email per delivery) or digest.")]
+    reminder_days: Annotated[
+        list[int] | None,
+        Meta(description="Days after consignment to remind; null = the service default."),
+    ]
+    language: Annotated[str, Meta(examples=["en"])]
+    edelivery_status: EdeliveryStatusField
+    edelivery_consent_at: str | None
+    edelivery_suspended_reason: str | None
+    addresses: list[NotificationAddressPublic]
+
+    @classmethod
+    def of(cls, settings: NotificationSettings) -> NotificationSettingsPublic:
+        account = settings.account
+        return cls(
+            account_id=account.id,
+            mode=account.notify_mode,
+            reminder_days=account.reminder_days,
+            language=account.language,
+            edelivery_status=edelivery_status(account).value,
+            edelivery_consent_at=_time(account.edelivery_consent_at),
+            edelivery_suspended_reason=account.edelivery_suspended_reason,
+            addresses=[NotificationAddressPublic.of(a) for a in settings.addresses],
+        )
+
+
+class NotificationSettingsPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Only the fields given change."""
+
+    mode: (
+        Annotated[str, Meta(examples=["digest"], description="immediate or digest")] | UnsetType
+    ) = UNSET
+    reminder_days: (
+        Annotated[list[int], Meta(examples=[[3, 7]], description="Up to 5 days, each 1..60.")]
+        | UnsetType
+    ) = UNSET
+    language: Annotated[str, Meta(examples=["fr"], description="en or fr")] | UnsetType = UNSET
+
+
+class AddressCreate(Struct, kw_only=True):
+    email: Annotated[str, Meta(examples=["patents@example.com"])]
+
+
+class AddressVerifiedPublic(Struct, kw_only=True):
+    address_id: str
+    account_id: str
+    email: str
+    verified_at: str
+    edelivery_status: EdeliveryStatusField
+
+    @classmethod
+    def of(cls, address: NotificationAddress, account: Account) -> AddressVerifiedPublic:
+        assert address.verified_at is not None
+        return cls(
+            address_id=address.id,
+            account_id=account.id,
+            email=address.email,
+            verified_at=rfc3339(address.verified_at),
+            edelivery_status=edelivery_status(account).value,
+        )
+
+
+class WebhookCreate(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Exactly one of ``account_id`` and ``office_id``."""
+
+    url: Annotated[str, Meta(examples=["https://patents.example.com/hooks/mailbox"])]
+    account_id: str | None = None
+    office_id: str | None = None
+    events: Annotated[
+        list[str],
+        Meta(
+            examples=[["delivery.available", "delivery.picked_up"]],
+            description="Event types to receive; empty for all of them.",
+        ),
+    ] = []
+
+
+class WebhookSubscriptionPublic(Struct, kw_only=True):
+    id: str
+    account_id: str | None
+    office_id: str | None
+    url: str
+    events: Annotated[list[str], Meta(description="Empty: every event type.")]
+    active: bool
+    created_at: str
+
+    @classmethod
+    def of(cls, subscription: WebhookSubscription) -> WebhookSubscriptionPublic:
+        return WebhookSubscriptionPublic(
+            id=subscription.id,
+            account_id=subscription.account_id,
+            office_id=subscription.office_id,
+            url=subscription.url,
+            events=list(subscription.events),
+            active=subscription.active,
+            created_at=rfc3339(subscription.created_at),
+        )
+
+
+class WebhookSecretPublic(WebhookSubscriptionPublic, kw_only=True):
+    """A subscription with its signing secret: shown only when created or rotated."""
+
+    secret: Annotated[
+        str,
+        Meta(
+            description="HMAC-SHA256 key of the Mailbox-Signature header. Shown only now: "
+            "store it; lists never show it."
+        ),
+    ]
+
+    @classmethod
+    def with_secret(cls, subscription: WebhookSubscription, secret: str) -> WebhookSecretPublic:
+        public = WebhookSubscriptionPublic.of(subscription)
+        return cls(**structs.asdict(public), secret=secret)
+
+
+class WebhooksPublic(Struct):
+    items: list[WebhookSubscriptionPublic]
+    next_cursor: str | None
+
+
+class WebhookAttemptPublic(Struct, kw_only=True):
+    id: str
+    outbox_id: Annotated[str, Meta(description="The event message this attempt posted.")]
+    event_type: str
+    attempted_at: str
+    ok: bool
+    status_code: Annotated[int | None, Meta(description="HTTP status answered, if any.")]
+    detail: str
+
+    @classmethod
+    def of(cls, attempt: WebhookAttempt) -> WebhookAttemptPublic:
+        return cls(
+            id=attempt.id,
+            outbox_id=attempt.outbox_id,
+            event_type=attempt.event_type,
+            attempted_at=rfc3339(attempt.attempted_at),
+            ok=attempt.ok,
+            status_code=attempt.status_code,
+            detail=attempt.detail,
+        )
+
+
+class WebhookAttemptsPublic(Struct):
+    items: list[WebhookAttemptPublic]
+    next_cursor: str | None

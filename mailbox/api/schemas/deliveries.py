@@ -1,0 +1,164 @@
+"""Request and response schemas of the API (transport only; the tables are in mailbox.models).
+Times are RFC 3339 UTC with a ``Z``; identifiers are opaque strings; sizes are bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from litestar.datastructures import UploadFile
+from litestar.params import Parameter
+from msgspec import Meta, Struct
+
+from mailbox.deliveries.inbox import DeliveryView
+from mailbox.evidence.log import rfc3339
+from mailbox.models import EvidenceRecord
+
+__all__ = [
+    "DeliveryPublic",
+    "DispatchForm",
+    "EvidencePublic",
+    "InboxPublic",
+    "ProblemDetails",
+    "TokenPublic",
+]
+
+
+def _time(value) -> str | None:
+    return rfc3339(value) if value is not None else None
+
+
+class FieldProblem(Struct):
+    field: str
+    message: str
+
+
+class ProblemDetails(Struct, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details: the one shape of every error. ``errors`` is always present
+    (empty when no field is to blame); ``evidence_id`` names the SubmissionRejection record of
+    a refused dispatch; ``error`` is the OAuth 2.0 error code on the token endpoint."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem]
+    evidence_id: str | None = None
+    error: str | None = None
+
+
+class TokenPublic(Struct):
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+class EvidencePublic(Struct, kw_only=True):
+    id: str
+    seq: int
+    type: str
+    occurred_at: str
+    actor: str
+    actor_ip: str | None
+    details: dict
+    record_hash: str
+    prev_hash: str
+
+    @classmethod
+    def of(cls, record: EvidenceRecord) -> EvidencePublic:
+        return cls(
+            id=record.id,
+            seq=record.seq,
+            type=record.type,
+            occurred_at=rfc3339(record.occurred_at),
+            actor=record.actor,
+            actor_ip=record.actor_ip,
+            details=record.details,
+            record_hash=record.record_hash,
+            prev_hash=record.prev_hash,
+        )
+
+
+class DocumentPublic(Struct, kw_only=True):
+    id: str
+    kind_code: str
+    dossier_number: str
+    title: str
+    filename: str
+    original_sha256: str
+    sealed_sha256: str
+    original_size: int
+    sealed_size: int
+
+
+class DeliveryPublic(Struct, kw_only=True):
+    id: str
+    status: str
+    account_id: str
+    office_id: str
+    office_code: str
+    office_name: str
+    document: DocumentPublic
+    submitted_at: str
+    available_at: str | None
+    deemed_due_at: str | None
+    picked_up_at: str | None
+    deemed_delivered_at: str | None
+    paper_queued_at: str | None
+    paper_reason: str | None
+    unread: bool
+    timeline: list[EvidencePublic] | None = None
+
+    @classmethod
+    def of(cls, view: DeliveryView, timeline: list[EvidenceRecord] | None = None) -> DeliveryPublic:
+        d, doc, office = view.delivery, view.document, view.office
+        return cls(
+            id=d.id,
+            status=d.status,
+            account_id=d.account_id,
+            office_id=office.id,
+            office_code=office.code,
+            office_name=office.name,
+            document=DocumentPublic(
+                id=doc.id,
+                kind_code=doc.kind_code,
+                dossier_number=doc.dossier_number,
+                title=doc.title,
+                filename=doc.filename,
+                original_sha256=doc.original_sha256,
+                sealed_sha256=doc.sealed_sha256,
+                original_size=doc.original_size,
+                sealed_size=doc.sealed_size,
+            ),
+            submitted_at=rfc3339(d.submitted_at),
+            available_at=_time(d.available_at),
+            deemed_due_at=_time(d.deemed_due_at),
+            picked_up_at=_time(d.picked_up_at),
+            deemed_delivered_at=_time(d.deemed_delivered_at),
+            paper_queued_at=_time(d.paper_queued_at),
+            paper_reason=d.paper_reason,
+            unread=d.picked_up_at is None,
+            timeline=[EvidencePublic.of(r) for r in timeline] if timeline is not None else None,
+        )
+
+
+class InboxPublic(Struct):
+    items: list[DeliveryPublic]
+    next_cursor: str | None
+
+
+@dataclass
+class DispatchForm:
+    """Multipart form of a dispatch: the PDF and its metadata. Every field is required; they
+    are declared with defaults so that a dispatch missing several of them is answered with one
+    problem naming all of them (and recorded as a SubmissionRejection)."""
+
+    file: UploadFile | None = None
+    recipient_account_id: Annotated[str, Meta(max_length=64, examples=["acc_01j..."])] = ""
+    kind_code: Annotated[str, Meta(max_length=32, examples=["R71"])] = ""
+    dossier_number: Annotated[str, Meta(max_length=64, examples=["EP23123456.7"])] = ""
+    title: Annotated[str, Meta(max_length=500, examples=["Communication under Rule 71(3)"])] = ""
+    office_id: str | None = field(default=None)
+
+
+LimitParam = Annotated[int, Parameter(ge=1, le=200, description="Page size (1-200).")]

@@ -1,0 +1,14 @@
+"""Deliveries: one document to one account and its legal timeline.
+
+- :mod:`.rules`: the delivery state machine (pure: one function per arrow, each returning its
+  evidence draft), including who gets paper instead of electronic delivery.
+- :mod:`.legal_clock`: the dates that count (deemed delivery, reminders, deadlines): pure.
+- :mod:`.events`: what follow-up work (outbox rows) each delivery event causes.
+- :mod:`.dispatch`, :mod:`.pickup`, :mod:`.scans`: the use cases (dispatch, pick up, the
+  legal-clock scans); each owns its transactions.
+- :mod:`.inbox`: read functions (an inbox page, one delivery with its timeline).
+
+May import: the shared base, ``mailbox.models``, ``mailbox.signing``, ``mailbox.storage``,
+``mailbox.evidence``, ``mailbox.identity``. Never notifications, paper, proof, the web or the
+CLI (they build on this room, not the other way round).
+"""

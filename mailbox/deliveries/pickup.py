@@ -1,0 +1,65 @@
+"""Pickup: an account holder downloads a sealed document. The first download is the legal
+handover (ContentHandover: who, when, from which address); later ones are ContentAccess.
+
+The blob is decrypted and authenticated BEFORE the handover is recorded: altered bytes are
+never served, and a failed read never counts as a pickup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from mailbox.clock import now
+from mailbox.deliveries import rules
+from mailbox.deliveries.events import enqueue
+from mailbox.errors import NotFound
+from mailbox.evidence import log as evidence
+from mailbox.evidence.log import EvidenceType
+from mailbox.identity.principal import Principal
+from mailbox.models import Delivery, Document
+from mailbox.services import Services
+
+__all__ = ["SealedDocument", "pick_up"]
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    filename: str
+    content: bytes
+    sha256: str
+    evidence_type: str
+
+
+async def pick_up(
+    services: Services, principal: Principal, delivery_id: str, *, ip: str | None
+) -> SealedDocument:
+    """The sealed PDF of a delivery of one of the principal's accounts, recording the read."""
+    async with services.db.session() as session:
+        delivery = await session.get(Delivery, delivery_id)
+        if delivery is None or delivery.account_id not in principal.account_roles:
+            raise NotFound(f"No delivery {delivery_id}")
+        document = await session.get(Document, delivery.document_id)
+        assert document is not None
+    content = await asyncio.to_thread(services.blobs.get, document.sealed_sha256)
+    async with services.db.write() as session:
+        locked = (
+            await session.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update())
+        ).one()
+        at = now()
+        draft = rules.hand_over(locked, at=at, actor=principal.actor, ip=ip)
+        session.add(locked)
+        await evidence.append(
+            session,
+            services.evidence,
+            draft,
+            delivery_id=locked.id,
+            original_sha256=document.original_sha256,
+            sealed_sha256=document.sealed_sha256,
+            at=at,
+        )
+        if draft.type == EvidenceType.CONTENT_HANDOVER:
+            enqueue(session, locked, None, "picked_up")
+    return SealedDocument(document.filename, content, document.sealed_sha256, draft.type.value)

@@ -1,0 +1,171 @@
+"""Delivery rules: the state machine of DESIGN.md as pure functions over a Delivery and a time.
+
+Each transition moves the delivery along one arrow, stamps the legal time and returns the
+:class:`EvidenceDraft` that the caller appends to the log in the same transaction. An arrow the
+machine does not have raises :class:`IllegalTransition`; nothing passes silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from mailbox.deliveries.legal_clock import deemed_due_at
+from mailbox.errors import IllegalTransition
+from mailbox.evidence.log import EvidenceDraft, EvidenceType
+from mailbox.models import Account, Delivery, DeliveryStatus, Office
+
+__all__ = [
+    "TRANSITIONS",
+    "accept",
+    "consign",
+    "deem_delivered",
+    "electronic_delivery_possible",
+    "hand_over",
+    "mark_paper_posted",
+    "mark_paper_returned",
+    "notified",
+    "on_notification_failure",
+    "relay_to_paper",
+]
+
+S = DeliveryStatus
+
+# (from, to) pairs the machine allows.
+TRANSITIONS: frozenset[tuple[S, S]] = frozenset(
+    {
+        (S.SUBMITTED, S.AVAILABLE),
+        (S.SUBMITTED, S.PAPER_QUEUED),
+        (S.SUBMITTED, S.REJECTED),
+        (S.AVAILABLE, S.PICKED_UP),
+        (S.AVAILABLE, S.DEEMED_DELIVERED),
+        (S.AVAILABLE, S.PAPER_QUEUED),
+        (S.DEEMED_DELIVERED, S.PICKED_UP),
+        (S.PAPER_QUEUED, S.PAPER_POSTED),
+        (S.PAPER_POSTED, S.PAPER_RETURNED),
+    }
+)
+
+
+def _move(delivery: Delivery, to: S) -> None:
+    current = S(delivery.status)
+    if (current, to) not in TRANSITIONS:
+        raise IllegalTransition(
+            f"Delivery {delivery.id} cannot go from {current.value} to {to.value}"
+        )
+    delivery.status = to.value
+
+
+def electronic_delivery_possible(account: Account, office: Office, kind_code: str) -> str | None:
+    """``None`` if the document may be delivered electronically, else the reason it may not."""
+    if kind_code in (office.paper_only_kinds or []):
+        return f"office policy: document kind {kind_code} is served on paper"
+    if account.edelivery_suspended_reason:
+        return f"electronic delivery suspended: {account.edelivery_suspended_reason}"
+    if not account.edelivery_active:
+        return "the account has no active electronic delivery (no consent or no verified address)"
+    return None
+
+
+def accept(delivery: Delivery, *, actor: str, details: Mapping[str, Any]) -> EvidenceDraft:
+    """The dispatch was received and is valid (the delivery stays ``submitted``)."""
+    if delivery.status != S.SUBMITTED:
+        raise IllegalTransition(f"Delivery {delivery.id} was already accepted")
+    return EvidenceDraft(EvidenceType.SUBMISSION_ACCEPTANCE, actor, details=details)
+
+
+def consign(delivery: Delivery, *, at: datetime, deemed_days: int) -> EvidenceDraft:
+    """Make the document available in the mailbox: legal delivery into the mailbox."""
+    _move(delivery, S.AVAILABLE)
+    delivery.available_at = at
+    delivery.deemed_due_at = deemed_due_at(at, deemed_days)
+    return EvidenceDraft(
+        EvidenceType.CONTENT_CONSIGNMENT,
+        "service",
+        details={"deemed_due_at": delivery.deemed_due_at.isoformat()},
+    )
+
+
+def hand_over(delivery: Delivery, *, at: datetime, actor: str, ip: str | None) -> EvidenceDraft:
+    """Record a download: the first is the handover (pickup), later ones are accesses."""
+    status = S(delivery.status)
+    if status in (S.AVAILABLE, S.DEEMED_DELIVERED):
+        _move(delivery, S.PICKED_UP)
+        delivery.picked_up_at = at
+        delivery.picked_up_by = actor
+        return EvidenceDraft(EvidenceType.CONTENT_HANDOVER, actor, actor_ip=ip)
+    if status == S.PICKED_UP:
+        return EvidenceDraft(EvidenceType.CONTENT_ACCESS, actor, actor_ip=ip)
+    raise IllegalTransition(f"Delivery {delivery.id} is {status.value}; it cannot be picked up")
+
+
+def deem_delivered(delivery: Delivery, *, at: datetime) -> EvidenceDraft:
+    """The pickup deadline passed: the document now counts as delivered."""
+    if delivery.deemed_due_at is None or at < delivery.deemed_due_at:
+        raise IllegalTransition(f"Delivery {delivery.id} is not yet due for deemed delivery")
+    _move(delivery, S.DEEMED_DELIVERED)
+    delivery.deemed_delivered_at = delivery.deemed_due_at
+    return EvidenceDraft(
+        EvidenceType.DEEMED_DELIVERY,
+        "service",
+        details={"deemed_delivered_at": delivery.deemed_due_at.isoformat()},
+    )
+
+
+def relay_to_paper(delivery: Delivery, *, at: datetime, reason: str) -> EvidenceDraft:
+    """Electronic delivery is not possible: hand the document to the paper process."""
+    _move(delivery, S.PAPER_QUEUED)
+    delivery.paper_queued_at = at
+    delivery.paper_reason = reason
+    return EvidenceDraft(EvidenceType.RELAY_TO_NON_ERDS, "service", details={"reason": reason})
+
+
+def notified(delivery: Delivery, *, at: datetime, details: Mapping[str, Any]) -> EvidenceDraft:
+    """An alert about ``delivery`` was accepted by the mail system (NotificationForAcceptance).
+
+    The first one stamps ``notified_at``; later ones (a digest after an alert) keep it.
+    """
+    if delivery.notified_at is None:
+        delivery.notified_at = at
+    return EvidenceDraft(EvidenceType.NOTIFICATION_FOR_ACCEPTANCE, "service", details=details)
+
+
+def on_notification_failure(
+    delivery: Delivery, account: Account, *, at: datetime, reason: str, details: Mapping[str, Any]
+) -> tuple[EvidenceDraft, ...]:
+    """An alert about ``delivery`` failed for good (hard bounce, no verified address, retry
+    budget spent): the account's notifications fail permanently, so electronic delivery is not
+    possible (DESIGN.md).
+
+    Suspends the account's electronic delivery and returns the NotificationFailure record,
+    followed by the relay to paper (RelayToNonERDS) when the document still waits for pickup.
+    A document already picked up or deemed delivered stays where it is.
+    """
+    if not account.edelivery_suspended_reason:
+        account.edelivery_suspended_reason = f"notifications fail permanently: {reason}"[:500]
+    drafts = [
+        EvidenceDraft(
+            EvidenceType.NOTIFICATION_FAILURE, "service", details={**details, "reason": reason}
+        )
+    ]
+    if delivery.status == S.AVAILABLE:
+        paper_reason = (
+            f"electronic delivery is not possible: notifications fail permanently ({reason})"
+        )
+        drafts.append(relay_to_paper(delivery, at=at, reason=paper_reason[:500]))
+    return tuple(drafts)
+
+
+def mark_paper_posted(delivery: Delivery, *, at: datetime, actor: str) -> EvidenceDraft:
+    _move(delivery, S.PAPER_POSTED)
+    delivery.paper_posted_at = at
+    return EvidenceDraft(EvidenceType.PAPER_POSTED, actor)
+
+
+def mark_paper_returned(
+    delivery: Delivery, *, at: datetime, actor: str, reason: str
+) -> EvidenceDraft:
+    _move(delivery, S.PAPER_RETURNED)
+    delivery.paper_returned_at = at
+    return EvidenceDraft(EvidenceType.PAPER_RETURNED, actor, details={"reason": reason})

@@ -1,0 +1,166 @@
+"""Administration: creating offices, accounts, users and grants, and consenting to electronic
+delivery. Used by the CLI, the demo data and the tests; functions take ``session`` keyword-only
+and never commit."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mailbox.clock import now
+from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound
+from mailbox.identity.auth import hash_password
+from mailbox.models import Account, Grant, NotificationAddress, Office, Role, User
+from mailbox.models.parties import ACCOUNT_ROLES, OFFICE_ROLES
+
+__all__ = [
+    "add_verified_address",
+    "create_account",
+    "create_office",
+    "create_user",
+    "grant_role",
+    "refresh_edelivery",
+]
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
+MIN_PASSWORD = 10
+
+
+async def create_office(
+    *,
+    session: AsyncSession,
+    code: str,
+    name: str,
+    deemed_delivery_days: int | None = None,
+    paper_only_kinds: Sequence[str] = (),
+) -> Office:
+    code = code.strip().upper()
+    if not re.fullmatch(r"[A-Z0-9]{2,16}", code):
+        raise InvalidRequest(
+            "Office code must be 2-16 letters or digits",
+            errors=[FieldError("code", "2-16 letters or digits")],
+        )
+    if (await session.exec(select(Office).where(Office.code == code))).first():
+        raise Conflict(f"An office with code {code} exists")
+    office = Office(
+        code=code,
+        name=name.strip(),
+        deemed_delivery_days=deemed_delivery_days,
+        paper_only_kinds=list(paper_only_kinds),
+    )
+    session.add(office)
+    await session.flush()
+    return office
+
+
+async def create_account(
+    *,
+    session: AsyncSession,
+    name: str,
+    postal_address: str,
+    language: str = "en",
+    consent: bool = False,
+) -> Account:
+    errors = []
+    if not name.strip():
+        errors.append(FieldError("name", "is required"))
+    if not postal_address.strip():
+        errors.append(FieldError("postal_address", "is required (paper is the fallback)"))
+    if errors:
+        raise InvalidRequest("The account is invalid", errors=errors)
+    account = Account(
+        name=name.strip(),
+        postal_address=postal_address.strip(),
+        language=language,
+        edelivery_consent_at=now() if consent else None,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def create_user(
+    *, session: AsyncSession, email: str, password: str, display_name: str, is_admin: bool = False
+) -> User:
+    email = email.strip().lower()
+    errors = []
+    if not EMAIL.match(email):
+        errors.append(FieldError("email", "is not an email address"))
+    if len(password) < MIN_PASSWORD:
+        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD} characters"))
+    if errors:
+        raise InvalidRequest("The user is invalid", errors=errors)
+    if (await session.exec(select(User).where(User.email == email))).first():
+        raise Conflict(f"A user with email {email} exists")
+    user = User(
+        email=email,
+        display_name=display_name.strip() or email,
+        password_hash=await asyncio.to_thread(hash_password, password),
+        is_admin=is_admin,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def grant_role(
+    *,
+    session: AsyncSession,
+    user_id: str,
+    role: Role,
+    account_id: str | None = None,
+    office_id: str | None = None,
+) -> Grant:
+    """Give ``user_id`` a role on an account (owner/editor/viewer) or office
+    (dispatcher/auditor)."""
+    if (account_id is None) == (office_id is None):
+        raise InvalidRequest("A grant names exactly one account or one office")
+    if account_id is not None and role not in ACCOUNT_ROLES:
+        raise InvalidRequest(f"Role {role} is not an account role")
+    if office_id is not None and role not in OFFICE_ROLES:
+        raise InvalidRequest(f"Role {role} is not an office role")
+    if await session.get(User, user_id) is None:
+        raise NotFound(f"No user {user_id}")
+    if account_id is not None and await session.get(Account, account_id) is None:
+        raise NotFound(f"No account {account_id}")
+    if office_id is not None and await session.get(Office, office_id) is None:
+        raise NotFound(f"No office {office_id}")
+    grant = Grant(user_id=user_id, role=role.value, account_id=account_id, office_id=office_id)
+    session.add(grant)
+    await session.flush()
+    return grant
+
+
+async def refresh_edelivery(*, session: AsyncSession, account: Account) -> bool:
+    """Recompute whether electronic delivery is active: consent and a verified address."""
+    verified = (
+        await session.exec(
+            select(NotificationAddress).where(
+                NotificationAddress.account_id == account.id,
+                NotificationAddress.verified_at.is_not(None),  # type: ignore[union-attr]
+            )
+        )
+    ).first()
+    account.edelivery_active = account.edelivery_consent_at is not None and verified is not None
+    session.add(account)
+    return account.edelivery_active
+
+
+async def add_verified_address(
+    *, session: AsyncSession, account: Account, email: str
+) -> NotificationAddress:
+    """Add an address that an administrator has verified out of band (CLI, demo)."""
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise InvalidRequest(
+            "Not an email address", errors=[FieldError("email", "not an email address")]
+        )
+    address = NotificationAddress(account_id=account.id, email=email, verified_at=now())
+    session.add(address)
+    await session.flush()
+    await refresh_edelivery(session=session, account=account)
+    return address

@@ -1,0 +1,298 @@
+"""Alert emails: who receives them, what they say, and how they leave.
+
+For each claimed ``email.*`` outbox message :func:`compose_emails` builds the
+:class:`notifier.EmailMessage` (rendered in the account's language, addressed to its verified
+notification addresses), or says why it is no longer needed (``skipped``: the document was
+picked up before its reminder went out) or cannot be sent at all (``impossible``: no verified
+address). Emails carry metadata and a link, never the document. Every Message-ID derives from
+the outbox id, so a message sent again after a crash is recognisable as the same one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from ipaddress import ip_address
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mailbox.clock import to_utc
+from mailbox.config import TEMPLATES_DIR, Settings
+from mailbox.models import (
+    Account,
+    Delivery,
+    Document,
+    NotificationAddress,
+    Office,
+    OutboxMessage,
+)
+from mailbox.notifications.settings import verification_link
+from notifier import (
+    EmailMessage,
+    SendOutcome,
+    SmtpSettings,
+    TemplateRenderer,
+    send_batches_parallel,
+)
+from notifier.pickup_dir import write_batch
+
+__all__ = [
+    "ALERT_KINDS",
+    "EMAIL_TEMPLATES",
+    "Composition",
+    "compose_emails",
+    "message_id_for",
+    "send_emails",
+    "smtp_settings",
+]
+
+log = logging.getLogger("mailbox.notifications.alerts")
+
+EMAIL_TEMPLATES = {
+    "email.new_delivery": "new_delivery",
+    "email.deemed_delivery": "deemed_delivery",
+    "email.reminder": "reminder",
+    "email.digest": "digest",
+    "email.verify_address": "verify_address",
+}
+# Alerts about deliveries: their permanent failure means electronic delivery is not possible.
+ALERT_KINDS = frozenset(EMAIL_TEMPLATES) - {"email.verify_address"}
+# The states in which each alert still tells the account something true and useful.
+_STILL_RELEVANT = {
+    "email.new_delivery": {"available", "picked_up", "deemed_delivered"},
+    "email.reminder": {"available"},
+    "email.deemed_delivery": {"deemed_delivered", "picked_up"},
+}
+# Below this many messages per connection, more connections cost more than they save.
+_MESSAGES_PER_CONNECTION = 100
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Composition:
+    """What to do with one email message: send ``email``, or not, and why."""
+
+    email: EmailMessage | None = None
+    skipped: str | None = None  # no longer needed: done without sending
+    impossible: str | None = None  # can never be sent: a permanent failure
+
+
+@cache
+def renderer() -> TemplateRenderer:
+    """The process's template renderer (templates compile once)."""
+    return TemplateRenderer(TEMPLATES_DIR)
+
+
+def message_id_for(outbox_id: str, public_base_url: str) -> str:
+    """``<outbox_id@domain>``: the same for every attempt at one outbox message."""
+    host = urlsplit(public_base_url).hostname or ""
+    try:
+        ip_address(host)
+        host = ""  # an address literal is no domain
+    except ValueError:
+        pass
+    return f"<{outbox_id}@{host or 'mailbox.local'}>"
+
+
+def when(value: datetime | None) -> str | None:
+    """``2026-11-26 09:14 UTC``: how notices show a legal time."""
+    return to_utc(value).strftime("%Y-%m-%d %H:%M UTC") if value is not None else None
+
+
+@dataclass
+class _Facts:
+    """Everything the messages of one drain round refer to, loaded in a few queries."""
+
+    deliveries: dict[str, Delivery]
+    documents: dict[str, Document]
+    offices: dict[str, Office]
+    accounts: dict[str, Account]
+    addresses: dict[str, list[str]]  # account id -> verified addresses
+    pending_addresses: dict[str, NotificationAddress]
+
+
+async def compose_emails(
+    *, session: AsyncSession, settings: Settings, messages: Sequence[OutboxMessage], at: datetime
+) -> dict[str, Composition]:
+    """Build the email of each message in ``messages``, keyed by outbox id. A message that
+    cannot be composed (a bug, bad data) is logged and left out: it stays pending and is
+    retried, then given up, like a failed send, without holding up the others."""
+    facts = await _load_facts(session=session, messages=messages)
+    compositions: dict[str, Composition] = {}
+    for message in messages:
+        try:
+            compositions[message.id] = _compose(message, facts, settings, at)
+        except Exception:
+            log.exception("cannot compose email", extra={"outbox_id": message.id})
+    return compositions
+
+
+async def _load_facts(*, session: AsyncSession, messages: Sequence[OutboxMessage]) -> _Facts:
+    delivery_ids = {m.delivery_id for m in messages if m.delivery_id}
+    for message in messages:
+        delivery_ids.update(message.payload.get("delivery_ids", ()))
+    deliveries = await _by_id(session, Delivery, delivery_ids)
+    documents = await _by_id(session, Document, {d.document_id for d in deliveries.values()})
+    offices = await _by_id(session, Office, {d.office_id for d in deliveries.values()})
+    account_ids = {m.account_id for m in messages if m.account_id}
+    account_ids.update(d.account_id for d in deliveries.values())
+    accounts = await _by_id(session, Account, account_ids)
+    addresses: dict[str, list[str]] = {}
+    for chunk in _chunks(sorted(accounts)):
+        rows = await session.exec(
+            select(NotificationAddress.account_id, NotificationAddress.email)
+            .where(col(NotificationAddress.account_id).in_(chunk))
+            .where(col(NotificationAddress.verified_at).is_not(None))
+            .order_by(col(NotificationAddress.email))
+        )
+        for account_id, email in rows:
+            addresses.setdefault(account_id, []).append(email)
+    address_ids = {
+        str(m.payload["address_id"])
+        for m in messages
+        if m.kind == "email.verify_address" and m.payload.get("address_id")
+    }
+    pending = await _by_id(session, NotificationAddress, address_ids)
+    return _Facts(deliveries, documents, offices, accounts, addresses, pending)
+
+
+async def _by_id(session: AsyncSession, model: Any, ids: Iterable[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for chunk in _chunks(sorted(ids)):
+        for row in (await session.exec(select(model).where(col(model.id).in_(chunk)))).all():
+            found[row.id] = row
+    return found
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _compose(
+    message: OutboxMessage, facts: _Facts, settings: Settings, at: datetime
+) -> Composition:
+    template = EMAIL_TEMPLATES.get(message.kind)
+    if template is None:
+        return Composition(impossible=f"unknown email kind {message.kind}")
+    base = settings.public_base_url.rstrip("/")
+    if message.kind == "email.verify_address":
+        return _compose_verification(message, facts, settings)
+    account = facts.accounts.get(message.account_id or "")
+    if message.kind == "email.digest":
+        ids = [i for i in message.payload.get("delivery_ids", ()) if i in facts.deliveries]
+        items = [_document_context(facts, facts.deliveries[i], base) for i in ids]
+        if not items:
+            return Composition(skipped="nothing left to list")
+        context: dict[str, Any] = {"items": items, "inbox_link": f"{base}/inbox"}
+    else:
+        delivery = facts.deliveries.get(message.delivery_id or "")
+        if delivery is None:
+            return Composition(impossible="the delivery no longer exists")
+        account = account or facts.accounts.get(delivery.account_id)
+        if delivery.status not in _STILL_RELEVANT[message.kind]:
+            return Composition(skipped=f"the delivery is {delivery.status}")
+        context = _document_context(facts, delivery, base)
+        if message.kind == "email.reminder":
+            assert delivery.available_at is not None
+            context["days_waiting"] = (at - delivery.available_at).days
+        if message.kind == "email.deemed_delivery":
+            context["deemed_at"] = when(delivery.deemed_delivered_at)
+    if account is None:
+        return Composition(impossible="the account no longer exists")
+    recipients = facts.addresses.get(account.id)
+    if not recipients:
+        return Composition(impossible="the account has no verified notification address")
+    context["account_name"] = account.name
+    rendered = renderer().render_email(template, account.language, context)
+    headers = (("X-Mailbox-Delivery", message.delivery_id),) if message.delivery_id else ()
+    return Composition(
+        email=EmailMessage(
+            message_id=message_id_for(message.id, settings.public_base_url),
+            to=tuple(recipients),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            headers=headers,
+        )
+    )
+
+
+def _document_context(facts: _Facts, delivery: Delivery, base: str) -> dict[str, Any]:
+    document = facts.documents[delivery.document_id]
+    return {
+        "office_name": facts.offices[delivery.office_id].name,
+        "document_kind": document.kind_code,
+        "dossier_number": document.dossier_number,
+        "title": document.title,
+        "available_at": when(delivery.available_at),
+        "deemed_delivery_at": when(delivery.deemed_due_at),
+        "link": f"{base}/deliveries/{delivery.id}",
+    }
+
+
+def _compose_verification(message: OutboxMessage, facts: _Facts, settings: Settings) -> Composition:
+    payload = message.payload
+    token = payload.get("token")
+    if not token:
+        return Composition(skipped="the verification link was already sent")
+    address = facts.pending_addresses.get(str(payload.get("address_id")))
+    if address is None or address.verified_at is not None:
+        return Composition(skipped="the address is gone or already verified")
+    account = facts.accounts.get(message.account_id or address.account_id)
+    expires = payload.get("expires_at")
+    if isinstance(expires, str):
+        expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    context = {
+        "account_name": account.name if account else "",
+        "address": payload.get("email") or address.email,
+        "link": verification_link(settings.public_base_url, str(token)),
+        "expires_at": when(expires) if isinstance(expires, datetime) else str(expires or ""),
+    }
+    language = account.language if account else "en"
+    rendered = renderer().render_email("verify_address", language, context)
+    return Composition(
+        email=EmailMessage(
+            message_id=message_id_for(message.id, settings.public_base_url),
+            to=(str(context["address"]),),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+        )
+    )
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    """The transport settings of the SMTP server named by ``settings``."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=password,
+        timeout=settings.smtp_timeout,
+        sender=settings.smtp_sender,
+    )
+
+
+async def send_emails(
+    settings: Settings, emails: Sequence[EmailMessage], *, connections: int | None = None
+) -> list[SendOutcome]:
+    """Send ``emails`` over one SMTP connection, or up to ``connections`` (default
+    ``smtp_connections``) for a big batch; or write them to the pickup directory when one is
+    configured. One outcome per email, in order."""
+    if not emails:
+        return []
+    transport = smtp_settings(settings)
+    if settings.email_pickup_dir is not None:
+        return await write_batch(settings.email_pickup_dir, transport, emails)
+    wanted = -(-len(emails) // _MESSAGES_PER_CONNECTION)  # ceiling division
+    count = max(1, min(connections or settings.smtp_connections, wanted))
+    return await send_batches_parallel(transport, emails, connections=count)

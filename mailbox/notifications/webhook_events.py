@@ -1,0 +1,213 @@
+"""Webhook events: what a delivery event says to subscribers, which subscriptions hear it, and
+posting it.
+
+A ``webhook.event`` outbox row (written with the event, see :mod:`mailbox.deliveries.events`) fans
+out in
+the drain into one ``webhook.delivery`` row per matching active subscription: account
+subscriptions hear their account's deliveries, office subscriptions their office's, and an
+empty ``events`` list means every event type. Each ``webhook.delivery`` is then posted, signed
+with the subscription's secret, and every attempt is kept as a :class:`WebhookAttempt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mailbox.evidence.log import rfc3339
+from mailbox.models import (
+    Delivery,
+    DeliveryStatus,
+    OutboxMessage,
+    WebhookAttempt,
+    WebhookSubscription,
+)
+from notifier import SendOutcome, post_webhook
+
+__all__ = [
+    "event_body",
+    "fan_out",
+    "load_subscriptions",
+    "post_all",
+    "record_attempt",
+]
+
+_CONCURRENT_POSTS = 16
+# The outcome of a message whose subscription went away: nothing was posted.
+_GONE = SendOutcome(False, True, "subscription removed or paused")
+_TIMESTAMPS = (
+    "submitted_at",
+    "available_at",
+    "deemed_due_at",
+    "notified_at",
+    "picked_up_at",
+    "deemed_delivered_at",
+    "paper_queued_at",
+    "paper_posted_at",
+    "paper_returned_at",
+)
+
+
+def event_body(event: OutboxMessage, delivery: Delivery) -> dict[str, Any]:
+    """The JSON body subscribers receive for ``event`` about ``delivery``.
+
+    ``status`` is the state the event moved the delivery to (its state now for events that
+    move nothing, such as a failed notification); times are RFC 3339 UTC.
+    """
+    event_type = str(event.payload["event_type"])
+    named = event_type.removeprefix("delivery.")
+    status = named if named in DeliveryStatus.__members__.values() else delivery.status
+    body: dict[str, Any] = {
+        "id": event.id,
+        "type": event_type,
+        "created_at": rfc3339(event.created_at),
+        "delivery_id": delivery.id,
+        "status": status,
+        "account_id": delivery.account_id,
+        "office_id": delivery.office_id,
+        "dossier_number": delivery.dossier_number,
+    }
+    for name in _TIMESTAMPS:
+        value = getattr(delivery, name)
+        if value is not None:
+            body[name] = rfc3339(value)
+    return body
+
+
+async def fan_out(*, session: AsyncSession, events: Sequence[OutboxMessage], at: datetime) -> int:
+    """Add one ``webhook.delivery`` row per event and matching subscription; return how many.
+    The caller commits (with the events marked done, in the same transaction)."""
+    if not events:
+        return 0
+    delivery_ids = {e.delivery_id for e in events if e.delivery_id}
+    deliveries = {
+        d.id: d
+        for d in (
+            await session.exec(select(Delivery).where(col(Delivery.id).in_(delivery_ids)))
+        ).all()
+    }
+    accounts = {d.account_id for d in deliveries.values()}
+    offices = {d.office_id for d in deliveries.values()}
+    subscriptions = (
+        await session.exec(
+            select(WebhookSubscription)
+            .where(col(WebhookSubscription.active).is_(True))
+            .where(
+                or_(
+                    col(WebhookSubscription.account_id).in_(accounts),
+                    col(WebhookSubscription.office_id).in_(offices),
+                )
+            )
+            .order_by(col(WebhookSubscription.id))
+        )
+    ).all()
+    rows: list[OutboxMessage] = []
+    for event in events:
+        delivery = deliveries.get(event.delivery_id or "")
+        if delivery is None:
+            continue
+        event_type = str(event.payload["event_type"])
+        body = event_body(event, delivery)
+        for subscription in subscriptions:
+            if not _hears(subscription, delivery, event_type):
+                continue
+            rows.append(
+                OutboxMessage(
+                    kind="webhook.delivery",
+                    delivery_id=delivery.id,
+                    account_id=delivery.account_id,
+                    payload={
+                        "subscription_id": subscription.id,
+                        "event_id": event.id,
+                        "event_type": event_type,
+                        "body": body,
+                    },
+                    next_attempt_at=at,
+                )
+            )
+    session.add_all(rows)
+    return len(rows)
+
+
+def _hears(subscription: WebhookSubscription, delivery: Delivery, event_type: str) -> bool:
+    concerned = (
+        subscription.account_id == delivery.account_id
+        or subscription.office_id == delivery.office_id
+    )
+    return concerned and (not subscription.events or event_type in subscription.events)
+
+
+async def load_subscriptions(
+    *, session: AsyncSession, messages: Sequence[OutboxMessage]
+) -> dict[str, WebhookSubscription]:
+    """The subscriptions the ``webhook.delivery`` messages go to, by id."""
+    ids = {str(m.payload.get("subscription_id")) for m in messages}
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(WebhookSubscription).where(col(WebhookSubscription.id).in_(ids))
+    )
+    return {s.id: s for s in rows.all()}
+
+
+async def post_all(
+    messages: Sequence[OutboxMessage],
+    subscriptions: dict[str, WebhookSubscription],
+    *,
+    timeout: float,
+    at: datetime,
+) -> dict[str, SendOutcome]:
+    """POST each ``webhook.delivery`` message to its subscription; one outcome per outbox id.
+    A subscription removed or paused since the fan-out is a permanent failure."""
+    outcomes: dict[str, SendOutcome] = {}
+    limit = asyncio.Semaphore(_CONCURRENT_POSTS)
+    timestamp = int(at.timestamp())
+
+    async def post(client: httpx.AsyncClient, message: OutboxMessage) -> None:
+        subscription = subscriptions.get(str(message.payload.get("subscription_id")))
+        if subscription is None or not subscription.active:
+            outcomes[message.id] = _GONE
+            return
+        body = json.dumps(message.payload["body"], sort_keys=True, separators=(",", ":"))
+        async with limit:
+            outcomes[message.id] = await post_webhook(
+                client,
+                subscription.url,
+                subscription.secret,
+                body.encode(),
+                event_id=str(message.payload["event_id"]),
+                event_type=str(message.payload["event_type"]),
+                timestamp=timestamp,
+            )
+
+    if messages:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            await asyncio.gather(*(post(client, m) for m in messages))
+    return outcomes
+
+
+def record_attempt(
+    session: AsyncSession, message: OutboxMessage, outcome: SendOutcome, *, at: datetime
+) -> None:
+    """Keep one attempt at posting ``message`` (the caller commits)."""
+    if outcome == _GONE:
+        return  # nothing was attempted, and the subscription row may be gone
+    session.add(
+        WebhookAttempt(
+            subscription_id=str(message.payload["subscription_id"]),
+            outbox_id=message.id,
+            event_type=str(message.payload["event_type"]),
+            attempted_at=at,
+            ok=outcome.ok,
+            status_code=outcome.code,
+            detail=outcome.detail[:500],
+        )
+    )

@@ -1,0 +1,113 @@
+"""Demo data for a newcomer: an office, an applicant account with a verified address, three
+people (applicant, dispatcher, auditor) and a few delivered documents to click through."""
+
+from __future__ import annotations
+
+import io
+
+from sqlmodel import select
+
+from mailbox.config import Settings
+from mailbox.deliveries.dispatch import DispatchRequest, dispatch
+from mailbox.identity.admin import (
+    add_verified_address,
+    create_account,
+    create_office,
+    create_user,
+    grant_role,
+)
+from mailbox.models import Office, Role
+from mailbox.services import Services
+
+__all__ = ["DEMO_USERS", "demo_pdf", "seed_demo"]
+
+DEMO_USERS = {
+    "applicant": ("applicant@demo.test", "applicant-demo-1"),
+    "dispatcher": ("dispatcher@demo.test", "dispatcher-demo-1"),
+    "auditor": ("auditor@demo.test", "auditor-demo-1"),
+}
+DEMO_DOCUMENTS = [
+    ("R71", "EP23123456.7", "Communication under Rule 71(3) EPC (intention to grant)"),
+    ("F2001", "EP23123456.7", "Invitation to pay the designation fee"),
+    ("ISR", "PCT/EP2026/050123", "International search report and written opinion"),
+]
+
+
+def demo_pdf(title: str, body: str = "") -> bytes:
+    """A one-page official-looking PDF."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=True)  # same input, same bytes
+    page.setFont("Helvetica-Bold", 16)
+    page.drawString(72, 770, "Demo Patent Office")
+    page.setFont("Helvetica", 12)
+    page.drawString(72, 740, title[:90])
+    text = page.beginText(72, 700)
+    for line in (body or "This is a demonstration document served electronically.").split("\n"):
+        text.textLine(line)
+    page.drawText(text)
+    page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+async def seed_demo(settings: Settings) -> int:
+    """Create the demo data unless it exists; return how many demo deliveries there are."""
+    services = Services.start(settings, sealing_workers=0)
+    try:
+        async with services.db.write() as session:
+            office = (await session.exec(select(Office).where(Office.code == "DEMO"))).first()
+            if office is not None:
+                return len(DEMO_DOCUMENTS)
+            office = await create_office(session=session, code="DEMO", name="Demo Patent Office")
+            account = await create_account(
+                session=session,
+                name="Demo Applicant Ltd",
+                postal_address="1 Example Street\n10115 Berlin\nGermany",
+                consent=True,
+            )
+            await add_verified_address(
+                session=session, account=account, email="applicant@demo.test"
+            )
+            people = {}
+            for role, (email, password) in DEMO_USERS.items():
+                people[role] = await create_user(
+                    session=session, email=email, password=password, display_name=f"Demo {role}"
+                )
+            await grant_role(
+                session=session,
+                user_id=people["applicant"].id,
+                role=Role.OWNER,
+                account_id=account.id,
+            )
+            await grant_role(
+                session=session,
+                user_id=people["dispatcher"].id,
+                role=Role.DISPATCHER,
+                office_id=office.id,
+            )
+            await grant_role(
+                session=session,
+                user_id=people["auditor"].id,
+                role=Role.AUDITOR,
+                office_id=office.id,
+            )
+        for kind, dossier, title in DEMO_DOCUMENTS:
+            await dispatch(
+                services,
+                DispatchRequest(
+                    office_id=office.id,
+                    recipient_account_id=account.id,
+                    kind_code=kind,
+                    dossier_number=dossier,
+                    title=title,
+                    filename=f"{kind}.pdf",
+                    pdf=demo_pdf(title),
+                ),
+                actor=f"user:{people['dispatcher'].id}",
+            )
+        return len(DEMO_DOCUMENTS)
+    finally:
+        await services.close()

@@ -1,0 +1,266 @@
+"""Proof of delivery: the ZIP bundle an auditor verifies offline with the service's root
+certificate alone (:mod:`mailbox.proof.check` verifies it).
+
+The bundle holds the sealed PDF, the delivery's evidence records with their signatures and
+RFC 3161 tokens and each one's inclusion proof (``evidence.json``), the newest signed checkpoint
+of the log that covers them (``checkpoint.json``), the certificates, a human-readable receipt
+that is itself PAdES-sealed, and a README saying how to verify all of it by hand. Downloading a
+proof is not a pickup and records no evidence; it only writes a checkpoint when the newest one
+does not cover the delivery's records yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from io import BytesIO
+from string import Template
+from typing import Any
+
+from mailbox.clock import now
+from mailbox.config import TEMPLATES_DIR
+from mailbox.deliveries.inbox import DeliveryView, read_delivery
+from mailbox.deliveries.legal_clock import deadline_date
+from mailbox.evidence.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
+from mailbox.evidence.log import canonical_fields, rfc3339
+from mailbox.identity.principal import Principal
+from mailbox.models import Account, EvidenceCheckpoint, EvidenceRecord
+from mailbox.proof.check import (
+    BUNDLE_FORMAT,
+    CERTIFICATES,
+    CHECKPOINT,
+    DOCUMENT,
+    EVIDENCE,
+    README,
+    RECEIPT,
+)
+from mailbox.services import Services
+from mailbox.signing.receipt import render_receipt
+from mailbox.signing.records import cert_pem
+from mailbox.signing.tsa import TimestampInvalid, token_gen_time
+
+__all__ = ["build_bundle"]
+
+README_TEMPLATE = TEMPLATES_DIR / "receipt" / "proof_readme.txt"
+RECEIPT_TITLE = "Proof of delivery"
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What one bundle states, read from the database in one session."""
+
+    view: DeliveryView
+    account_name: str
+    records: list[EvidenceRecord]
+    checkpoint: EvidenceCheckpoint
+    proofs: dict[int, list[bytes]]  # by record seq: the inclusion proof in the checkpoint
+    generated_at: datetime
+
+    @property
+    def counts_for_deadlines(self) -> datetime | None:
+        d = self.view.delivery
+        return deadline_date(d.available_at, d.picked_up_at, d.deemed_due_at)
+
+    @property
+    def delivered(self) -> bool:
+        d = self.view.delivery
+        return d.picked_up_at is not None or d.deemed_delivered_at is not None
+
+
+async def build_bundle(services: Services, principal: Principal, delivery_id: str) -> bytes:
+    """The proof-of-delivery ZIP of a delivery the principal may read: account grantees, and
+    the office's dispatchers and auditors; :class:`NotFound` for anyone else. No pickup, no
+    evidence; a checkpoint is made if none covers the delivery's records yet."""
+    async with services.db.session() as session:
+        view, records = await read_delivery(
+            session=session, principal=principal, delivery_id=delivery_id
+        )
+        account = await session.get(Account, view.delivery.account_id)
+    checkpoint = await checkpoint_covering(services, max(r.seq for r in records))
+    async with services.db.session() as session:
+        proofs = await inclusion_proofs(
+            session=session, checkpoint=checkpoint, seqs=[r.seq for r in records]
+        )
+    facts = _Facts(view, account.name if account else "", records, checkpoint, proofs, now())
+    # Authenticated on read: an altered blob raises here and no bundle is built.
+    document = await asyncio.to_thread(services.blobs.get, view.document.sealed_sha256)
+    receipt = await asyncio.to_thread(
+        render_receipt, RECEIPT_TITLE, _receipt_rows(facts), _receipt_events(records)
+    )
+    sealed_receipt = await services.sealing.seal(
+        receipt, reason=f"Proof of delivery {delivery_id}", location=view.office.name
+    )
+    certificates = {
+        CERTIFICATES[role]: cert_pem(getattr(services.keys, f"{role}_cert")).encode()
+        for role in ("root", "evidence", "tsa", "seal")
+    }
+    return await asyncio.to_thread(_zip, facts, document, sealed_receipt, certificates)
+
+
+def _zip(facts: _Facts, document: bytes, receipt: bytes, certificates: dict[str, bytes]) -> bytes:
+    parts = {
+        README: _readme(facts.view.delivery.id).encode(),
+        DOCUMENT: document,
+        EVIDENCE: _evidence_json(facts),
+        CHECKPOINT: _checkpoint_json(facts.checkpoint),
+        RECEIPT: receipt,
+        **certificates,
+    }
+    stamp = facts.generated_at.timetuple()[:6]
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16  # readable once unzipped (the default is 0)
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def _evidence_json(facts: _Facts) -> bytes:
+    view = facts.view
+    d, doc, office = view.delivery, view.document, view.office
+    body: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "delivery_id": d.id,
+        "generated_at": rfc3339(facts.generated_at),
+        "office": {"id": office.id, "code": office.code, "name": office.name},
+        "account": {"id": d.account_id, "name": facts.account_name},
+        "document": {
+            "kind_code": doc.kind_code,
+            "dossier_number": doc.dossier_number,
+            "title": doc.title,
+            "filename": doc.filename,
+            "original_sha256": doc.original_sha256,
+            "original_size": doc.original_size,
+            "sealed_sha256": doc.sealed_sha256,
+            "sealed_size": doc.sealed_size,
+        },
+        "delivery": {
+            "status": d.status,
+            "available_at": _time(d.available_at),
+            "picked_up_at": _time(d.picked_up_at),
+            "deemed_due_at": _time(d.deemed_due_at),
+            "deemed_delivered_at": _time(d.deemed_delivered_at),
+            "counts_for_deadlines": _time(facts.counts_for_deadlines),
+        },
+        "encoding": {
+            "record_hash": "SHA-256 of the JSON of the record's fields seq ... prev_hash, keys "
+            "sorted, no whitespace, UTF-8",
+            "signature": "ECDSA P-256 with SHA-256 over the 32 bytes of record_hash, DER, base64; "
+            f"key in {CERTIFICATES['evidence']}",
+            "timestamp_token": "RFC 3161 TimeStampToken (DER, base64) over record_hash",
+            "leaf_index": "the record's leaf in the Merkle tree of the log: seq - 1",
+            "inclusion_proof": "RFC 6962 audit path (hex, from the leaf's sibling up) from "
+            f"record_hash to the root in {CHECKPOINT}",
+        },
+        "records": [_record(record, facts.proofs[record.seq]) for record in facts.records],
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False).encode()
+
+
+def _record(record: EvidenceRecord, proof: list[bytes]) -> dict[str, Any]:
+    return {
+        **canonical_fields(record),
+        "record_hash": record.record_hash,
+        "signature": base64.b64encode(record.signature).decode("ascii"),
+        "timestamp_token": base64.b64encode(record.timestamp_token).decode("ascii"),
+        "timestamp_gen_time": _gen_time(record.timestamp_token),
+        "leaf_index": record.seq - 1,
+        "inclusion_proof": [node.hex() for node in proof],
+    }
+
+
+def _checkpoint_json(checkpoint: EvidenceCheckpoint) -> bytes:
+    body = {
+        "size": checkpoint.seq,
+        "root": checkpoint.root_hash,
+        "created_at": rfc3339(checkpoint.created_at),
+        "checkpoint_hash": checkpoint_digest(checkpoint).hex(),
+        "signature": base64.b64encode(checkpoint.signature).decode("ascii"),
+        "timestamp_token": base64.b64encode(checkpoint.timestamp_token).decode("ascii"),
+        "timestamp_gen_time": _gen_time(checkpoint.timestamp_token),
+        "encoding": {
+            "root": "RFC 6962 Merkle tree hash of the record_hash (32 bytes) of the log's records "
+            "1 to size in seq order: leaf = SHA-256(0x00 || record_hash), node = "
+            "SHA-256(0x01 || left || right)",
+            "checkpoint_hash": 'SHA-256 of the JSON {"created_at", "root", "size"}, keys '
+            "sorted, no whitespace, UTF-8",
+            "signature": "ECDSA P-256 with SHA-256 over the 32 bytes of checkpoint_hash, DER, "
+            f"base64; key in {CERTIFICATES['evidence']}",
+            "timestamp_token": "RFC 3161 TimeStampToken (DER, base64) over checkpoint_hash",
+        },
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False).encode()
+
+
+def _gen_time(token: bytes) -> str | None:
+    try:
+        return rfc3339(token_gen_time(token))
+    except TimestampInvalid:
+        return None  # shown as missing; the verifier reports the token
+
+
+def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
+    view = facts.view
+    d, doc, office = view.delivery, view.document, view.office
+    deadline = _readable(facts.counts_for_deadlines)
+    if deadline != "—" and not facts.delivered:
+        deadline += " (deemed delivery, unless the document is picked up before)"
+    return [
+        ("Delivery", d.id),
+        ("Office", f"{office.name} ({office.code})"),
+        ("Addressee", f"{facts.account_name} ({d.account_id})"),
+        ("Document kind", doc.kind_code),
+        ("Dossier number", doc.dossier_number),
+        ("Title", doc.title),
+        ("SHA-256 of the original PDF", doc.original_sha256),
+        ("SHA-256 of the sealed PDF", doc.sealed_sha256),
+        ("Status", d.status.replace("_", " ")),
+        ("Made available", _readable(d.available_at)),
+        ("Picked up", _readable(d.picked_up_at)),
+        ("Date that counts for deadlines", deadline),
+        (
+            "Evidence log checkpoint",
+            f"The events below are among the first {facts.checkpoint.seq} records of the "
+            f"service's evidence log, whose Merkle root {facts.checkpoint.root_hash} was signed "
+            f"and timestamped on {_readable(facts.checkpoint.created_at)}: each event was in the "
+            "log by then. That the list is complete is not shown by this checkpoint; the "
+            "service's audit of its whole log checks it.",
+        ),
+        ("Receipt generated", _readable(facts.generated_at)),
+        ("How to verify", f"See {README} in the proof bundle of this delivery."),
+    ]
+
+
+def _receipt_events(records: list[EvidenceRecord]) -> list[tuple[str, str, str]]:
+    return [
+        (
+            rfc3339(r.occurred_at),
+            r.type,
+            r.actor + (f" from {r.actor_ip}" if r.actor_ip else ""),
+        )
+        for r in records
+    ]
+
+
+def _time(at: datetime | None) -> str | None:
+    return rfc3339(at) if at is not None else None
+
+
+def _readable(at: datetime | None) -> str:
+    return at.strftime("%d %B %Y, %H:%M UTC") if at is not None else "—"
+
+
+@cache
+def _readme_template() -> Template:
+    return Template(README_TEMPLATE.read_text(encoding="utf-8"))
+
+
+def _readme(delivery_id: str) -> str:
+    return _readme_template().substitute(delivery_id=delivery_id, format=BUNDLE_FORMAT)

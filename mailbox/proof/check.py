@@ -1,0 +1,226 @@
+"""Verifying a proof-of-delivery bundle offline, with the service's root certificate alone.
+
+Pure: no database, no network, no service keys. The trust root is the auditor's (obtained from
+the service out of band); the ``root.pem`` inside the bundle is a convenience and is never
+trusted. Each check is reported separately, passed or not, so an auditor sees *what* failed.
+
+A delivery's records are not adjacent in the service's global log (other deliveries' records
+lie between them), so the hash links are checked only between records with consecutive ``seq``.
+That each record was in the log at a time is shown by its inclusion proof in the bundled signed
+checkpoint (:mod:`mailbox.proof.check_checkpoint`); that the bundle holds *all* of the delivery's
+records cannot be shown offline: ``mailbox audit verify`` checks the complete log on the service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from io import BytesIO
+from typing import Any
+
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+
+from mailbox.evidence.log import rfc3339
+from mailbox.proof.check_checkpoint import (
+    BundledCheckpoint,
+    checkpoint_signature,
+    checkpoint_timestamp,
+    inclusion,
+    parse_checkpoint,
+)
+from mailbox.proof.check_records import (
+    BundledRecord,
+    Finding,
+    evidence_certificate,
+    order_and_links,
+    parse_record,
+    record_hashes,
+    signatures,
+    timestamps,
+)
+from mailbox.signing.seal import PdfRejected, validate_sealed_pdf
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "CHECKPOINT",
+    "BundleReport",
+    "Finding",
+    "InputUnreadable",
+    "load_trust_root",
+    "verify_bundle",
+]
+
+BUNDLE_FORMAT = "mailbox-proof-of-delivery/2"
+DOCUMENT, EVIDENCE, RECEIPT, README = "document.pdf", "evidence.json", "receipt.pdf", "README.txt"
+CHECKPOINT = "checkpoint.json"
+CERTIFICATES = {role: f"certificates/{role}.pem" for role in ("root", "evidence", "tsa", "seal")}
+_REQUIRED = (DOCUMENT, EVIDENCE, CHECKPOINT, RECEIPT, CERTIFICATES["evidence"])
+MEMBERSHIP_NOTE = (
+    "Hash links are checked between records with consecutive seq only: a delivery's records "
+    "are not adjacent in the service's log. The inclusion proofs show that each record in the "
+    "bundle was in the log when the checkpoint was timestamped; they cannot show that the "
+    "bundle holds all of the delivery's records (one left out goes unnoticed here). The "
+    "complete log is checked by `python -m mailbox audit verify` on the service."
+)
+
+
+class InputUnreadable(ValueError):
+    """Not something to verify: not a ZIP, a file missing, a malformed evidence.json or root."""
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    """Everything checked about one bundle; ``ok`` only if every check passed."""
+
+    delivery_id: str
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.findings) and all(f.passed for f in self.findings)
+
+    def failed(self) -> list[str]:
+        """The names of the checks that failed."""
+        return [f.check for f in self.findings if not f.passed]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "delivery_id": self.delivery_id,
+            "checks": [asdict(f) for f in self.findings],
+            "notes": list(self.notes),
+        }
+
+
+def load_trust_root(data: bytes) -> asn1_x509.Certificate:
+    """The certificate in ``data`` (PEM or DER); ``InputUnreadable`` if there is none."""
+    try:
+        if pem.detect(data):
+            _, _, data = pem.unarmor(data)
+        cert = asn1_x509.Certificate.load(data)
+        cert.native  # noqa: B018  (asn1crypto parses lazily: force it to surface bad input)
+    except (ValueError, TypeError) as exc:
+        raise InputUnreadable(f"The trust root is not an X.509 certificate: {exc}") from None
+    return cert
+
+
+def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> BundleReport:
+    """Check every part of a proof bundle against ``trust_root``; ``InputUnreadable`` if it is
+    not a readable bundle at all. Blocking and CPU-bound (PDF and token validation)."""
+    files = _read_zip(zip_bytes)
+    body, records = _read_evidence(files[EVIDENCE])
+    checkpoint = _read_checkpoint(files[CHECKPOINT])
+    document, evidence_pem = files[DOCUMENT], files[CERTIFICATES["evidence"]]
+    findings = [
+        _pdf_seal("document seal", document, trust_root),
+        _document_hash(document, records),
+        _original(document, body, records),
+        evidence_certificate(evidence_pem, trust_root, records),
+        record_hashes(records),
+        signatures(records, evidence_pem),
+        timestamps(records, trust_root),
+        order_and_links(records, str(body.get("delivery_id"))),
+        checkpoint_signature(checkpoint, evidence_pem),
+        checkpoint_timestamp(checkpoint, trust_root),
+        inclusion(records, checkpoint),
+        _pdf_seal("receipt seal", files[RECEIPT], trust_root),
+    ]
+    notes = [MEMBERSHIP_NOTE]
+    bundled_root = files.get(CERTIFICATES["root"])
+    if bundled_root is not None and _fingerprint(bundled_root) != _fingerprint(trust_root.dump()):
+        notes.append(
+            f"{CERTIFICATES['root']} in the bundle is not the trust root given; it was not used."
+        )
+    return BundleReport(str(body.get("delivery_id")), tuple(findings), tuple(notes))
+
+
+def _read_zip(zip_bytes: bytes) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(BytesIO(zip_bytes)) as archive:
+            files = {name: archive.read(name) for name in archive.namelist()}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise InputUnreadable(f"Not a proof bundle: not a readable ZIP file ({exc})") from None
+    missing = [name for name in _REQUIRED if name not in files]
+    if missing:
+        raise InputUnreadable(f"Not a proof bundle: {', '.join(missing)} missing")
+    return files
+
+
+def _read_evidence(raw: bytes) -> tuple[dict[str, Any], list[BundledRecord]]:
+    try:
+        body = json.loads(raw)
+        if not isinstance(body, dict) or body.get("format") != BUNDLE_FORMAT:
+            raise InputUnreadable(f"{EVIDENCE} is not in the format {BUNDLE_FORMAT}")
+        records = [parse_record(item) for item in body["records"]]
+    except InputUnreadable:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputUnreadable(f"{EVIDENCE} is malformed: {exc!r}") from None
+    return body, records
+
+
+def _read_checkpoint(raw: bytes) -> BundledCheckpoint:
+    try:
+        return parse_checkpoint(raw)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputUnreadable(f"{CHECKPOINT} is malformed: {exc!r}") from None
+
+
+def _pdf_seal(check: str, data: bytes, trust_root: asn1_x509.Certificate) -> Finding:
+    try:
+        seal = validate_sealed_pdf(data, trust_root=trust_root)
+    except PdfRejected as exc:
+        return Finding(check, False, str(exc))
+    if seal.ok:
+        when = rfc3339(seal.signed_at) if seal.signed_at else "?"
+        return Finding(check, True, f"intact, trusted, sealed by {seal.signer}, timestamped {when}")
+    wrong = [
+        label
+        for label, good in (
+            ("altered after sealing", seal.intact),
+            ("signature invalid", seal.valid),
+            ("does not chain to the trust root", seal.trusted),
+            ("timestamp missing or invalid", seal.signed_at is not None and seal.timestamp_valid),
+            (f"seal covers {seal.coverage}, not the entire file", seal.coverage == "ENTIRE_FILE"),
+        )
+        if not good
+    ]
+    return Finding(check, False, "; ".join(wrong))
+
+
+def _document_hash(document: bytes, records: list[BundledRecord]) -> Finding:
+    digest = hashlib.sha256(document).hexdigest()
+    # Records without a document hash (none today) are signed like the others: not a failure.
+    named = [r for r in records if r.fields["sealed_sha256"] is not None]
+    if not named:
+        return Finding("document hash", False, "no record names the sealed document's SHA-256")
+    wrong = [r.seq for r in named if r.fields["sealed_sha256"] != digest]
+    if wrong:
+        return Finding("document hash", False, f"SHA-256 {digest} differs from records {wrong}")
+    return Finding("document hash", True, f"SHA-256 {digest} is named by {len(named)} records")
+
+
+def _original(document: bytes, body: Mapping[str, Any], records: list[BundledRecord]) -> Finding:
+    """The seal is an incremental update: the office's original is a prefix of the sealed file."""
+    hashes = {r.fields["original_sha256"] for r in records} - {None}
+    size = (body.get("document") or {}).get("original_size")
+    if len(hashes) != 1:
+        return Finding("original document", False, f"records name {len(hashes)} originals")
+    if not isinstance(size, int) or size < 1:
+        return Finding("original document", False, f"{EVIDENCE} states no original_size")
+    (expected,) = hashes
+    if hashlib.sha256(document[:size]).hexdigest() != expected:
+        return Finding("original document", False, f"no original with SHA-256 {expected} inside")
+    return Finding("original document", True, f"the first {size} bytes hash to {expected}")
+
+
+def _fingerprint(pem_bytes: bytes) -> str | None:
+    try:
+        return hashlib.sha256(load_trust_root(pem_bytes).dump()).hexdigest()
+    except InputUnreadable:
+        return None
