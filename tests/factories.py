@@ -165,7 +165,7 @@ async def deliver(
 ) -> Delivery:
     """Dispatch a demo PDF from the world's office to its account, through the domain (no
     HTTP): the delivery, its evidence and its outbox rows, committed."""
-    delivery, _ = await dispatch(
+    dispatched = await dispatch(
         services,
         DispatchRequest(
             office_id=world.office.id,
@@ -178,4 +178,4 @@ async def deliver(
         ),
         actor=f"user:{world.dispatcher.id}",
     )
-    return delivery
+    return dispatched.delivery

@@ -1,10 +1,15 @@
 """Dispatch: an office serves a PDF on an account.
 
-The order matters for "nothing lost, nothing half-written": validate, seal (off the event loop),
-store the encrypted blob, then write document, delivery, evidence and outbox rows in ONE
-transaction. A blob stored before a failed transaction is harmless: it is content-addressed and
-referenced by nothing. Every refused dispatch that reached us leaves one SubmissionRejection
-record and nothing else.
+The order matters for "nothing lost, nothing half-written": validate, read the parties (and an
+earlier result of the same Idempotency-Key) in one short read, seal (off the event loop, outside
+any transaction), store the encrypted blob, then write document, delivery, evidence, outbox and
+idempotency rows in ONE transaction, whose rows are also the answer (nothing is read again). A
+blob stored before a failed transaction is harmless: it is content-addressed and referenced by
+nothing. Every refused dispatch that reached us leaves one SubmissionRejection record and
+nothing else.
+
+Sessions: one read, one write; a refusal adds the write of its rejection record, and a retry
+that lost the race for its Idempotency-Key adds one read of the winner's result.
 """
 
 from __future__ import annotations
@@ -22,14 +27,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.deliveries import rules
 from mailbox.deliveries.events import enqueue
+from mailbox.deliveries.inbox import DeliveryView, delivery_view, timeline
 from mailbox.errors import Conflict, FieldError, InvalidDocument, InvalidRequest, MailboxError
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
-from mailbox.models import Account, Delivery, Document, IdempotencyRecord, Office
+from mailbox.models import (
+    Account,
+    Delivery,
+    Document,
+    EvidenceRecord,
+    IdempotencyRecord,
+    Office,
+)
 from mailbox.services import Services
 from mailbox.signing.seal import PdfRejected
 
-__all__ = ["DispatchRequest", "dispatch"]
+__all__ = ["DispatchRequest", "Dispatched", "dispatch", "record_rejection", "validate"]
 
 KIND_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 DOSSIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,63}$")
@@ -87,26 +100,6 @@ def validate(request: DispatchRequest, *, upload_limit: int) -> None:
         )
 
 
-async def _idempotent_result(
-    session: AsyncSession, principal_key: str, key: str, fingerprint: str
-) -> Delivery | None:
-    record = (
-        await session.exec(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.principal == principal_key, IdempotencyRecord.key == key
-            )
-        )
-    ).one_or_none()
-    if record is None:
-        return None
-    if record.request_hash != fingerprint:
-        raise Conflict(
-            f"Idempotency-Key {key!r} was already used for a different request",
-            errors=[FieldError("Idempotency-Key", "reused with another body")],
-        )
-    return await session.get(Delivery, record.resource_id)
-
-
 async def record_rejection(
     services: Services,
     request: DispatchRequest,
@@ -136,6 +129,53 @@ async def record_rejection(
         return record.id
 
 
+@dataclass(frozen=True)
+class Dispatched:
+    """What a dispatch answers: the delivery as its office sees it, with its evidence timeline,
+    and whether it was created now (False when an Idempotency-Key replays an earlier one)."""
+
+    view: DeliveryView
+    timeline: list[EvidenceRecord]
+    created: bool
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.view.delivery
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An Idempotency-Key as one sender used it, and the fingerprint of the request it named."""
+
+    principal: str
+    key: str
+    fingerprint: str
+
+    def record(self, resource_id: str) -> IdempotencyRecord:
+        return IdempotencyRecord(
+            principal=self.principal,
+            key=self.key,
+            request_hash=self.fingerprint,
+            resource_id=resource_id,
+        )
+
+
+@dataclass(frozen=True)
+class _Parties:
+    """The sender and the addressee of a dispatch, read before sealing."""
+
+    office: Office
+    account: Account
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    """The sealed PDF as stored: its blob id (the SHA-256 of the sealed bytes) and size."""
+
+    sha256: str
+    size: int
+
+
 async def dispatch(
     services: Services,
     request: DispatchRequest,
@@ -143,59 +183,75 @@ async def dispatch(
     actor: str,
     actor_ip: str | None = None,
     idempotency_key: str | None = None,
-) -> tuple[Delivery, bool]:
-    """Serve ``request``; return the delivery and whether it was created now (False when an
-    Idempotency-Key replays an earlier dispatch)."""
-    fingerprint = request.fingerprint()
-    principal_key = f"office:{request.office_id}"
+) -> Dispatched:
+    """Serve ``request``: seal, store and deliver it (or queue it for paper), or replay the
+    earlier dispatch of the same Idempotency-Key. A refused request raises its domain error
+    after writing its SubmissionRejection record (named by the error's ``evidence_id``)."""
+    claim = None
     if idempotency_key is not None:
-        async with services.db.session() as session:
-            earlier = await _idempotent_result(session, principal_key, idempotency_key, fingerprint)
-        if earlier is not None:
-            return earlier, False
-    try:
-        delivery = await _serve(
-            services,
-            request,
-            actor=actor,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            principal_key=principal_key,
+        claim = IdempotencyClaim(
+            f"office:{request.office_id}", idempotency_key, request.fingerprint()
         )
-    except _Replayed as replay:
-        # Its transaction rolled back, which detached the instance: read it afresh.
+    try:
         async with services.db.session() as session:
-            earlier = await session.get(Delivery, replay.delivery_id)
-        assert earlier is not None
-        return earlier, False
+            earlier = await _earlier_result(session, claim) if claim else None
+            if earlier is not None:
+                return earlier
+            validate(request, upload_limit=services.settings.upload_limit_bytes)
+            parties = await _parties(session, request)
+        sealed = await _seal_and_store(services, request, parties.office)
     except (InvalidRequest, InvalidDocument) as error:
         error.evidence_id = await record_rejection(
             services, request, error, actor=actor, actor_ip=actor_ip
         )
         raise
-    return delivery, True
+    try:
+        async with services.db.write() as session:
+            view, timeline = await _record(
+                session=session,
+                services=services,
+                request=request,
+                parties=parties,
+                sealed=sealed,
+                actor=actor,
+                claim=claim,
+            )
+    except IntegrityError:
+        # The same Idempotency-Key committed while this request was sealing: its result wins.
+        if claim is None:
+            raise
+        async with services.db.session() as session:
+            earlier = await _earlier_result(session, claim)
+        if earlier is None:
+            raise
+        return earlier
+    return Dispatched(view, timeline, created=True)
 
 
-class _Replayed(Exception):
-    """The same Idempotency-Key committed while this request was sealing."""
+async def _earlier_result(session: AsyncSession, claim: IdempotencyClaim) -> Dispatched | None:
+    """The earlier dispatch ``claim``'s key named, as it stands now; None when the key is new,
+    :class:`Conflict` when it named another request."""
+    record = (
+        await session.exec(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.principal == claim.principal, IdempotencyRecord.key == claim.key
+            )
+        )
+    ).one_or_none()
+    if record is None:
+        return None
+    if record.request_hash != claim.fingerprint:
+        raise Conflict(
+            f"Idempotency-Key {claim.key!r} was already used for a different request",
+            errors=[FieldError("Idempotency-Key", "reused with another body")],
+        )
+    view = await delivery_view(session=session, delivery_id=record.resource_id)
+    return Dispatched(view, await timeline(session=session, delivery_id=view.delivery.id), False)
 
-    def __init__(self, delivery_id: str) -> None:
-        self.delivery_id = delivery_id
 
-
-async def _serve(
-    services: Services,
-    request: DispatchRequest,
-    *,
-    actor: str,
-    idempotency_key: str | None,
-    fingerprint: str,
-    principal_key: str,
-) -> Delivery:
-    validate(request, upload_limit=services.settings.upload_limit_bytes)
-    async with services.db.session() as session:
-        office = await session.get(Office, request.office_id)
-        account = await session.get(Account, request.recipient_account_id)
+async def _parties(session: AsyncSession, request: DispatchRequest) -> _Parties:
+    office = await session.get(Office, request.office_id)
+    account = await session.get(Account, request.recipient_account_id)
     if office is None:
         raise InvalidRequest(f"No office {request.office_id}")
     if account is None:
@@ -203,6 +259,11 @@ async def _serve(
             f"No account {request.recipient_account_id}",
             errors=[FieldError("recipient_account_id", "no such account")],
         )
+    return _Parties(office, account)
+
+
+async def _seal_and_store(services: Services, request: DispatchRequest, office: Office) -> _Sealed:
+    """Seal the PDF in the sealing pool and store it encrypted; no transaction is open."""
     try:
         sealed = await services.sealing.seal(
             request.pdf,
@@ -211,64 +272,33 @@ async def _serve(
         )
     except PdfRejected as exc:
         raise InvalidDocument(str(exc), reason=exc.reason) from None
-    original_sha = request.pdf_sha256
-    sealed_sha = await asyncio.to_thread(services.blobs.put, sealed)
-
-    try:
-        async with services.db.write() as session:
-            if idempotency_key is not None:
-                earlier = await _idempotent_result(
-                    session, principal_key, idempotency_key, fingerprint
-                )
-                if earlier is not None:
-                    raise _Replayed(earlier.id)
-            return await _record_dispatch(
-                services,
-                session,
-                request,
-                office,
-                account,
-                actor=actor,
-                original_sha=original_sha,
-                sealed_sha=sealed_sha,
-                sealed_size=len(sealed),
-                idempotency=(principal_key, idempotency_key, fingerprint),
-            )
-    except IntegrityError:
-        # Another request with the same Idempotency-Key committed first: return its result.
-        if idempotency_key is None:
-            raise
-        async with services.db.session() as session:
-            earlier = await _idempotent_result(session, principal_key, idempotency_key, fingerprint)
-        if earlier is None:
-            raise
-        return earlier
+    return _Sealed(await asyncio.to_thread(services.blobs.put, sealed), len(sealed))
 
 
-async def _record_dispatch(
-    services: Services,
-    session: AsyncSession,
-    request: DispatchRequest,
-    office: Office,
-    account: Account,
+async def _record(
     *,
+    session: AsyncSession,
+    services: Services,
+    request: DispatchRequest,
+    parties: _Parties,
+    sealed: _Sealed,
     actor: str,
-    original_sha: str,
-    sealed_sha: str,
-    sealed_size: int,
-    idempotency: tuple[str, str | None, str],
-) -> Delivery:
+    claim: IdempotencyClaim | None,
+) -> tuple[DeliveryView, list[EvidenceRecord]]:
+    """Write the document, the delivery, its evidence, its outbox rows and the idempotency
+    record in the caller's transaction; return the delivery's view and timeline."""
     at = now()
+    office, account = parties.office, parties.account
     document = Document(
         office_id=office.id,
         kind_code=request.kind_code,
         dossier_number=request.dossier_number.strip(),
         title=request.title.strip(),
         filename=request.filename or "document.pdf",
-        original_sha256=original_sha,
-        sealed_sha256=sealed_sha,
+        original_sha256=request.pdf_sha256,
+        sealed_sha256=sealed.sha256,
         original_size=len(request.pdf),
-        sealed_size=sealed_size,
+        sealed_size=sealed.size,
     )
     delivery = Delivery(
         document_id=document.id,
@@ -277,10 +307,13 @@ async def _record_dispatch(
         dossier_number=document.dossier_number,
         submitted_at=at,
     )
+    if claim is not None:
+        # First, so that a retry racing this one fails here, before the evidence head is locked.
+        session.add(claim.record(delivery.id))
+        await session.flush()
     session.add(document)
     await session.flush()  # no ORM relationships: the document row must exist first
     session.add(delivery)
-    hashes = {"original_sha256": original_sha, "sealed_sha256": sealed_sha}
     drafts = [
         rules.accept(
             delivery,
@@ -301,19 +334,17 @@ async def _record_dispatch(
         drafts.append(rules.relay_to_paper(delivery, at=at, reason=paper_reason))
         event = "paper_queued"
     await session.flush()
-    await evidence.append_many(
-        session, services.evidence, drafts, delivery_id=delivery.id, at=at, **hashes
+    records = await evidence.append_many(
+        session,
+        services.evidence,
+        drafts,
+        delivery_id=delivery.id,
+        at=at,
+        original_sha256=request.pdf_sha256,
+        sealed_sha256=sealed.sha256,
     )
     enqueue(session, delivery, account, event)
-    principal_key, key, fingerprint = idempotency
-    if key is not None:
-        session.add(
-            IdempotencyRecord(
-                principal=principal_key, key=key, request_hash=fingerprint, resource_id=delivery.id
-            )
-        )
-        await session.flush()
-    return delivery
+    return DeliveryView(delivery, document, office), records
 
 
 def _deemed_days(services: Services, office: Office) -> int:

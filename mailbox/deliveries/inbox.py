@@ -25,6 +25,7 @@ from mailbox.pagination import check_limit, decode_cursor, encode_cursor
 __all__ = [
     "DeliveryView",
     "InboxPage",
+    "delivery_view",
     "get_delivery",
     "get_dispatch",
     "list_inbox",
@@ -154,11 +155,27 @@ def _inbox_query(
     )
 
 
+async def delivery_view(*, session: AsyncSession, delivery_id: str) -> DeliveryView:
+    """One delivery with its document and office, whoever asks (callers decide access first,
+    or know the delivery is the caller's own); :class:`NotFound` if there is none."""
+    row = await _view_row(session, delivery_id)
+    if row is None:
+        raise NotFound(f"No delivery {delivery_id}")
+    return DeliveryView(*row)
+
+
 async def get_delivery(
     *, session: AsyncSession, principal: Principal, delivery_id: str
 ) -> DeliveryView:
     """One delivery the principal may read; :class:`NotFound` otherwise (never 403)."""
-    row = (
+    row = await _view_row(session, delivery_id)
+    if row is None or not principal.can_read_delivery(row[0]):
+        raise NotFound(f"No delivery {delivery_id}")
+    return DeliveryView(*row)
+
+
+async def _view_row(session: AsyncSession, delivery_id: str) -> Any:
+    return (
         await session.exec(
             select(Delivery, Document, Office)
             .join(Document, col(Document.id) == col(Delivery.document_id))
@@ -166,9 +183,6 @@ async def get_delivery(
             .where(Delivery.id == delivery_id)
         )
     ).one_or_none()
-    if row is None or not principal.can_read_delivery(row[0]):
-        raise NotFound(f"No delivery {delivery_id}")
-    return DeliveryView(*row)
 
 
 async def get_dispatch(

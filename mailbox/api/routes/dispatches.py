@@ -58,7 +58,7 @@ async def create_dispatch(
     `evidence_id` of its SubmissionRejection record."""
     office_id = principal.dispatch_office(data.office_id)
     pdf = await data.file.read() if data.file is not None else b""
-    delivery, created = await dispatch(
+    dispatched = await dispatch(
         services,
         DispatchRequest(
             office_id=office_id,
@@ -73,11 +73,12 @@ async def create_dispatch(
         actor_ip=request.client.host if request.client else None,
         idempotency_key=idempotency_key,
     )
-    body = await _dispatch_public(services, principal, delivery.id)
-    headers = {"Location": f"/api/v1/dispatches/{delivery.id}"}
-    if not created:
+    headers = {"Location": f"/api/v1/dispatches/{dispatched.delivery.id}"}
+    if not dispatched.created:
         headers["Idempotent-Replayed"] = "true"
-    return Response(body, status_code=201, headers=headers)
+    return Response(
+        DeliveryPublic.of(dispatched.view, dispatched.timeline), status_code=201, headers=headers
+    )
 
 
 @get(
