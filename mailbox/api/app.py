@@ -14,12 +14,14 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.template import TemplateConfig
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.api.dependencies import provide_services, provide_session
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
-from mailbox.api.security import provide_principal, provide_services
+from mailbox.api.security import provide_principal
 from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.db import assert_migrated
 from mailbox.identity.principal import Principal
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),
+            "session": Provide(provide_session),
         },
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
@@ -103,7 +106,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             ),
             security=[{"BearerToken": []}],
         ),
-        signature_namespace={"Principal": Principal, "Services": Services},
+        signature_namespace={
+            "AsyncSession": AsyncSession,
+            "Principal": Principal,
+            "Services": Services,
+        },
         # Given services are usable at once, without running the lifespan (tests, benchmarks).
         state=State({"services": services} if services is not None else {}),
         debug=False,

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import State
 
 from mailbox.errors import NotAuthenticated
 from mailbox.identity.principal import Principal, load_client_principal, load_principal
@@ -25,15 +24,10 @@ __all__ = [
     "form_token_valid",
     "principal_or_none",
     "provide_principal",
-    "provide_services",
 ]
 
 SESSION_COOKIE = "mailbox_session"
 FORM_TOKEN_FIELD = "csrf_token"
-
-
-def provide_services(state: State) -> Services:
-    return state.services
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str | None:

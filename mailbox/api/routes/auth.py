@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from litestar import Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_response, problem_responses
 from mailbox.api.schemas.deliveries import ProblemDetails, TokenPublic
@@ -43,6 +44,7 @@ class TokenForm:
 async def issue_token(
     data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     services: Services,
+    session: AsyncSession,
 ) -> Response[TokenPublic] | Response[ProblemDetails]:
     """People: `grant_type=password` with `username` (email) and `password`. Machines:
     `grant_type=client_credentials` with `client_assertion_type=
@@ -51,7 +53,7 @@ async def issue_token(
     `exp` within 5 minutes, `jti`). The token is an ES256 JWT with `kid`, `aud` and `exp`;
     present it as `Authorization: Bearer <token>`."""
     if data.grant_type == "client_credentials":
-        return await _client_credentials(data, services)
+        return await _client_credentials(data, services, session)
     if data.grant_type != "password":
         return problem_response(
             400,
@@ -68,8 +70,7 @@ async def issue_token(
             oauth_error="invalid_request",
         )
     try:
-        async with services.db.session() as session:
-            user = await authenticate_password(session, data.username, data.password)
+        user = await authenticate_password(session, data.username, data.password)
     except NotAuthenticated as exc:
         return problem_response(
             400, exc.detail, type_="/problems/invalid-grant", oauth_error="invalid_grant"
@@ -78,7 +79,7 @@ async def issue_token(
 
 
 async def _client_credentials(
-    data: TokenForm, services: Services
+    data: TokenForm, services: Services, session: AsyncSession
 ) -> Response[TokenPublic] | Response[ProblemDetails]:
     if data.client_assertion_type != ASSERTION_TYPE or not data.client_assertion:
         return problem_response(
@@ -90,13 +91,12 @@ async def _client_credentials(
         )
     endpoint = f"{services.settings.public_base_url.rstrip('/')}/api/v1/auth/token"
     try:
-        async with services.db.session() as session:
-            client = await authenticate_client(
-                session=session,
-                assertion=data.client_assertion,
-                token_endpoint=endpoint,
-                client_id=data.client_id,
-            )
+        client = await authenticate_client(
+            session=session,
+            assertion=data.client_assertion,
+            token_endpoint=endpoint,
+            client_id=data.client_id,
+        )
     except NotAuthenticated as exc:
         return problem_response(
             400, exc.detail, type_="/problems/invalid-client", oauth_error="invalid_client"

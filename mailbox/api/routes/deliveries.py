@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import DeliveryPublic, InboxPublic
@@ -27,7 +28,7 @@ from mailbox.services import Services
 )
 async def inbox(
     principal: Principal,
-    services: Services,
+    session: AsyncSession,
     limit: Annotated[int, Parameter(ge=1, le=200, description="Page size.")] = 50,
     cursor: Annotated[str | None, Parameter(description="next_cursor of the page before.")] = None,
     unread: Annotated[bool | None, Parameter(description="Only (not) picked up ones.")] = None,
@@ -35,16 +36,15 @@ async def inbox(
     account_id: Annotated[str | None, Parameter(description="Only this account.")] = None,
 ) -> InboxPublic:
     """Deliveries made available to the accounts you hold a grant on, keyset-paginated."""
-    async with services.db.session() as session:
-        page = await list_inbox(
-            session=session,
-            principal=principal,
-            limit=limit,
-            cursor=cursor,
-            unread=unread,
-            dossier_number=dossier_number,
-            account_id=account_id,
-        )
+    page = await list_inbox(
+        session=session,
+        principal=principal,
+        limit=limit,
+        cursor=cursor,
+        unread=unread,
+        dossier_number=dossier_number,
+        account_id=account_id,
+    )
     return InboxPublic([DeliveryPublic.of(v) for v in page.items], page.next_cursor)
 
 
@@ -55,13 +55,12 @@ async def inbox(
     responses=problem_responses(401, 404),
 )
 async def read_delivery(
-    delivery_id: str, principal: Principal, services: Services
+    delivery_id: str, principal: Principal, session: AsyncSession
 ) -> DeliveryPublic:
     """Metadata, status and evidence timeline. Other people's deliveries are 404."""
-    async with services.db.session() as session:
-        view, records = await deliveries_query.read_delivery(
-            session=session, principal=principal, delivery_id=delivery_id
-        )
+    view, records = await deliveries_query.read_delivery(
+        session=session, principal=principal, delivery_id=delivery_id
+    )
     return DeliveryPublic.of(view, records)
 
 

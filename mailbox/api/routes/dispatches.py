@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import DeliveryPublic, DispatchForm
@@ -88,17 +89,10 @@ async def create_dispatch(
     responses=problem_responses(401, 404),
 )
 async def read_dispatch(
-    delivery_id: str, principal: Principal, services: Services
+    delivery_id: str, principal: Principal, session: AsyncSession
 ) -> DeliveryPublic:
     """Status and evidence timeline of a delivery, for the office that dispatched it."""
-    return await _dispatch_public(services, principal, delivery_id)
-
-
-async def _dispatch_public(
-    services: Services, principal: Principal, delivery_id: str
-) -> DeliveryPublic:
-    async with services.db.session() as session:
-        view, records = await read_delivery(
-            session=session, principal=principal, delivery_id=delivery_id, as_office=True
-        )
+    view, records = await read_delivery(
+        session=session, principal=principal, delivery_id=delivery_id, as_office=True
+    )
     return DeliveryPublic.of(view, records)
