@@ -21,7 +21,6 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "SchemaNotMigrated",
-    "SignatureInvalid",
 ]
 
 
@@ -116,12 +115,6 @@ class EvidenceLogBroken(MailboxError):
     status_code = 500
     type = "/problems/evidence-log-broken"
     title = "Evidence log broken"
-
-
-class SignatureInvalid(MailboxError):
-    status_code = 422
-    type = "/problems/signature-invalid"
-    title = "Signature invalid"
 
 
 class SchemaNotMigrated(MailboxError):

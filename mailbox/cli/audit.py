@@ -91,8 +91,8 @@ def audit_checkpoint(ctx: click.Context) -> None:
     by the evidence key and timestamped. Prints the newest checkpoint, and whether it was made
     now (nothing is made when no record was added since the last one)."""
     from mailbox.evidence.checkpoints import latest_checkpoint, make_checkpoint
-    from mailbox.evidence.log import rfc3339
     from mailbox.services import Services
+    from mailbox.timefmt import rfc3339
 
     settings = load_settings()
 

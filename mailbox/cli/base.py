@@ -62,12 +62,17 @@ def main(as_json: bool) -> None:
 
 
 class open_database:
-    """An open Database for one CLI command, refusing an un-migrated schema."""
+    """An open Database for one CLI command, refusing an un-migrated schema: the one of
+    ``settings``, or of the settings read from the environment and configuration file."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings
 
     async def __aenter__(self) -> Any:
         from mailbox.db import Database, assert_migrated
 
-        self.database = Database(load_settings().effective_database_url)
+        settings = self.settings if self.settings is not None else load_settings()
+        self.database = Database(settings.effective_database_url)
         await assert_migrated(self.database)
         return self.database
 

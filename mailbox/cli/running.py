@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 
 import click
 
 from mailbox.cli.base import emit, load_settings, main, open_database, run_domain
+from mailbox.config import Settings
 
 # --- set-up --------------------------------------------------------------------------------
 
@@ -72,18 +72,22 @@ def show_settings(markdown: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port (default: MAILBOX_PORT).")
 def serve(host: str | None, port: int | None) -> None:
     """Run the web service (API and pages) with its scheduler."""
+    _serve(load_settings(), host=host, port=port)
+
+
+def _serve(settings: Settings, *, host: str | None, port: int | None) -> None:
+    """Run the web service with ``settings``, bound to ``host`` and ``port`` if given."""
     import uvicorn
 
     from mailbox.api.app import create_app
     from mailbox.logs import configure_logging
 
-    settings = load_settings()
     configure_logging(settings.log_level)
 
     async def refuse_unmigrated() -> None:
         # Checked here too, not only in the app's start-up: inside uvicorn the refusal would
         # drown in a traceback and exit 3.
-        async with open_database():
+        async with open_database(settings):
             pass
 
     run_domain(refuse_unmigrated())
@@ -124,11 +128,10 @@ def demo(port: int | None, no_serve: bool) -> None:
     from mailbox.operations.setup import initialise
 
     settings = load_settings()
-    if settings.email_pickup_dir is None and not os.environ.get("MAILBOX_SMTP_HOST"):
-        # No SMTP server configured: alerts go to files the newcomer can open. Set in the
-        # environment so that `serve` below (which reads the settings again) sees it too.
-        os.environ["MAILBOX_EMAIL_PICKUP_DIR"] = str(settings.data_dir / "outgoing-mail")
-        settings = load_settings()
+    if settings.email_pickup_dir is None and "smtp_host" not in settings.model_fields_set:
+        # No SMTP server configured: alerts go to files the newcomer can open.
+        pickup_dir = settings.data_dir / "outgoing-mail"
+        settings = settings.model_copy(update={"email_pickup_dir": pickup_dir})
     initialise(settings)
     delivered = asyncio.run(seed_demo(settings))
     base = settings.public_base_url if port is None else f"http://{settings.host}:{port}"
@@ -144,5 +147,4 @@ def demo(port: int | None, no_serve: bool) -> None:
     click.echo("")
     sys.stdout.flush()
     if not no_serve:
-        ctx = click.get_current_context()
-        ctx.invoke(serve, host=None, port=port)
+        _serve(settings, host=None, port=port)

@@ -15,6 +15,7 @@ from mailbox.deliveries.legal_clock import deemed_due_at
 from mailbox.errors import IllegalTransition
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
 from mailbox.models import Account, Delivery, DeliveryStatus, Office
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "TRANSITIONS",
@@ -83,7 +84,7 @@ def consign(delivery: Delivery, *, at: datetime, deemed_days: int) -> EvidenceDr
     return EvidenceDraft(
         EvidenceType.CONTENT_CONSIGNMENT,
         "service",
-        details={"deemed_due_at": delivery.deemed_due_at.isoformat()},
+        details={"deemed_due_at": rfc3339(delivery.deemed_due_at)},
     )
 
 
@@ -109,7 +110,7 @@ def deem_delivered(delivery: Delivery, *, at: datetime) -> EvidenceDraft:
     return EvidenceDraft(
         EvidenceType.DEEMED_DELIVERY,
         "service",
-        details={"deemed_delivered_at": delivery.deemed_due_at.isoformat()},
+        details={"deemed_delivered_at": rfc3339(delivery.deemed_due_at)},
     )
 
 

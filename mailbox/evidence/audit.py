@@ -26,7 +26,6 @@ __all__ = [
     "ChainChecker",
     "CheckpointBreak",
     "LogReport",
-    "check_chain",
     "check_checkpoint",
     "check_log",
 ]
@@ -132,27 +131,6 @@ class ChainChecker:
                 "removed from the end",
             )
         return None
-
-
-async def check_chain(
-    session: AsyncSession,
-    keys: KeyMaterial,
-    *,
-    batch: int = 1000,
-    check_timestamps: bool = True,
-    progress: Callable[[int], object] | None = None,
-) -> tuple[int, ChainBreak | None]:
-    """Check the records of the whole log (not its checkpoints); return how many passed and
-    the first break, if any."""
-    report = await check_log(
-        session,
-        keys,
-        batch=batch,
-        check_timestamps=check_timestamps,
-        progress=progress,
-        checkpoints=False,
-    )
-    return report.checked, report.broken
 
 
 async def check_log(

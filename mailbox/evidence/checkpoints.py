@@ -29,10 +29,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.db import try_advisory_lock
 from mailbox.errors import EvidenceLogBroken
-from mailbox.evidence.log import checkpoint_json, rfc3339
+from mailbox.evidence.log import checkpoint_json
 from mailbox.evidence.merkle import MerkleStream
 from mailbox.models import EvidenceCheckpoint, EvidenceHead, EvidenceRecord
 from mailbox.services import Services
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "CHECKPOINT_LOCK",

@@ -23,6 +23,7 @@ from mailbox.clock import now
 from mailbox.ids import new_id
 from mailbox.models import EvidenceHead, EvidenceRecord
 from mailbox.signing.records import EvidenceSigner
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "EvidenceDraft",
@@ -35,7 +36,6 @@ __all__ = [
     "canonical_fields",
     "canonical_json",
     "checkpoint_json",
-    "rfc3339",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -84,13 +84,9 @@ class EvidenceDraft:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def rfc3339(value: datetime) -> str:
-    """``2026-11-26T09:14:03.123456Z``: the one text form of times in records and the API."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def canonical_fields(record: EvidenceRecord) -> dict[str, Any]:
-    """The fields a record's hash covers, as JSON values (times in :func:`rfc3339` form)."""
+    """The fields a record's hash covers, as JSON values (times in
+    :func:`mailbox.timefmt.rfc3339` form)."""
     fields = {name: getattr(record, name) for name in CANONICAL_FIELDS}
     fields["occurred_at"] = rfc3339(record.occurred_at)
     return fields
@@ -105,10 +101,10 @@ def canonical_json(fields: Mapping[str, Any]) -> bytes:
 
 def checkpoint_json(size: int, root: str, created_at: str) -> bytes:
     """The canonical form of a signed checkpoint of the log (:mod:`mailbox.evidence.checkpoints`):
-    JSON
-    ``{"created_at", "root", "size"}`` with keys sorted, no whitespace, UTF-8; ``root`` is the
-    hex Merkle root of the first ``size`` records, ``created_at`` in :func:`rfc3339` form. Its
-    SHA-256 is what the checkpoint's signature and token cover."""
+    JSON ``{"created_at", "root", "size"}`` with keys sorted, no whitespace, UTF-8; ``root`` is
+    the hex Merkle root of the first ``size`` records, ``created_at`` in
+    :func:`mailbox.timefmt.rfc3339` form. Its SHA-256 is what the checkpoint's signature and
+    token cover."""
     body = {"size": size, "root": root, "created_at": created_at}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 

@@ -3,8 +3,7 @@
 A leaf is one record's hash (its 32 bytes); ``leaf_hash = SHA-256(0x00 || leaf)``, an inner node
 is ``SHA-256(0x01 || left || right)``, and a tree of ``n`` leaves splits at the largest power of
 two below ``n`` (RFC 6962 §2.1). An inclusion proof shows that a leaf is at an index of a tree
-with a given root; a consistency proof shows that a tree of ``m`` leaves is a prefix of a later
-tree of ``n`` leaves, so a later checkpoint extends an earlier one.
+with a given root.
 
 Pure: no database, no I/O. The list functions are the reference definitions; :class:`MerkleStream`
 computes the root and any inclusion proofs in one pass over the leaves with memory that grows
@@ -19,12 +18,10 @@ from collections.abc import Iterable, Sequence
 __all__ = [
     "EMPTY_ROOT",
     "MerkleStream",
-    "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
     "root",
-    "verify_consistency",
     "verify_inclusion",
 ]
 
@@ -56,15 +53,6 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     return [_mth(hashes, start, end) for start, end in _path(index, 0, len(leaves))]
 
 
-def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """The proof that the tree of the first ``m`` leaves is a prefix of the tree of all
-    ``leaves`` (RFC 6962 ``PROOF``). ``ValueError`` unless ``0 < m <= len(leaves)``."""
-    if not 0 < m <= len(leaves):
-        raise ValueError(f"no consistency proof from {m} to {len(leaves)} leaves")
-    hashes = [leaf_hash(leaf) for leaf in leaves]
-    return [_mth(hashes, start, end) for start, end in _subproof(m, 0, len(leaves), True)]
-
-
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
@@ -84,37 +72,6 @@ def verify_inclusion(
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and r == root
-
-
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
-    """Whether ``proof`` shows that the tree of ``old_size`` leaves with hash ``old_root`` is a
-    prefix of the tree of ``new_size`` leaves with hash ``new_root`` (RFC 9162 §2.1.4.2)."""
-    if not 0 < old_size <= new_size:
-        return False
-    if old_size == new_size:
-        return not proof and old_root == new_root
-    path = list(proof)
-    if old_size & (old_size - 1) == 0:  # a power of two: the old root is a node of the new tree
-        path.insert(0, old_root)
-    if not path:
-        return False
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn, sn = fn >> 1, sn >> 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            sr = node_hash(sr, c)
-        fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and fr == old_root and sr == new_root
 
 
 class MerkleStream:
@@ -211,13 +168,3 @@ def _path(index: int, start: int, end: int) -> list[Range]:
     if index < start + k:
         return [*_path(index, start, start + k), (start + k, end)]
     return [*_path(index, start + k, end), (start, start + k)]
-
-
-def _subproof(m: int, start: int, end: int, whole: bool) -> list[Range]:
-    """RFC 6962 ``SUBPROOF(m, D[start:end], whole)`` as subtree ranges."""
-    if m == end - start:
-        return [] if whole else [(start, end)]
-    k = _split(end - start)
-    if m <= k:
-        return [*_subproof(m, start, start + k, whole), (start + k, end)]
-    return [*_subproof(m - k, start + k, end, False), (start, start + k)]

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.clock import to_utc
 from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.models import (
     Account,
@@ -33,6 +32,7 @@ from mailbox.models import (
     OutboxMessage,
 )
 from mailbox.notifications.settings import verification_link
+from mailbox.timefmt import human, parse_rfc3339
 from notifier import (
     EmailMessage,
     SendOutcome,
@@ -100,9 +100,9 @@ def message_id_for(outbox_id: str, public_base_url: str) -> str:
     return f"<{outbox_id}@{host or 'mailbox.local'}>"
 
 
-def when(value: datetime | None) -> str | None:
-    """``2026-11-26 09:14 UTC``: how notices show a legal time."""
-    return to_utc(value).strftime("%Y-%m-%d %H:%M UTC") if value is not None else None
+def _language(account: Account | None) -> str:
+    """The language ``account`` reads its emails in, times included."""
+    return account.language if account is not None else "en"
 
 
 @dataclass
@@ -203,7 +203,7 @@ def _compose(
             assert delivery.available_at is not None
             context["days_waiting"] = (at - delivery.available_at).days
         if message.kind == "email.deemed_delivery":
-            context["deemed_at"] = when(delivery.deemed_delivered_at)
+            context["deemed_at"] = human(delivery.deemed_delivered_at, language=_language(account))
     if account is None:
         return Composition(impossible="the account no longer exists")
     recipients = facts.addresses.get(account.id)
@@ -226,13 +226,14 @@ def _compose(
 
 def _document_context(facts: _Facts, delivery: Delivery, base: str) -> dict[str, Any]:
     document = facts.documents[delivery.document_id]
+    language = _language(facts.accounts.get(delivery.account_id))
     return {
         "office_name": facts.offices[delivery.office_id].name,
         "document_kind": document.kind_code,
         "dossier_number": document.dossier_number,
         "title": document.title,
-        "available_at": when(delivery.available_at),
-        "deemed_delivery_at": when(delivery.deemed_due_at),
+        "available_at": human(delivery.available_at, language=language),
+        "deemed_delivery_at": human(delivery.deemed_due_at, language=language),
         "link": f"{base}/deliveries/{delivery.id}",
     }
 
@@ -248,12 +249,16 @@ def _compose_verification(message: OutboxMessage, facts: _Facts, settings: Setti
     account = facts.accounts.get(message.account_id or address.account_id)
     expires = payload.get("expires_at")
     if isinstance(expires, str):
-        expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        expires = parse_rfc3339(expires)
     context = {
         "account_name": account.name if account else "",
         "address": payload.get("email") or address.email,
         "link": verification_link(settings.public_base_url, str(token)),
-        "expires_at": when(expires) if isinstance(expires, datetime) else str(expires or ""),
+        "expires_at": (
+            human(expires, language=_language(account))
+            if isinstance(expires, datetime)
+            else str(expires or "")
+        ),
     }
     language = account.language if account else "en"
     rendered = renderer().render_email("verify_address", language, context)

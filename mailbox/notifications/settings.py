@@ -31,10 +31,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound
 from mailbox.evidence import log as evidence
-from mailbox.evidence.log import EvidenceDraft, EvidenceType, rfc3339
+from mailbox.evidence.log import EvidenceDraft, EvidenceType
 from mailbox.identity.admin import EMAIL, refresh_edelivery
 from mailbox.models import Account, NotificationAddress, OutboxMessage
 from mailbox.signing.records import EvidenceSigner
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "LANGUAGES",

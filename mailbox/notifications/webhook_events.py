@@ -22,7 +22,6 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.evidence.log import rfc3339
 from mailbox.models import (
     Delivery,
     DeliveryStatus,
@@ -30,6 +29,7 @@ from mailbox.models import (
     WebhookAttempt,
     WebhookSubscription,
 )
+from mailbox.timefmt import rfc3339
 from notifier import SendOutcome, post_webhook
 
 __all__ = [

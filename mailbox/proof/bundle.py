@@ -27,7 +27,7 @@ from mailbox.config import TEMPLATES_DIR
 from mailbox.deliveries.inbox import DeliveryView, read_delivery
 from mailbox.deliveries.legal_clock import deadline_date
 from mailbox.evidence.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
-from mailbox.evidence.log import canonical_fields, rfc3339
+from mailbox.evidence.log import canonical_fields
 from mailbox.identity.principal import Principal
 from mailbox.models import Account, EvidenceCheckpoint, EvidenceRecord
 from mailbox.proof.check import (
@@ -43,6 +43,7 @@ from mailbox.services import Services
 from mailbox.signing.receipt import render_receipt
 from mailbox.signing.records import cert_pem
 from mailbox.signing.tsa import TimestampInvalid, token_gen_time
+from mailbox.timefmt import human, rfc3339, rfc3339_or_none
 
 __all__ = ["build_bundle"]
 
@@ -143,11 +144,11 @@ def _evidence_json(facts: _Facts) -> bytes:
         },
         "delivery": {
             "status": d.status,
-            "available_at": _time(d.available_at),
-            "picked_up_at": _time(d.picked_up_at),
-            "deemed_due_at": _time(d.deemed_due_at),
-            "deemed_delivered_at": _time(d.deemed_delivered_at),
-            "counts_for_deadlines": _time(facts.counts_for_deadlines),
+            "available_at": rfc3339_or_none(d.available_at),
+            "picked_up_at": rfc3339_or_none(d.picked_up_at),
+            "deemed_due_at": rfc3339_or_none(d.deemed_due_at),
+            "deemed_delivered_at": rfc3339_or_none(d.deemed_delivered_at),
+            "counts_for_deadlines": rfc3339_or_none(facts.counts_for_deadlines),
         },
         "encoding": {
             "record_hash": "SHA-256 of the JSON of the record's fields seq ... prev_hash, keys "
@@ -209,8 +210,8 @@ def _gen_time(token: bytes) -> str | None:
 def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
     view = facts.view
     d, doc, office = view.delivery, view.document, view.office
-    deadline = _readable(facts.counts_for_deadlines)
-    if deadline != "—" and not facts.delivered:
+    deadline = human(facts.counts_for_deadlines) or "—"
+    if facts.counts_for_deadlines is not None and not facts.delivered:
         deadline += " (deemed delivery, unless the document is picked up before)"
     return [
         ("Delivery", d.id),
@@ -222,18 +223,18 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ("SHA-256 of the original PDF", doc.original_sha256),
         ("SHA-256 of the sealed PDF", doc.sealed_sha256),
         ("Status", d.status.replace("_", " ")),
-        ("Made available", _readable(d.available_at)),
-        ("Picked up", _readable(d.picked_up_at)),
+        ("Made available", human(d.available_at) or "—"),
+        ("Picked up", human(d.picked_up_at) or "—"),
         ("Date that counts for deadlines", deadline),
         (
             "Evidence log checkpoint",
             f"The events below are among the first {facts.checkpoint.seq} records of the "
             f"service's evidence log, whose Merkle root {facts.checkpoint.root_hash} was signed "
-            f"and timestamped on {_readable(facts.checkpoint.created_at)}: each event was in the "
+            f"and timestamped on {human(facts.checkpoint.created_at)}: each event was in the "
             "log by then. That the list is complete is not shown by this checkpoint; the "
             "service's audit of its whole log checks it.",
         ),
-        ("Receipt generated", _readable(facts.generated_at)),
+        ("Receipt generated", human(facts.generated_at)),
         ("How to verify", f"See {README} in the proof bundle of this delivery."),
     ]
 
@@ -247,14 +248,6 @@ def _receipt_events(records: list[EvidenceRecord]) -> list[tuple[str, str, str]]
         )
         for r in records
     ]
-
-
-def _time(at: datetime | None) -> str | None:
-    return rfc3339(at) if at is not None else None
-
-
-def _readable(at: datetime | None) -> str:
-    return at.strftime("%d %B %Y, %H:%M UTC") if at is not None else "—"
 
 
 @cache

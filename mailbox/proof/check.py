@@ -24,7 +24,6 @@ from typing import Any
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
-from mailbox.evidence.log import rfc3339
 from mailbox.proof.check_checkpoint import (
     BundledCheckpoint,
     checkpoint_signature,
@@ -43,6 +42,7 @@ from mailbox.proof.check_records import (
     timestamps,
 )
 from mailbox.signing.seal import PdfRejected, validate_sealed_pdf
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "BUNDLE_FORMAT",

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
-from mailbox.evidence.log import checkpoint_json, rfc3339
+from mailbox.evidence.log import checkpoint_json
 from mailbox.evidence.merkle import verify_inclusion
 from mailbox.proof.check_records import BundledRecord, Finding, base64_or_none
 from mailbox.signing.records import verify_record
 from mailbox.signing.tsa import TimestampInvalid, token_gen_time, verify_timestamp_token
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "BundledCheckpoint",

@@ -21,9 +21,10 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from mailbox.evidence.log import CANONICAL_FIELDS, canonical_json, rfc3339
+from mailbox.evidence.log import CANONICAL_FIELDS, canonical_json
 from mailbox.signing.records import verify_record
 from mailbox.signing.tsa import TimestampInvalid, token_gen_time, verify_timestamp_token
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "BundledRecord",

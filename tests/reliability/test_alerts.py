@@ -13,6 +13,7 @@ from mailbox import clock
 from mailbox.models import Account, Delivery, EvidenceRecord, OutboxMessage
 from mailbox.notifications.outbox import DrainReport, drain_once, drain_until_idle
 from mailbox.services import Services
+from mailbox.timefmt import human
 from tests.factories import deliver, make_world
 from tests.fixtures.db import both_backends
 from tests.fixtures.smtp import SmtpServer
@@ -70,7 +71,7 @@ async def test_alert_arrives_with_link_and_metadata_but_no_document(
     for body in (text, html):
         assert f"http://mailbox.test/deliveries/{delivery.id}" in body
         assert world.office.name in body and "EP24111222.3" in body and "Hinge" in body
-        assert delivery.available_at.strftime("%Y-%m-%d %H:%M UTC") in body
+        assert delivery.available_at.strftime("%d %B %Y, %H:%M UTC") in body
     assert [part.get_content_type() for part in mail.iter_parts()] == ["text/plain", "text/html"]
     assert b"%PDF" not in arrived.raw and b"application/pdf" not in arrived.raw
     assert alert.status == "done" and alert.done_at is not None
@@ -80,13 +81,15 @@ async def test_french_account_gets_french_alert(
     services: Services, smtp_server: SmtpServer
 ) -> None:
     world = await make_world(services, language="fr")
-    await deliver(services, world)
+    delivery = await deliver(services, world)
 
     await drain(services)
 
     [arrived] = await smtp_server.wait_for(1)
     assert arrived.message["Subject"].startswith(f"Nouveau document de {world.office.name}")
-    assert "Mis à disposition le" in arrived.message.get_body(("plain",)).get_content()
+    text = arrived.message.get_body(("plain",)).get_content()
+    assert "Mis à disposition le" in text
+    assert human(delivery.available_at, language="fr") in text  # the month in French
 
 
 async def test_accepted_alert_is_recorded_as_notification_evidence(

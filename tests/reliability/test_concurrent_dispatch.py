@@ -8,7 +8,7 @@ import asyncio
 from httpx import AsyncClient
 from sqlmodel import func, select
 
-from mailbox.evidence.audit import check_chain
+from mailbox.evidence.audit import check_log
 from mailbox.models import Delivery
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
@@ -30,9 +30,9 @@ async def test_concurrent_dispatches_keep_one_unbroken_chain(
     )
     assert [r.status_code for r in responses] == [201] * 12
     async with services.db.session() as session:
-        checked, broken = await check_chain(session, services.keys)
-    assert broken is None
-    assert checked == 24
+        report = await check_log(session, services.keys, checkpoints=False)
+    assert report.broken is None
+    assert report.checked == 24
 
 
 @both_backends

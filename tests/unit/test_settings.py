@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from mailbox.config import Settings
+from tests.fixtures.service_process import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,3 +90,35 @@ def test_missing_config_file_is_a_clear_error(
     monkeypatch.setenv("MAILBOX_CONFIG_FILE", str(tmp_path / "nope.toml"))
     with pytest.raises(FileNotFoundError, match=r"nope\.toml"):
         Settings()
+
+
+def _demo_setup(data_dir: Path, **settings: str) -> str:
+    """Run ``demo --no-serve`` in a clean environment; return what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mailbox", "demo", "--no-serve"],
+        cwd=ROOT,
+        env=clean_env(data_dir=str(data_dir), sealing_workers="0", **settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_demo_without_an_smtp_server_writes_alerts_to_files(tmp_path: Path) -> None:
+    printed = _demo_setup(tmp_path / "data")
+
+    assert f"alert emails are written to {tmp_path / 'data' / 'outgoing-mail'}" in printed
+
+
+@pytest.mark.parametrize("source", ["environment", "config file"])
+def test_demo_with_an_smtp_server_sends_alerts_to_it(tmp_path: Path, source: str) -> None:
+    if source == "environment":
+        printed = _demo_setup(tmp_path / "data", smtp_host="smtp.demo.test")
+    else:
+        config = tmp_path / "mailbox.toml"
+        config.write_text('smtp_host = "smtp.demo.test"\n')
+        printed = _demo_setup(tmp_path / "data", config_file=str(config))
+
+    assert "alert emails go to the SMTP server smtp.demo.test:25" in printed

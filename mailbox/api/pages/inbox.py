@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -35,12 +34,12 @@ from mailbox.deliveries.legal_clock import deadline_date
 from mailbox.errors import MailboxError, NotAuthenticated
 from mailbox.identity.principal import Principal, authenticate_password
 from mailbox.services import Services
+from mailbox.timefmt import human
 
 __all__ = [
     "FormTokenForm",
     "error_page",
     "form_refused",
-    "readable",
     "register_template_callables",
     "routes",
 ]
@@ -83,11 +82,6 @@ def error_page(principal: Principal | None, detail: str, status_code: int) -> Te
 def form_refused(principal: Principal | None) -> Template:
     """The answer to a form post without the session's form token (403)."""
     return error_page(principal, FORM_REFUSED, 403)
-
-
-def readable(at: datetime | None) -> str | None:
-    """A time as people read it on the page (the exact RFC 3339 value is shown beside it)."""
-    return at.strftime("%d %B %Y, %H:%M UTC") if at is not None else None
 
 
 @get("/", include_in_schema=False)
@@ -208,10 +202,9 @@ async def delivery_page(request: Request, delivery_id: str, services: Services) 
             "principal": principal,
             "d": DeliveryPublic.of(view, records),
             "can_download": delivery.account_id in principal.account_roles,
-            "counts_for_deadlines": readable(
+            "counts_for_deadlines": human(
                 deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)
             ),
-            "deemed_due": readable(delivery.deemed_due_at),
         },
     )
 

@@ -21,7 +21,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.api.pages.inbox import FormTokenForm, error_page, form_refused, readable
+from mailbox.api.pages.inbox import FormTokenForm, error_page, form_refused
 from mailbox.api.schemas.accounts import AccountPublic, NotificationSettingsPublic
 from mailbox.api.security import form_token_valid, principal_or_none
 from mailbox.deliveries.legal_clock import reminder_days_for
@@ -41,6 +41,7 @@ from mailbox.notifications.settings import (
     withdraw_consent,
 )
 from mailbox.services import Services
+from mailbox.timefmt import human
 
 __all__ = ["routes"]
 
@@ -118,11 +119,9 @@ async def _page(
             "principal": principal,
             "account_name": account.name,
             "s": NotificationSettingsPublic.of(current),
-            "consent_since": readable(account.edelivery_consent_at),
+            "consent_since": human(account.edelivery_consent_at),
             # By address: verified since, or (pending) its link valid until.
-            "since": {
-                a.id: readable(a.verified_at or a.verify_expires_at) for a in current.addresses
-            },
+            "since": {a.id: human(a.verified_at or a.verify_expires_at) for a in current.addresses},
             "role": role.value if role else "",
             "can_manage": can_manage(principal, account_id),
             "reminder_text": ", ".join(

@@ -8,15 +8,14 @@ values and answers one 422 problem naming every bad field.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from msgspec import UNSET, Meta, Struct, UnsetType, structs
 
-from mailbox.evidence.log import rfc3339
 from mailbox.identity.accounts import AccountView, edelivery_status
 from mailbox.models import Account, NotificationAddress, WebhookAttempt, WebhookSubscription
 from mailbox.notifications.settings import NotificationSettings
+from mailbox.timefmt import rfc3339, rfc3339_or_none
 
 __all__ = [
     "AccountPublic",
@@ -33,10 +32,6 @@ __all__ = [
     "WebhookSubscriptionPublic",
     "WebhooksPublic",
 ]
-
-
-def _time(value: datetime | None) -> str | None:
-    return rfc3339(value) if value is not None else None
 
 
 EdeliveryStatusField = Annotated[
@@ -66,7 +61,7 @@ class AccountPublic(Struct, kw_only=True):
             name=account.name,
             role=view.role.value,
             edelivery_status=edelivery_status(account).value,
-            edelivery_consent_at=_time(account.edelivery_consent_at),
+            edelivery_consent_at=rfc3339_or_none(account.edelivery_consent_at),
             edelivery_suspended_reason=account.edelivery_suspended_reason,
         )
 
@@ -92,8 +87,8 @@ class NotificationAddressPublic(Struct, kw_only=True):
             id=address.id,
             email=address.email,
             verified=address.verified_at is not None,
-            verified_at=_time(address.verified_at),
-            verification_expires_at=_time(address.verify_expires_at),
+            verified_at=rfc3339_or_none(address.verified_at),
+            verification_expires_at=rfc3339_or_none(address.verify_expires_at),
             created_at=rfc3339(address.created_at),
         )
 
@@ -120,7 +115,7 @@ class NotificationSettingsPublic(Struct, kw_only=True):
             reminder_days=account.reminder_days,
             language=account.language,
             edelivery_status=edelivery_status(account).value,
-            edelivery_consent_at=_time(account.edelivery_consent_at),
+            edelivery_consent_at=rfc3339_or_none(account.edelivery_consent_at),
             edelivery_suspended_reason=account.edelivery_suspended_reason,
             addresses=[NotificationAddressPublic.of(a) for a in settings.addresses],
         )

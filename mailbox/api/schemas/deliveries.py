@@ -11,8 +11,8 @@ from litestar.params import Parameter
 from msgspec import Meta, Struct
 
 from mailbox.deliveries.inbox import DeliveryView
-from mailbox.evidence.log import rfc3339
 from mailbox.models import EvidenceRecord
+from mailbox.timefmt import rfc3339, rfc3339_or_none
 
 __all__ = [
     "DeliveryPublic",
@@ -22,10 +22,6 @@ __all__ = [
     "ProblemDetails",
     "TokenPublic",
 ]
-
-
-def _time(value) -> str | None:
-    return rfc3339(value) if value is not None else None
 
 
 class FieldProblem(Struct):
@@ -131,11 +127,11 @@ class DeliveryPublic(Struct, kw_only=True):
                 sealed_size=doc.sealed_size,
             ),
             submitted_at=rfc3339(d.submitted_at),
-            available_at=_time(d.available_at),
-            deemed_due_at=_time(d.deemed_due_at),
-            picked_up_at=_time(d.picked_up_at),
-            deemed_delivered_at=_time(d.deemed_delivered_at),
-            paper_queued_at=_time(d.paper_queued_at),
+            available_at=rfc3339_or_none(d.available_at),
+            deemed_due_at=rfc3339_or_none(d.deemed_due_at),
+            picked_up_at=rfc3339_or_none(d.picked_up_at),
+            deemed_delivered_at=rfc3339_or_none(d.deemed_delivered_at),
+            paper_queued_at=rfc3339_or_none(d.paper_queued_at),
             paper_reason=d.paper_reason,
             unread=d.picked_up_at is None,
             timeline=[EvidencePublic.of(r) for r in timeline] if timeline is not None else None,
