@@ -1,7 +1,9 @@
 """Reading deliveries: an account holder's inbox (newest first, keyset-paginated), one
 delivery with its timeline, and an office's view of what it dispatched.
 
-Query functions take ``session`` keyword-only and never commit.
+Who reads what is the access policy's answer (mailbox.identity.policy); other people's
+deliveries are not found, never forbidden. Query functions take ``session`` keyword-only and
+never commit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.db import UTCDateTime
 from mailbox.errors import NotFound
+from mailbox.identity.policy import (
+    Action,
+    accounts_where,
+    can_read_delivery,
+    can_read_evidence,
+    can_read_office,
+)
 from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, Document, EvidenceRecord, Office
 from mailbox.pagination import check_limit, decode_cursor, encode_cursor
@@ -62,7 +71,7 @@ async def list_inbox(
 ) -> InboxPage:
     """Deliveries made available to the principal's accounts, newest first."""
     check_limit(limit)
-    accounts = principal.account_ids
+    accounts = accounts_where(principal, Action.READ_DELIVERY)
     if account_id is not None:
         accounts = [a for a in accounts if a == account_id]
     if not accounts:
@@ -169,7 +178,7 @@ async def get_delivery(
 ) -> DeliveryView:
     """One delivery the principal may read; :class:`NotFound` otherwise (never 403)."""
     row = await _view_row(session, delivery_id)
-    if row is None or not principal.can_read_delivery(row[0]):
+    if row is None or not can_read_delivery(principal, row[0]):
         raise NotFound(f"No delivery {delivery_id}")
     return DeliveryView(*row)
 
@@ -190,7 +199,7 @@ async def get_dispatch(
 ) -> DeliveryView:
     """A delivery as its dispatching office sees it; NotFound for other offices' ones."""
     view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
-    if not principal.office_roles.get(view.delivery.office_id):
+    if not can_read_office(principal, view.delivery.office_id):
         raise NotFound(f"No dispatch {delivery_id}")
     return view
 
@@ -198,10 +207,12 @@ async def get_dispatch(
 async def read_delivery(
     *, session: AsyncSession, principal: Principal, delivery_id: str, as_office: bool = False
 ) -> tuple[DeliveryView, list[EvidenceRecord]]:
-    """A delivery the principal may read and its evidence timeline; with ``as_office`` only
-    as its dispatching office sees it (:func:`get_dispatch`)."""
+    """A delivery the principal may read and its evidence timeline, if it may read that too;
+    with ``as_office`` only as its dispatching office sees it (:func:`get_dispatch`)."""
     find = get_dispatch if as_office else get_delivery
     view = await find(session=session, principal=principal, delivery_id=delivery_id)
+    if not can_read_evidence(principal, view.delivery):
+        raise NotFound(f"No delivery {delivery_id}")
     return view, await timeline(session=session, delivery_id=delivery_id)
 
 

@@ -18,6 +18,7 @@ from mailbox.deliveries.events import enqueue
 from mailbox.errors import NotFound
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceType
+from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, Document
 from mailbox.services import Services
@@ -36,10 +37,11 @@ class SealedDocument:
 async def pick_up(
     services: Services, principal: Principal, delivery_id: str, *, ip: str | None
 ) -> SealedDocument:
-    """The sealed PDF of a delivery of one of the principal's accounts, recording the read."""
+    """The sealed PDF of a delivery the principal may pick up (mailbox.identity.policy: its
+    account's grantees), recording the read; :class:`NotFound` for anyone else."""
     async with services.db.session() as session:
         delivery = await session.get(Delivery, delivery_id)
-        if delivery is None or delivery.account_id not in principal.account_roles:
+        if delivery is None or not can_pick_up(principal, delivery):
             raise NotFound(f"No delivery {delivery_id}")
         document = await session.get(Document, delivery.document_id)
         assert document is not None

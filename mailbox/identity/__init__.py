@@ -1,6 +1,9 @@
 """Identity: who is calling and what they may do.
 
 - :mod:`.principal`: the principal behind a request (a user with grants, or a machine client).
+- :mod:`.policy`: the one access policy, a table of who may do what and the named questions
+  computed from it (``can_read_delivery``, ``can_pick_up``, ``can_manage``, ...). Every room
+  asks it; nobody else reads a principal's roles to decide.
 - :mod:`.auth`: passwords (argon2) and access tokens (JWT); :mod:`.clients`: machine clients
   (``private_key_jwt``).
 - :mod:`.accounts`: the accounts a user acts for; :mod:`.admin`: creating offices, accounts,

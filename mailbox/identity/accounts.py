@@ -1,8 +1,9 @@
 """The accounts a user acts for: which ones they hold grants on, their role there, whether
-electronic delivery is active, and the one access check the account settings use.
+electronic delivery is active, and the access check the account settings use.
 
-Reading needs any grant on the account (owner, editor, viewer); changing needs ``owner``.
-Accounts the user holds no grant on are reported as not found, never as forbidden.
+Who may read or change an account is the access policy's answer (mailbox.identity.policy:
+any grant reads, owners change). Accounts the user may not read are reported as not found,
+never as forbidden.
 Query functions take ``session`` keyword-only and never commit.
 """
 
@@ -16,6 +17,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.errors import NotFound, PermissionDenied
+from mailbox.identity.policy import (
+    Action,
+    account_role,
+    accounts_where,
+    can_manage,
+    can_read_account,
+)
 from mailbox.identity.principal import Principal
 from mailbox.models import Account, Role
 from mailbox.pagination import check_limit, decode_cursor, encode_cursor
@@ -25,14 +33,9 @@ __all__ = [
     "AccountView",
     "EdeliveryStatus",
     "account_for",
-    "can_manage",
     "edelivery_status",
     "list_accounts",
-    "role_on",
 ]
-
-# Strongest first: the role reported when a user holds several grants on one account.
-_ROLE_ORDER = (Role.OWNER, Role.EDITOR, Role.VIEWER)
 
 
 class EdeliveryStatus(StrEnum):
@@ -66,30 +69,20 @@ def edelivery_status(account: Account) -> EdeliveryStatus:
     return EdeliveryStatus.INACTIVE
 
 
-def role_on(principal: Principal, account_id: str) -> Role | None:
-    """The principal's strongest role on the account, or ``None`` without a grant."""
-    roles = principal.account_roles.get(account_id, frozenset())
-    return next((role for role in _ROLE_ORDER if role.value in roles), None)
-
-
-def can_manage(principal: Principal, account_id: str) -> bool:
-    """True when the principal may change the account's settings: its owners."""
-    return role_on(principal, account_id) is Role.OWNER
-
-
 async def account_for(
     *, session: AsyncSession, principal: Principal, account_id: str, manage: bool = False
 ) -> Account:
     """The account ``account_id`` if the principal may read it (any grant) or, with
     ``manage``, change its settings (owner). :class:`NotFound` without a grant,
     :class:`PermissionDenied` for an editor or viewer asking to change."""
-    role = role_on(principal, account_id)
-    account = await session.get(Account, account_id) if role is not None else None
+    readable = can_read_account(principal, account_id)
+    account = await session.get(Account, account_id) if readable else None
     if account is None:
         raise NotFound(f"No account {account_id}")
     if manage and not can_manage(principal, account_id):
+        role = account_role(principal, account_id)
         raise PermissionDenied(
-            f"Only an owner of account {account_id} may change it; you are {role.value}"
+            f"Only an owner of account {account_id} may change it; you are {role}"
         )
     return account
 
@@ -97,11 +90,12 @@ async def account_for(
 async def list_accounts(
     *, session: AsyncSession, principal: Principal, limit: int = 50, cursor: str | None = None
 ) -> AccountPage:
-    """The accounts the principal holds a grant on, oldest first, keyset-paginated."""
+    """The accounts the principal may read, oldest first, keyset-paginated."""
     check_limit(limit)
-    if not principal.account_ids:
+    readable = accounts_where(principal, Action.READ_ACCOUNT)
+    if not readable:
         return AccountPage([], None)
-    query = select(Account).where(col(Account.id).in_(principal.account_ids))
+    query = select(Account).where(col(Account.id).in_(readable))
     if cursor:
         at, last_id = decode_cursor(cursor)
         query = query.where(
@@ -114,8 +108,8 @@ async def list_accounts(
     rows = list((await session.exec(query)).all())
     items = []
     for account in rows[:limit]:
-        role = role_on(principal, account.id)
-        assert role is not None  # the query only returns accounts the principal holds
+        role = account_role(principal, account.id)
+        assert role is not None  # the query only returns accounts the principal reads
         items.append(AccountView(account, role))
     next_cursor = None
     if len(rows) > limit:

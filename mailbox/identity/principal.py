@@ -1,7 +1,8 @@
-"""Who may do what: the principal behind a request and the checks the guards and domain use.
+"""The principal behind a request: a user with their grants, or a machine client with its one
+role, loaded once per request; and password log-in.
 
-Other people's deliveries are reported as not found (404), never as forbidden, so that their
-existence does not leak.
+Loading a principal builds its role dictionaries; what it may do with them is answered by the
+access policy (:mod:`mailbox.identity.policy`), never by reading them elsewhere.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from dataclasses import dataclass, field
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.errors import NotAuthenticated, NotFound, PermissionDenied
-from mailbox.models import ApiClient, Delivery, Grant, Role, User
+from mailbox.errors import NotAuthenticated
+from mailbox.identity import policy
+from mailbox.models import ApiClient, Grant, User
 
 __all__ = ["Principal", "authenticate_password", "load_client_principal", "load_principal"]
 
@@ -25,6 +27,7 @@ class Principal:
     email: str
     display_name: str
     is_admin: bool = False
+    # The roles held, by account and by office: read only by the access policy.
     account_roles: dict[str, frozenset[str]] = field(default_factory=dict)
     office_roles: dict[str, frozenset[str]] = field(default_factory=dict)
     kind: str = "user"  # user | client
@@ -35,39 +38,14 @@ class Principal:
         return f"{self.kind}:{self.user_id}"
 
     @property
-    def account_ids(self) -> list[str]:
-        return sorted(self.account_roles)
+    def reads_any_account(self) -> bool:
+        """Whether the principal sees at least one account (:mod:`.policy` answers)."""
+        return policy.reads_any_account(self)
 
-    def has_office_role(self, office_id: str, role: Role) -> bool:
-        return role.value in self.office_roles.get(office_id, frozenset())
-
-    def offices_with(self, role: Role) -> list[str]:
-        return sorted(o for o, roles in self.office_roles.items() if role.value in roles)
-
-    def dispatch_office(self, office_id: str | None) -> str:
-        """The office this principal dispatches for: the one asked (if held) or its only one."""
-        offices = self.offices_with(Role.DISPATCHER)
-        if not offices:
-            raise PermissionDenied("Only an office's dispatchers may dispatch documents")
-        if office_id is None:
-            if len(offices) > 1:
-                raise PermissionDenied("You dispatch for several offices; name one with office_id")
-            return offices[0]
-        if office_id not in offices:
-            raise PermissionDenied(f"You may not dispatch as office {office_id}")
-        return office_id
-
-    def can_read_delivery(self, delivery: Delivery) -> bool:
-        """Account grantees read their deliveries; dispatchers and auditors their office's."""
-        if delivery.account_id in self.account_roles:
-            return True
-        roles = self.office_roles.get(delivery.office_id, frozenset())
-        return bool(roles & {Role.DISPATCHER.value, Role.AUDITOR.value})
-
-    def require_delivery(self, delivery: Delivery | None, delivery_id: str) -> Delivery:
-        if delivery is None or not self.can_read_delivery(delivery):
-            raise NotFound(f"No delivery {delivery_id}")
-        return delivery
+    @property
+    def reads_any_office(self) -> bool:
+        """Whether the principal sees at least one office (:mod:`.policy` answers)."""
+        return policy.reads_any_office(self)
 
 
 async def load_principal(session: AsyncSession, user_id: str) -> Principal:

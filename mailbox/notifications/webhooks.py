@@ -4,6 +4,7 @@ account's (office's) delivery events to be posted to an HTTPS URL, signed with a
 The service makes the secret (32 random bytes) and shows it once, when the subscription is
 created or its secret rotated; lists never show it. Deleting a subscription deactivates it, so
 its attempts stay readable. The outbox drain posts the events and records each attempt.
+Who manages which subscriptions is the access policy's answer (mailbox.identity.policy).
 Functions take ``session`` keyword-only and never commit.
 """
 
@@ -22,8 +23,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.deliveries.events import WEBHOOK_EVENTS
 from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound, PermissionDenied
 from mailbox.identity.accounts import account_for
+from mailbox.identity.policy import (
+    Action,
+    accounts_where,
+    can_manage_office,
+    can_manage_webhooks,
+    can_read_office,
+    offices_where,
+)
 from mailbox.identity.principal import Principal
-from mailbox.models import Office, Role, WebhookAttempt, WebhookSubscription
+from mailbox.models import Office, WebhookAttempt, WebhookSubscription
 from mailbox.pagination import check_limit, decode_cursor, encode_cursor
 
 __all__ = [
@@ -101,10 +110,9 @@ def _events_problem(events: Sequence[str]) -> str | None:
 
 
 async def _check_office(session: AsyncSession, principal: Principal, office_id: str) -> None:
-    roles = principal.office_roles.get(office_id)
-    if not roles or await session.get(Office, office_id) is None:
+    if not can_read_office(principal, office_id) or await session.get(Office, office_id) is None:
         raise NotFound(f"No office {office_id}")
-    if not principal.has_office_role(office_id, Role.DISPATCHER):
+    if not can_manage_office(principal, office_id):
         raise PermissionDenied(f"Only a dispatcher of office {office_id} may manage its webhooks")
 
 
@@ -164,15 +172,6 @@ async def subscribe(
     return subscription, secret
 
 
-def _manages(principal: Principal, subscription: WebhookSubscription) -> bool:
-    if subscription.account_id is not None:
-        roles = principal.account_roles.get(subscription.account_id, frozenset())
-        return Role.OWNER.value in roles
-    return subscription.office_id is not None and principal.has_office_role(
-        subscription.office_id, Role.DISPATCHER
-    )
-
-
 async def _subscription_for(
     session: AsyncSession, principal: Principal, subscription_id: str, *, active: bool
 ) -> WebhookSubscription:
@@ -181,7 +180,9 @@ async def _subscription_for(
     subscription = await session.get(WebhookSubscription, subscription_id)
     if (
         subscription is None
-        or not _manages(principal, subscription)
+        or not can_manage_webhooks(
+            principal, account_id=subscription.account_id, office_id=subscription.office_id
+        )
         or (active and not subscription.active)
     ):
         raise NotFound(f"No webhook subscription {subscription_id}")
@@ -193,8 +194,8 @@ async def list_subscriptions(
 ) -> SubscriptionPage:
     """The active subscriptions the principal manages, oldest first, keyset-paginated."""
     check_limit(limit)
-    owned = [a for a, roles in principal.account_roles.items() if Role.OWNER.value in roles]
-    offices = principal.offices_with(Role.DISPATCHER)
+    owned = accounts_where(principal, Action.MANAGE_ACCOUNT)
+    offices = offices_where(principal, Action.MANAGE_OFFICE)
     if not owned and not offices:
         return SubscriptionPage([], None)
     query = select(WebhookSubscription).where(

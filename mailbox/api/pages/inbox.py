@@ -32,6 +32,7 @@ from mailbox.api.security import (
 from mailbox.deliveries.inbox import list_inbox, read_delivery
 from mailbox.deliveries.legal_clock import deadline_date
 from mailbox.errors import MailboxError, NotAuthenticated
+from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal, authenticate_password
 from mailbox.services import Services
 from mailbox.timefmt import human
@@ -201,7 +202,7 @@ async def delivery_page(request: Request, delivery_id: str, services: Services) 
         context={
             "principal": principal,
             "d": DeliveryPublic.of(view, records),
-            "can_download": delivery.account_id in principal.account_roles,
+            "can_download": can_pick_up(principal, delivery),
             "counts_for_deadlines": human(
                 deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)
             ),

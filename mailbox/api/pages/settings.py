@@ -5,7 +5,7 @@ Each form posts to its own URL with the session's form token, calls one function
 mailbox.notifications.settings inside ``services.db.write()`` and answers 303 back to the page
 (post,
 redirect, get). A refused change shows the page again with the error beside its field. Owners
-change the settings; editors and viewers read them (mailbox.identity.accounts decides who is which).
+change the settings; editors and viewers read them (mailbox.identity.policy decides who is which).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from mailbox.api.schemas.accounts import AccountPublic, NotificationSettingsPubl
 from mailbox.api.security import form_token_valid, principal_or_none
 from mailbox.deliveries.legal_clock import reminder_days_for
 from mailbox.errors import FieldError, InvalidRequest, MailboxError
-from mailbox.identity.accounts import account_for, can_manage, list_accounts, role_on
+from mailbox.identity.accounts import account_for, list_accounts
+from mailbox.identity.policy import account_role, can_manage
 from mailbox.identity.principal import Principal
 from mailbox.models import Account
 from mailbox.notifications.settings import (
@@ -112,7 +113,7 @@ async def _page(
             current = await notification_settings(session=session, account=account)
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
-    role = role_on(principal, account_id)
+    role = account_role(principal, account_id)
     return Template(
         "settings.html",
         context={

@@ -13,6 +13,7 @@ from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import DeliveryPublic, DispatchForm
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.deliveries.inbox import read_delivery
+from mailbox.identity.policy import dispatch_office
 from mailbox.identity.principal import Principal
 from mailbox.services import Services
 
@@ -57,7 +58,7 @@ async def create_dispatch(
     and deliver it into the account's mailbox, or queue it for paper when electronic delivery
     is not possible. A refused dispatch answers a problem naming each bad field and the
     `evidence_id` of its SubmissionRejection record."""
-    office_id = principal.dispatch_office(data.office_id)
+    office_id = dispatch_office(principal, data.office_id)
     pdf = await data.file.read() if data.file is not None else b""
     dispatched = await dispatch(
         services,

@@ -1,0 +1,218 @@
+"""The one access policy: who may do what, as a table (:data:`POLICY`) and the named questions
+computed from it.
+
+Every caller asks this module: the API, the pages, the domain rooms. Nobody else reads a
+principal's role dictionaries to decide anything (loading them is
+:mod:`mailbox.identity.principal`'s job).
+
+:data:`POLICY` names, for each :class:`Action`, the roles that allow it. A role on an account
+allows the action on that account and its deliveries; a role on an office, on that office and
+the deliveries it dispatched. A machine client is judged by its one role, as a user holding that
+role would be. Being an administrator (``User.is_admin``) allows nothing here: administration
+(offices, accounts, users, grants, keys) is done with the command line.
+
+Refusals are the callers' to raise, in one shape: who may not even see a thing is told it does
+not exist (:class:`~mailbox.errors.NotFound`, so other people's deliveries, accounts and offices
+never leak); who sees it but may not do this is refused
+(:class:`~mailbox.errors.PermissionDenied`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from mailbox.errors import PermissionDenied
+from mailbox.models import Delivery, Role
+from mailbox.models.parties import ACCOUNT_ROLES, OFFICE_ROLES
+
+if TYPE_CHECKING:
+    from mailbox.identity.principal import Principal
+
+__all__ = [
+    "POLICY",
+    "Action",
+    "account_role",
+    "accounts_where",
+    "allows",
+    "can_dispatch_for",
+    "can_manage",
+    "can_manage_office",
+    "can_manage_webhooks",
+    "can_pick_up",
+    "can_read_account",
+    "can_read_delivery",
+    "can_read_evidence",
+    "can_read_office",
+    "dispatch_office",
+    "offices_where",
+    "reads_any_account",
+    "reads_any_office",
+]
+
+
+class Action(StrEnum):
+    """What a principal may be allowed to do; each one is a row of :data:`POLICY`."""
+
+    READ_DELIVERY = "read_delivery"  # a delivery's metadata and status
+    READ_EVIDENCE = "read_evidence"  # its evidence timeline and proof of delivery
+    PICK_UP = "pick_up"  # download the sealed document: the first download is the legal pickup
+    READ_ACCOUNT = "read_account"  # an account and its notification settings
+    MANAGE_ACCOUNT = "manage_account"  # change its settings, addresses, consent, webhooks
+    READ_OFFICE = "read_office"  # an office and its view of the deliveries it dispatched
+    MANAGE_OFFICE = "manage_office"  # change the office's webhooks
+    DISPATCH = "dispatch"  # dispatch documents as the office
+
+
+_ACCOUNT_GRANTEES = frozenset({Role.OWNER, Role.EDITOR, Role.VIEWER})
+_OFFICE_READERS = frozenset({Role.DISPATCHER, Role.AUDITOR})
+
+POLICY: Mapping[Action, frozenset[Role]] = MappingProxyType(
+    {
+        Action.READ_DELIVERY: _ACCOUNT_GRANTEES | _OFFICE_READERS,
+        Action.READ_EVIDENCE: _ACCOUNT_GRANTEES | _OFFICE_READERS,
+        # Offices follow their dispatches but never pick up: a pickup is the addressee's.
+        Action.PICK_UP: _ACCOUNT_GRANTEES,
+        Action.READ_ACCOUNT: _ACCOUNT_GRANTEES,
+        Action.MANAGE_ACCOUNT: frozenset({Role.OWNER}),
+        Action.READ_OFFICE: _OFFICE_READERS,
+        Action.MANAGE_OFFICE: frozenset({Role.DISPATCHER}),
+        Action.DISPATCH: frozenset({Role.DISPATCHER}),
+    }
+)
+
+# Strongest first: the role reported when a principal holds several on one account.
+_ROLE_ORDER = (Role.OWNER, Role.EDITOR, Role.VIEWER)
+
+
+def _allowed(held: frozenset[str], action: Action, scope: frozenset[Role]) -> bool:
+    return not held.isdisjoint(POLICY[action] & scope)
+
+
+def allows(
+    principal: Principal,
+    action: Action,
+    *,
+    account_id: str | None = None,
+    office_id: str | None = None,
+) -> bool:
+    """True when :data:`POLICY` lets the principal do ``action`` on the account or the office:
+    it holds an allowing account role on ``account_id`` or office role on ``office_id``."""
+    on_account = account_id is not None and _allowed(
+        principal.account_roles.get(account_id, frozenset()), action, ACCOUNT_ROLES
+    )
+    on_office = office_id is not None and _allowed(
+        principal.office_roles.get(office_id, frozenset()), action, OFFICE_ROLES
+    )
+    return on_account or on_office
+
+
+def accounts_where(principal: Principal, action: Action) -> list[str]:
+    """The ids of the accounts on which the principal may do ``action``, sorted."""
+    return sorted(
+        account_id
+        for account_id, held in principal.account_roles.items()
+        if _allowed(held, action, ACCOUNT_ROLES)
+    )
+
+
+def offices_where(principal: Principal, action: Action) -> list[str]:
+    """The ids of the offices on which the principal may do ``action``, sorted."""
+    return sorted(
+        office_id
+        for office_id, held in principal.office_roles.items()
+        if _allowed(held, action, OFFICE_ROLES)
+    )
+
+
+def account_role(principal: Principal, account_id: str) -> Role | None:
+    """The principal's strongest role on the account (what the pages and lists show), or
+    ``None`` without one."""
+    held = principal.account_roles.get(account_id, frozenset())
+    return next((role for role in _ROLE_ORDER if role in held), None)
+
+
+def _on_delivery(principal: Principal, action: Action, delivery: Delivery) -> bool:
+    """Allowed by a role on the delivery's account or on the office that dispatched it."""
+    return allows(principal, action, account_id=delivery.account_id, office_id=delivery.office_id)
+
+
+def can_read_delivery(principal: Principal, delivery: Delivery) -> bool:
+    """Account grantees read their account's deliveries; dispatchers and auditors their
+    office's. Anyone else is told the delivery does not exist."""
+    return _on_delivery(principal, Action.READ_DELIVERY, delivery)
+
+
+def can_read_evidence(principal: Principal, delivery: Delivery) -> bool:
+    """Whether the principal sees the delivery's evidence timeline and its proof of delivery."""
+    return _on_delivery(principal, Action.READ_EVIDENCE, delivery)
+
+
+def can_pick_up(principal: Principal, delivery: Delivery) -> bool:
+    """Whether the principal may download the sealed document, which picks the delivery up:
+    grantees of its account only, never the office."""
+    return allows(principal, Action.PICK_UP, account_id=delivery.account_id)
+
+
+def can_read_account(principal: Principal, account_id: str) -> bool:
+    """Whether the principal sees the account (any grant on it)."""
+    return allows(principal, Action.READ_ACCOUNT, account_id=account_id)
+
+
+def can_manage(principal: Principal, account_id: str) -> bool:
+    """Whether the principal may change the account's settings and webhooks: its owners."""
+    return allows(principal, Action.MANAGE_ACCOUNT, account_id=account_id)
+
+
+def can_read_office(principal: Principal, office_id: str) -> bool:
+    """Whether the principal sees the office and its view of what it dispatched."""
+    return allows(principal, Action.READ_OFFICE, office_id=office_id)
+
+
+def can_manage_office(principal: Principal, office_id: str) -> bool:
+    """Whether the principal may change the office's webhooks: its dispatchers."""
+    return allows(principal, Action.MANAGE_OFFICE, office_id=office_id)
+
+
+def can_manage_webhooks(
+    principal: Principal, *, account_id: str | None = None, office_id: str | None = None
+) -> bool:
+    """Whether the principal manages the webhook subscriptions of the account (which names
+    one) or else of the office: the account's managers, the office's managers."""
+    if account_id is not None:
+        return can_manage(principal, account_id)
+    return office_id is not None and can_manage_office(principal, office_id)
+
+
+def can_dispatch_for(principal: Principal, office_id: str) -> bool:
+    """Whether the principal may dispatch documents as the office."""
+    return allows(principal, Action.DISPATCH, office_id=office_id)
+
+
+def dispatch_office(principal: Principal, office_id: str | None) -> str:
+    """The office the principal dispatches for: ``office_id`` if it may, or without one its
+    only office. :class:`PermissionDenied` when it dispatches for none, for several and names
+    none, or names one it may not dispatch for."""
+    offices = offices_where(principal, Action.DISPATCH)
+    if not offices:
+        raise PermissionDenied("Only an office's dispatchers may dispatch documents")
+    if office_id is None:
+        if len(offices) > 1:
+            raise PermissionDenied("You dispatch for several offices; name one with office_id")
+        return offices[0]
+    if not can_dispatch_for(principal, office_id):
+        raise PermissionDenied(f"You may not dispatch as office {office_id}")
+    return office_id
+
+
+def reads_any_account(principal: Principal) -> bool:
+    """Whether the principal sees at least one account (the pages then offer its settings)."""
+    return bool(accounts_where(principal, Action.READ_ACCOUNT))
+
+
+def reads_any_office(principal: Principal) -> bool:
+    """Whether the principal sees at least one office (the pages then offer to look up one of
+    its deliveries)."""
+    return bool(offices_where(principal, Action.READ_OFFICE))
