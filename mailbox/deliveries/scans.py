@@ -11,10 +11,13 @@ transaction); rows are also locked ``SKIP LOCKED`` so a scan never waits on a pi
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.db import try_advisory_lock
@@ -62,14 +65,22 @@ async def run_legal_scans(services: Services, *, batch: int = BATCH) -> ScanRepo
     return ScanReport(deemed, reminded, not_leader=False)
 
 
+@asynccontextmanager
+async def _as_leader(services: Services) -> AsyncIterator[AsyncSession]:
+    """One batch's write transaction, holding the scans' advisory lock; :class:`_NotLeader`
+    when another instance holds it."""
+    async with services.db.write() as session:
+        if not await try_advisory_lock(session, LEGAL_SCAN_LOCK):
+            raise _NotLeader
+        yield session
+
+
 async def deem_overdue(services: Services, *, batch: int = BATCH) -> int:
     """Deem every ``available`` delivery whose pickup deadline passed delivered: DeemedDelivery
     evidence, and the alert email and webhook event of ``deemed_delivered``."""
     total = 0
     while True:
-        async with services.db.write() as session:
-            if not await try_advisory_lock(session, LEGAL_SCAN_LOCK):
-                raise _NotLeader
+        async with _as_leader(services) as session:
             at = now()
             rows = (
                 await session.exec(
@@ -101,9 +112,7 @@ async def send_reminders(services: Services, *, batch: int = BATCH) -> int:
     default_days = services.settings.reminder_days
     total, after = 0, ""
     while True:
-        async with services.db.write() as session:
-            if not await try_advisory_lock(session, LEGAL_SCAN_LOCK):
-                raise _NotLeader
+        async with _as_leader(services) as session:
             at = now()
             rows = (
                 await session.exec(

@@ -22,15 +22,14 @@ from mailbox.services import Services
 
 __all__ = [
     "add_notification_address",
+    "change_edelivery_consent",
     "change_notification_settings",
-    "consent_to_edelivery",
     "create_webhook",
     "delete_webhook",
     "remove_notification_address",
     "resend_verification_link",
     "rotate_webhook_secret",
     "verify_notification_address",
-    "withdraw_edelivery_consent",
 ]
 
 
@@ -68,23 +67,14 @@ async def change_notification_settings(
         return await settings.notification_settings(session=session, account=account)
 
 
-async def consent_to_edelivery(
-    services: Services, principal: Principal, account_id: str
+async def change_edelivery_consent(
+    services: Services, principal: Principal, account_id: str, *, given: bool
 ) -> NotificationSettings:
-    """Consent to electronic delivery (ConsentGiven evidence)."""
+    """Consent to electronic delivery (ConsentGiven evidence) or withdraw it
+    (ConsentWithdrawn)."""
+    change = settings.give_consent if given else settings.withdraw_consent
     async with _as_owner(services, principal, account_id) as (session, account):
-        await settings.give_consent(
-            session=session, signer=services.evidence, account=account, actor=principal.actor
-        )
-        return await settings.notification_settings(session=session, account=account)
-
-
-async def withdraw_edelivery_consent(
-    services: Services, principal: Principal, account_id: str
-) -> NotificationSettings:
-    """Withdraw consent to electronic delivery (ConsentWithdrawn evidence)."""
-    async with _as_owner(services, principal, account_id) as (session, account):
-        await settings.withdraw_consent(
+        await change(
             session=session, signer=services.evidence, account=account, actor=principal.actor
         )
         return await settings.notification_settings(session=session, account=account)

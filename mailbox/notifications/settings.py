@@ -32,7 +32,9 @@ from mailbox.clock import now
 from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
+from mailbox.identity.accounts import account_for
 from mailbox.identity.admin import EMAIL, refresh_edelivery
+from mailbox.identity.principal import Principal
 from mailbox.models import Account, NotificationAddress, OutboxMessage
 from mailbox.signing.records import EvidenceSigner
 from mailbox.timefmt import rfc3339
@@ -45,6 +47,7 @@ __all__ = [
     "add_address",
     "give_consent",
     "notification_settings",
+    "read_notification_settings",
     "remove_address",
     "resend_verification",
     "update_settings",
@@ -89,6 +92,14 @@ async def notification_settings(*, session: AsyncSession, account: Account) -> N
         .order_by(col(NotificationAddress.created_at), col(NotificationAddress.id))
     )
     return NotificationSettings(account, list(addresses.all()))
+
+
+async def read_notification_settings(
+    *, session: AsyncSession, principal: Principal, account_id: str
+) -> NotificationSettings:
+    """The settings of an account the principal holds any grant on (NotFound otherwise)."""
+    account = await account_for(session=session, principal=principal, account_id=account_id)
+    return await notification_settings(session=session, account=account)
 
 
 async def update_settings(

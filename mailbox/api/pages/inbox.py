@@ -20,6 +20,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 from litestar.template import TemplateEngineProtocol
 from markupsafe import Markup
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.schemas.deliveries import DeliveryPublic
 from mailbox.api.security import (
@@ -106,10 +107,10 @@ class LoginForm:
 async def login(
     data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     services: Services,
+    session: AsyncSession,
 ) -> Response[Any]:
     try:
-        async with services.db.session() as session:
-            user = await authenticate_password(session, data.email, data.password)
+        user = await authenticate_password(session, data.email, data.password)
     except NotAuthenticated as exc:
         return Template(
             "login.html", context={"error": exc.detail, "email": data.email}, status_code=401
@@ -146,6 +147,7 @@ async def logout(
 async def inbox_page(
     request: Request,
     services: Services,
+    session: AsyncSession,
     cursor: str | None = None,
     unread: bool | None = None,
     dossier: Annotated[str | None, Parameter(query="dossier")] = None,
@@ -154,15 +156,14 @@ async def inbox_page(
     if principal is None:
         return Redirect("/login")
     try:
-        async with services.db.session() as session:
-            page = await list_inbox(
-                session=session,
-                principal=principal,
-                limit=25,
-                cursor=cursor,
-                unread=unread,
-                dossier_number=dossier or None,
-            )
+        page = await list_inbox(
+            session=session,
+            principal=principal,
+            limit=25,
+            cursor=cursor,
+            unread=unread,
+            dossier_number=dossier or None,
+        )
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
     filters = {"dossier": dossier} if dossier else {}
@@ -185,15 +186,16 @@ async def inbox_page(
 
 
 @get("/deliveries/{delivery_id:str}", include_in_schema=False)
-async def delivery_page(request: Request, delivery_id: str, services: Services) -> Response[Any]:
+async def delivery_page(
+    request: Request, delivery_id: str, services: Services, session: AsyncSession
+) -> Response[Any]:
     principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login")
     try:
-        async with services.db.session() as session:
-            view, records = await read_delivery(
-                session=session, principal=principal, delivery_id=delivery_id
-            )
+        view, records = await read_delivery(
+            session=session, principal=principal, delivery_id=delivery_id
+        )
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
     delivery = view.delivery

@@ -1,11 +1,11 @@
 """Web pages of an account's notification settings: whether documents arrive electronically,
 consent, the addresses that receive alerts, alert mode, reminder days and language.
 
-Each form posts to its own URL with the session's form token, calls one function of
-mailbox.notifications.settings inside ``services.db.write()`` and answers 303 back to the page
-(post,
-redirect, get). A refused change shows the page again with the error beside its field. Owners
-change the settings; editors and viewers read them (mailbox.identity.policy decides who is which).
+Each form posts to its own URL with the session's form token, calls the use case of
+mailbox.notifications.actions that the JSON API calls for the same action, and answers 303 back
+to the page (post, redirect, get). A refused change shows the page again with the error beside
+its field. Owners change the settings; editors and viewers read them (mailbox.identity.policy
+decides who is which).
 """
 
 from __future__ import annotations
@@ -26,21 +26,17 @@ from mailbox.api.schemas.accounts import AccountPublic, NotificationSettingsPubl
 from mailbox.api.security import form_token_valid, principal_or_none
 from mailbox.deliveries.legal_clock import reminder_days_for
 from mailbox.errors import FieldError, InvalidRequest, MailboxError
-from mailbox.identity.accounts import account_for, list_accounts
+from mailbox.identity.accounts import list_accounts
 from mailbox.identity.policy import account_role, can_manage
 from mailbox.identity.principal import Principal
-from mailbox.models import Account
-from mailbox.notifications.settings import (
-    LANGUAGES,
-    MODES,
-    add_address,
-    give_consent,
-    notification_settings,
-    remove_address,
-    resend_verification,
-    update_settings,
-    withdraw_consent,
+from mailbox.notifications.actions import (
+    add_notification_address,
+    change_edelivery_consent,
+    change_notification_settings,
+    remove_notification_address,
+    resend_verification_link,
 )
+from mailbox.notifications.settings import LANGUAGES, MODES, read_notification_settings
 from mailbox.services import Services
 from mailbox.timefmt import human
 
@@ -59,7 +55,7 @@ NOTICES = {
     "consent-given": "Consent to electronic delivery recorded.",
     "consent-withdrawn": "Consent withdrawn: later documents are served on paper.",
 }
-Change = Callable[[AsyncSession, Account, Principal], Awaitable[object]]
+Change = Callable[[Principal], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -101,6 +97,7 @@ def parse_days(text: str) -> list[int]:
 
 async def _page(
     services: Services,
+    session: AsyncSession,
     principal: Principal,
     account_id: str,
     *,
@@ -108,11 +105,12 @@ async def _page(
     failure: Failure | None = None,
 ) -> Template:
     try:
-        async with services.db.session() as session:
-            account = await account_for(session=session, principal=principal, account_id=account_id)
-            current = await notification_settings(session=session, account=account)
+        current = await read_notification_settings(
+            session=session, principal=principal, account_id=account_id
+        )
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
+    account = current.account
     role = account_role(principal, account_id)
     return Template(
         "settings.html",
@@ -142,6 +140,7 @@ async def _page(
 async def _change(
     request: Request,
     services: Services,
+    session: AsyncSession,
     account_id: str,
     csrf_token: str,
     *,
@@ -150,34 +149,32 @@ async def _change(
     change: Change,
     values: dict[str, str] | None = None,
 ) -> Response[Any]:
-    """Check the session and its form token, make ``change`` as the account's owner in one
-    transaction, and go back to the page; or show the page with the domain's error."""
+    """Check the session and its form token, make ``change`` (a use case, which checks that the
+    principal owns the account), and go back to the page; or show the page with the domain's
+    error."""
     principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login", status_code=303)
     if not form_token_valid(request, services, csrf_token):
         return form_refused(principal)
     try:
-        async with services.db.write() as session:
-            account = await account_for(
-                session=session, principal=principal, account_id=account_id, manage=True
-            )
-            await change(session, account, principal)
+        await change(principal)
     except MailboxError as exc:
         return await _page(
-            services, principal, account_id, failure=Failure(section, exc, values or {})
+            services, session, principal, account_id, failure=Failure(section, exc, values or {})
         )
     return Redirect(f"{settings_path(account_id)}?done={done}", status_code=303)
 
 
 @get("/settings", include_in_schema=False)
-async def settings_index(request: Request, services: Services) -> Response[Any]:
+async def settings_index(
+    request: Request, services: Services, session: AsyncSession
+) -> Response[Any]:
     """The header's "Notification settings": the user's accounts, or straight to the only one."""
     principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login")
-    async with services.db.session() as session:
-        page = await list_accounts(session=session, principal=principal, limit=200)
+    page = await list_accounts(session=session, principal=principal, limit=200)
     if len(page.items) == 1:
         return Redirect(settings_path(page.items[0].account.id))
     return Template(
@@ -188,12 +185,16 @@ async def settings_index(request: Request, services: Services) -> Response[Any]:
 
 @get(PAGE, include_in_schema=False)
 async def settings_page(
-    request: Request, account_id: str, services: Services, done: str | None = None
+    request: Request,
+    account_id: str,
+    services: Services,
+    session: AsyncSession,
+    done: str | None = None,
 ) -> Response[Any]:
     principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login")
-    return await _page(services, principal, account_id, notice=NOTICES.get(done or ""))
+    return await _page(services, session, principal, account_id, notice=NOTICES.get(done or ""))
 
 
 @dataclass
@@ -218,20 +219,22 @@ TokenOnly = Annotated[FormTokenForm, URL_ENCODED]
 
 @post(PAGE + "/alerts", include_in_schema=False, status_code=303)
 async def save_alerts(
-    request: Request, account_id: str, data: Alerts, services: Services
+    request: Request, account_id: str, data: Alerts, services: Services, session: AsyncSession
 ) -> Response[Any]:
     values = {"mode": data.mode, "reminder_days": data.reminder_days, "language": data.language}
     return await _change(
         request,
         services,
+        session,
         account_id,
         data.csrf_token,
         section="alerts",
         done="saved",
         values=values,
-        change=lambda session, account, _: update_settings(
-            session=session,
-            account=account,
+        change=lambda principal: change_notification_settings(
+            services,
+            principal,
+            account_id,
             mode=data.mode,
             reminder_days=parse_days(data.reminder_days),
             language=data.language,
@@ -241,86 +244,101 @@ async def save_alerts(
 
 @post(PAGE + "/addresses", include_in_schema=False, status_code=303)
 async def add_address_form(
-    request: Request, account_id: str, data: Address, services: Services
+    request: Request, account_id: str, data: Address, services: Services, session: AsyncSession
 ) -> Response[Any]:
     return await _change(
         request,
         services,
+        session,
         account_id,
         data.csrf_token,
         section="addresses",
         done="address-added",
         values={"email": data.email},
-        change=lambda session, account, _: add_address(
-            session=session, account=account, email=data.email
+        change=lambda principal: add_notification_address(
+            services, principal, account_id, data.email
         ),
     )
 
 
 @post(ADDRESS + "/resend", include_in_schema=False, status_code=303)
 async def resend_link_form(
-    request: Request, account_id: str, address_id: str, data: TokenOnly, services: Services
+    request: Request,
+    account_id: str,
+    address_id: str,
+    data: TokenOnly,
+    services: Services,
+    session: AsyncSession,
 ) -> Response[Any]:
     return await _change(
         request,
         services,
+        session,
         account_id,
         data.csrf_token,
         section="addresses",
         done="link-sent",
-        change=lambda session, account, _: resend_verification(
-            session=session, account=account, address_id=address_id
+        change=lambda principal: resend_verification_link(
+            services, principal, account_id, address_id
         ),
     )
 
 
 @post(ADDRESS + "/remove", include_in_schema=False, status_code=303)
 async def remove_address_form(
-    request: Request, account_id: str, address_id: str, data: TokenOnly, services: Services
+    request: Request,
+    account_id: str,
+    address_id: str,
+    data: TokenOnly,
+    services: Services,
+    session: AsyncSession,
 ) -> Response[Any]:
     return await _change(
         request,
         services,
+        session,
         account_id,
         data.csrf_token,
         section="addresses",
         done="address-removed",
-        change=lambda session, account, _: remove_address(
-            session=session, account=account, address_id=address_id
+        change=lambda principal: remove_notification_address(
+            services, principal, account_id, address_id
         ),
     )
 
 
 @post(PAGE + "/consent", include_in_schema=False, status_code=303)
 async def give_consent_form(
-    request: Request, account_id: str, data: TokenOnly, services: Services
+    request: Request, account_id: str, data: TokenOnly, services: Services, session: AsyncSession
 ) -> Response[Any]:
     return await _change(
         request,
         services,
+        session,
         account_id,
         data.csrf_token,
         section="consent",
         done="consent-given",
-        change=lambda session, account, principal: give_consent(
-            session=session, signer=services.evidence, account=account, actor=principal.actor
+        change=lambda principal: change_edelivery_consent(
+            services, principal, account_id, given=True
         ),
     )
 
 
 @post(PAGE + "/consent/withdraw", include_in_schema=False, status_code=303)
 async def withdraw_consent_form(
-    request: Request, account_id: str, data: TokenOnly, services: Services
+    request: Request, account_id: str, data: TokenOnly, services: Services, session: AsyncSession
 ) -> Response[Any]:
     return await _change(
         request,
         services,
+        session,
         account_id,
         data.csrf_token,
         section="consent",
         done="consent-withdrawn",
-        change=lambda session, account, principal: withdraw_consent(
-            session=session, signer=services.evidence, account=account, actor=principal.actor
+        change=lambda principal: change_edelivery_consent(
+            services, principal, account_id, given=False
         ),
     )
 

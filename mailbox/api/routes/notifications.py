@@ -27,19 +27,17 @@ from mailbox.api.schemas.accounts import (
 )
 from mailbox.api.schemas.deliveries import LimitParam
 from mailbox.errors import MailboxError
-from mailbox.identity.accounts import account_for, list_accounts
+from mailbox.identity.accounts import list_accounts
 from mailbox.identity.principal import Principal
-from mailbox.models import Account
-from mailbox.notifications.settings import (
-    add_address,
-    give_consent,
-    notification_settings,
-    remove_address,
-    resend_verification,
-    update_settings,
-    verify_address,
-    withdraw_consent,
+from mailbox.notifications.actions import (
+    add_notification_address,
+    change_edelivery_consent,
+    change_notification_settings,
+    remove_notification_address,
+    resend_verification_link,
+    verify_notification_address,
 )
+from mailbox.notifications.settings import read_notification_settings
 from mailbox.services import Services
 
 __all__ = ["routes"]
@@ -54,12 +52,6 @@ def _given(value: T | UnsetType) -> T | None:
     return None if isinstance(value, UnsetType) else value
 
 
-async def _settings_public(session: AsyncSession, account: Account) -> NotificationSettingsPublic:
-    return NotificationSettingsPublic.of(
-        await notification_settings(session=session, account=account)
-    )
-
-
 @get(
     "/api/v1/accounts",
     tags=["accounts"],
@@ -67,12 +59,11 @@ async def _settings_public(session: AsyncSession, account: Account) -> Notificat
     responses=problem_responses(401, 422),
 )
 async def accounts(
-    principal: Principal, services: Services, limit: LimitParam = 50, cursor: Cursor = None
+    principal: Principal, session: AsyncSession, limit: LimitParam = 50, cursor: Cursor = None
 ) -> AccountsPublic:
     """Each with your role on it (owner, editor, viewer) and whether electronic delivery is
     active; oldest first, keyset-paginated."""
-    async with services.db.session() as session:
-        page = await list_accounts(session=session, principal=principal, limit=limit, cursor=cursor)
+    page = await list_accounts(session=session, principal=principal, limit=limit, cursor=cursor)
     return AccountsPublic([AccountPublic.of(v) for v in page.items], page.next_cursor)
 
 
@@ -83,12 +74,14 @@ async def accounts(
     responses=problem_responses(401, 404),
 )
 async def read_settings(
-    account_id: str, principal: Principal, services: Services
+    account_id: str, principal: Principal, session: AsyncSession
 ) -> NotificationSettingsPublic:
     """Alert mode, reminder schedule, language, addresses and electronic delivery status."""
-    async with services.db.session() as session:
-        account = await account_for(session=session, principal=principal, account_id=account_id)
-        return await _settings_public(session, account)
+    return NotificationSettingsPublic.of(
+        await read_notification_settings(
+            session=session, principal=principal, account_id=account_id
+        )
+    )
 
 
 @patch(
@@ -103,18 +96,15 @@ async def change_settings(
     """Only the fields given change. `mode` is `immediate` (one email per delivery) or
     `digest`; `reminder_days` holds up to 5 days after consignment, each 1..60 (`[]` for no
     reminders); `language` is `en` or `fr`. Bad values are one 422 naming every field."""
-    async with services.db.write() as session:
-        account = await account_for(
-            session=session, principal=principal, account_id=account_id, manage=True
-        )
-        await update_settings(
-            session=session,
-            account=account,
-            mode=_given(data.mode),
-            reminder_days=_given(data.reminder_days),
-            language=_given(data.language),
-        )
-        return await _settings_public(session, account)
+    changed = await change_notification_settings(
+        services,
+        principal,
+        account_id,
+        mode=_given(data.mode),
+        reminder_days=_given(data.reminder_days),
+        language=_given(data.language),
+    )
+    return NotificationSettingsPublic.of(changed)
 
 
 @post(
@@ -129,14 +119,9 @@ async def consent(
 ) -> NotificationSettingsPublic:
     """Recorded as ConsentGiven evidence. Electronic delivery becomes active once an address
     is verified too. Consenting again lifts a suspension caused by failing notifications."""
-    async with services.db.write() as session:
-        account = await account_for(
-            session=session, principal=principal, account_id=account_id, manage=True
-        )
-        await give_consent(
-            session=session, signer=services.evidence, account=account, actor=principal.actor
-        )
-        return await _settings_public(session, account)
+    return NotificationSettingsPublic.of(
+        await change_edelivery_consent(services, principal, account_id, given=True)
+    )
 
 
 @delete(
@@ -151,14 +136,9 @@ async def withdraw(
 ) -> NotificationSettingsPublic:
     """Recorded as ConsentWithdrawn evidence. Later dispatches go to paper; documents already
     in the mailbox stay there."""
-    async with services.db.write() as session:
-        account = await account_for(
-            session=session, principal=principal, account_id=account_id, manage=True
-        )
-        await withdraw_consent(
-            session=session, signer=services.evidence, account=account, actor=principal.actor
-        )
-        return await _settings_public(session, account)
+    return NotificationSettingsPublic.of(
+        await change_edelivery_consent(services, principal, account_id, given=False)
+    )
 
 
 @post(
@@ -175,11 +155,7 @@ async def create_address(
 ) -> NotificationAddressPublic:
     """The address receives alerts once its owner opens the link emailed to it (valid 48
     hours). The first verified address, with consent, makes electronic delivery active."""
-    async with services.db.write() as session:
-        account = await account_for(
-            session=session, principal=principal, account_id=account_id, manage=True
-        )
-        address, _token = await add_address(session=session, account=account, email=data.email)
+    address = await add_notification_address(services, principal, account_id, data.email)
     return NotificationAddressPublic.of(address)
 
 
@@ -194,13 +170,7 @@ async def resend_link(
     account_id: str, address_id: str, principal: Principal, services: Services
 ) -> NotificationAddressPublic:
     """The earlier link stops working; the new one is valid 48 hours."""
-    async with services.db.write() as session:
-        account = await account_for(
-            session=session, principal=principal, account_id=account_id, manage=True
-        )
-        address, _token = await resend_verification(
-            session=session, account=account, address_id=address_id
-        )
+    address = await resend_verification_link(services, principal, account_id, address_id)
     return NotificationAddressPublic.of(address)
 
 
@@ -215,11 +185,7 @@ async def delete_address(
 ) -> None:
     """Removing the last verified address ends electronic delivery: later dispatches go to
     paper until another address is verified."""
-    async with services.db.write() as session:
-        account = await account_for(
-            session=session, principal=principal, account_id=account_id, manage=True
-        )
-        await remove_address(session=session, account=account, address_id=address_id)
+    await remove_notification_address(services, principal, account_id, address_id)
 
 
 @get(
@@ -253,8 +219,7 @@ async def verify(
         == "application/json"
     )
     try:
-        async with services.db.write() as session:
-            address, account = await verify_address(session=session, token=token)
+        address, account = await verify_notification_address(services, token)
     except MailboxError as exc:
         if wants_json:
             raise

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from litestar import Response, delete, get, post
 from litestar.params import Parameter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.accounts import (
@@ -19,14 +20,8 @@ from mailbox.api.schemas.accounts import (
 )
 from mailbox.api.schemas.deliveries import LimitParam
 from mailbox.identity.principal import Principal
-from mailbox.notifications.webhooks import (
-    delete_subscription,
-    get_subscription,
-    list_attempts,
-    list_subscriptions,
-    rotate_secret,
-    subscribe,
-)
+from mailbox.notifications import actions
+from mailbox.notifications.webhooks import get_subscription, list_attempts, list_subscriptions
 from mailbox.services import Services
 
 __all__ = ["routes"]
@@ -62,16 +57,14 @@ async def create_webhook(
     subset of the event types (`delivery.available`, `delivery.picked_up`, ...); empty means
     all. Each post is signed (`Mailbox-Signature: t=<unix>,v1=<HMAC-SHA256 hex>` over
     `"<t>." + body`) with the `secret` of this answer, which is never shown again."""
-    async with services.db.write() as session:
-        subscription, secret = await subscribe(
-            session=session,
-            principal=principal,
-            url=data.url,
-            events=data.events,
-            account_id=data.account_id,
-            office_id=data.office_id,
-            allow_http_loopback=services.settings.webhook_allow_http_loopback,
-        )
+    subscription, secret = await actions.create_webhook(
+        services,
+        principal,
+        url=data.url,
+        events=data.events,
+        account_id=data.account_id,
+        office_id=data.office_id,
+    )
     return Response(
         WebhookSecretPublic.with_secret(subscription, secret),
         status_code=201,
@@ -86,36 +79,31 @@ async def create_webhook(
     responses=problem_responses(401, 422),
 )
 async def webhooks(
-    principal: Principal, services: Services, limit: LimitParam = 50, cursor: Cursor = None
+    principal: Principal, session: AsyncSession, limit: LimitParam = 50, cursor: Cursor = None
 ) -> WebhooksPublic:
     """Subscriptions of the accounts you own and the offices you dispatch for, oldest first,
     keyset-paginated. Secrets are never listed."""
-    async with services.db.session() as session:
-        page = await list_subscriptions(
-            session=session, principal=principal, limit=limit, cursor=cursor
-        )
+    page = await list_subscriptions(
+        session=session, principal=principal, limit=limit, cursor=cursor
+    )
     return WebhooksPublic([WebhookSubscriptionPublic.of(s) for s in page.items], page.next_cursor)
 
 
 @get(ONE, tags=TAGS, summary="One subscription", responses=problem_responses(401, 404))
 async def webhook(
-    subscription_id: str, principal: Principal, services: Services
+    subscription_id: str, principal: Principal, session: AsyncSession
 ) -> WebhookSubscriptionPublic:
     """Deleted subscriptions are still readable, with `active: false`."""
-    async with services.db.session() as session:
-        subscription = await get_subscription(
-            session=session, principal=principal, subscription_id=subscription_id
-        )
+    subscription = await get_subscription(
+        session=session, principal=principal, subscription_id=subscription_id
+    )
     return WebhookSubscriptionPublic.of(subscription)
 
 
 @delete(ONE, tags=TAGS, summary="Stop a subscription", responses=problem_responses(401, 404))
 async def delete_webhook(subscription_id: str, principal: Principal, services: Services) -> None:
     """No more events are posted; its attempts stay readable."""
-    async with services.db.write() as session:
-        await delete_subscription(
-            session=session, principal=principal, subscription_id=subscription_id
-        )
+    await actions.delete_webhook(services, principal, subscription_id)
 
 
 @post(
@@ -130,10 +118,7 @@ async def rotate_webhook_secret(
 ) -> Response[WebhookSecretPublic]:
     """Events from now on are signed with the new `secret`, shown only in this answer; the
     old one stops working at once."""
-    async with services.db.write() as session:
-        subscription, secret = await rotate_secret(
-            session=session, principal=principal, subscription_id=subscription_id
-        )
+    subscription, secret = await actions.rotate_webhook_secret(services, principal, subscription_id)
     return Response(WebhookSecretPublic.with_secret(subscription, secret), headers=NO_STORE)
 
 
@@ -146,20 +131,19 @@ async def rotate_webhook_secret(
 async def webhook_attempts(
     subscription_id: str,
     principal: Principal,
-    services: Services,
+    session: AsyncSession,
     limit: LimitParam = 50,
     cursor: Cursor = None,
 ) -> WebhookAttemptsPublic:
     """One item per post: when, the event type, whether it succeeded, the HTTP status and a
     short detail. Keyset-paginated."""
-    async with services.db.session() as session:
-        page = await list_attempts(
-            session=session,
-            principal=principal,
-            subscription_id=subscription_id,
-            limit=limit,
-            cursor=cursor,
-        )
+    page = await list_attempts(
+        session=session,
+        principal=principal,
+        subscription_id=subscription_id,
+        limit=limit,
+        cursor=cursor,
+    )
     return WebhookAttemptsPublic([WebhookAttemptPublic.of(a) for a in page.items], page.next_cursor)
 
 
