@@ -20,14 +20,14 @@ from mailbox.deliveries import rules
 from mailbox.deliveries.events import enqueue
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceEntry, EvidenceType
-from mailbox.models import Account, Delivery, Document, OutboxMessage
+from mailbox.models import Account, Delivery, Document, OutboxKind, OutboxMessage
 from mailbox.signing.records import EvidenceSigner
 
 __all__ = ["AlertFailed", "AlertSent", "record_alert_outcomes"]
 
 # Alerts whose acceptance is the notification of the document (reminders and the notice of
 # deemed delivery come after it and prove nothing new).
-_NOTIFYING_KINDS = frozenset({"email.new_delivery", "email.digest"})
+_NOTIFYING_KINDS = frozenset({OutboxKind.EMAIL_NEW_DELIVERY, OutboxKind.EMAIL_DIGEST})
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,9 @@ async def record_alert_outcomes(
                     details={"outbox_id": failure.message.id, "kind": failure.message.kind},
                 )
                 entries.extend(entry(draft, delivery) for draft in drafts)
-                enqueue(session, delivery, account, "notification_failed")
+                enqueue(session, delivery, account, EvidenceType.NOTIFICATION_FAILURE)
                 if any(d.type == EvidenceType.RELAY_TO_NON_ERDS for d in drafts):
-                    enqueue(session, delivery, account, "paper_queued")
+                    enqueue(session, delivery, account, EvidenceType.RELAY_TO_NON_ERDS)
                     relayed += 1
                 session.add(delivery)
                 session.add(account)

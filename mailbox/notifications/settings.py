@@ -33,7 +33,7 @@ from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceType, rfc3339
 from mailbox.identity.admin import EMAIL, refresh_edelivery
-from mailbox.models import Account, NotificationAddress, OutboxMessage
+from mailbox.models import Account, NotificationAddress, OutboxKind, OutboxMessage
 from mailbox.signing.records import EvidenceSigner
 
 __all__ = [
@@ -60,7 +60,6 @@ REMINDER_DAYS_RANGE = range(1, 61)
 MAX_ADDRESSES = 10
 VERIFY_TTL = timedelta(hours=48)
 VERIFY_PATH = "/api/v1/notification-addresses/verify"
-VERIFY_EMAIL_KIND = "email.verify_address"
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def _issue_verification(session: AsyncSession, address: NotificationAddress) -> 
     session.add(address)
     session.add(
         OutboxMessage(
-            kind=VERIFY_EMAIL_KIND,
+            kind=OutboxKind.EMAIL_VERIFY_ADDRESS,
             account_id=address.account_id,
             payload={
                 "address_id": address.id,
