@@ -1,17 +1,21 @@
-"""Transport for notices: render email templates, send email over SMTP, post signed webhooks.
+"""Transport for notices: render email templates, send email (a :class:`Transport`: SMTP or a
+pickup directory), post signed webhooks.
 
 Every send reports a :class:`SendOutcome` that says whether a failure is worth retrying. This
 package knows nothing of deliveries or accounts and imports nothing from ``mailbox``.
 """
 
 from notifier.email import (
-    EmailMessage,
     SmtpSettings,
+    SmtpTransport,
     send_batch,
     send_batches_parallel,
 )
 from notifier.failures import SendOutcome, classify_http_status, classify_smtp_error
+from notifier.message import EmailMessage
+from notifier.pickup_dir import PickupDirectory
 from notifier.render import RenderedEmail, TemplateRenderer
+from notifier.transport import Transport
 from notifier.webhook import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
@@ -26,10 +30,13 @@ __all__ = [
     "EVENT_TYPE_HEADER",
     "SIGNATURE_HEADER",
     "EmailMessage",
+    "PickupDirectory",
     "RenderedEmail",
     "SendOutcome",
     "SmtpSettings",
+    "SmtpTransport",
     "TemplateRenderer",
+    "Transport",
     "classify_http_status",
     "classify_smtp_error",
     "post_webhook",

@@ -4,7 +4,7 @@
 sends each message on it as multipart/alternative (text and HTML). It never raises for a
 delivery problem: each message gets a :class:`SendOutcome`, classified in
 :mod:`notifier.failures`. :func:`send_batches_parallel` spreads a large queue over several
-connections.
+connections. :class:`SmtpTransport` is the :class:`~notifier.transport.Transport` built on them.
 """
 
 from __future__ import annotations
@@ -18,21 +18,19 @@ from typing import Literal
 import aiosmtplib
 
 from notifier.failures import SendOutcome, classify_smtp_error, is_connection_lost
+from notifier.message import EmailMessage
 from notifier.mime import address_of, build_mime, to_bytes
 
 __all__ = [
-    "EmailMessage",
     "SendOutcome",
     "SmtpSettings",
+    "SmtpTransport",
     "send_batch",
     "send_batches_parallel",
 ]
 
-# Headers send_batch writes itself; extra headers may not repeat them.
-_OWN_HEADERS = frozenset(
-    {"message-id", "date", "from", "to", "subject", "auto-submitted", "mime-version"}
-    | {"content-type", "content-transfer-encoding", "cc", "bcc"}
-)
+# Below this many messages per connection, more connections cost more than they save.
+MESSAGES_PER_CONNECTION = 100
 
 
 @dataclass(frozen=True)
@@ -72,36 +70,6 @@ class SmtpSettings:
             f"username={self.username!r}, password={password!r}, timeout={self.timeout!r}, "
             f"sender={self.sender!r}, validate_certs={self.validate_certs!r})"
         )
-
-
-@dataclass(frozen=True)
-class EmailMessage:
-    """One email to send, already rendered.
-
-    ``message_id`` is the full ``<local@domain>`` form, chosen by the caller and stable for an
-    outbox message, so that a message sent twice after a lost reply is recognisable.
-    ``headers`` adds headers such as ``List-Unsubscribe``; it may not repeat the ones
-    :func:`send_batch` writes itself.
-    """
-
-    message_id: str
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    html: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.to:
-            raise ValueError("an email needs at least one recipient")
-        mid = self.message_id
-        if not (mid.startswith("<") and mid.endswith(">") and "@" in mid and " " not in mid):
-            raise ValueError("message_id must have the form <local@domain>")
-        for name, value in self.headers:
-            if name.lower() in _OWN_HEADERS:
-                raise ValueError(f"header {name!r} is written by the sender itself")
-            _reject_line_breaks(name, value)
-        _reject_line_breaks(mid, self.subject, *self.to)
 
 
 async def send_batch(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> list[SendOutcome]:
@@ -161,6 +129,31 @@ async def send_batches_parallel(
     return [outcome for result in results for outcome in result]
 
 
+@dataclass(frozen=True)
+class SmtpTransport:
+    """The SMTP :class:`~notifier.transport.Transport`: one connection per batch, and up to
+    ``connections`` batches in parallel for a big queue (never fewer than
+    :data:`MESSAGES_PER_CONNECTION` messages a connection: opening one costs more)."""
+
+    settings: SmtpSettings
+    connections: int = 4
+
+    def __post_init__(self) -> None:
+        if self.connections < 1:
+            raise ValueError("connections must be at least 1")
+
+    async def send(
+        self, messages: Sequence[EmailMessage], *, connections: int | None = None
+    ) -> list[SendOutcome]:
+        """Send ``messages`` over at most ``connections`` (default: this transport's)
+        connections; one outcome per message, in order. Never raises for a delivery problem."""
+        if not messages:
+            return []
+        wanted = -(-len(messages) // MESSAGES_PER_CONNECTION)  # ceiling division
+        count = max(1, min(connections or self.connections, wanted))
+        return await send_batches_parallel(self.settings, messages, connections=count)
+
+
 async def _connect(settings: SmtpSettings) -> tuple[aiosmtplib.SMTP | None, SendOutcome | None]:
     """Open, secure and log in; on failure return the outcome every waiting message gets."""
     client = aiosmtplib.SMTP(
@@ -214,9 +207,3 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
         pass  # The messages are already sent; a rude goodbye changes nothing.
     finally:
         client.close()
-
-
-def _reject_line_breaks(*values: str) -> None:
-    for value in values:
-        if "\r" in value or "\n" in value:
-            raise ValueError("header values may not contain line breaks")

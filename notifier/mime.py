@@ -19,10 +19,8 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from notifier.email import EmailMessage
+from notifier.message import EmailMessage
 
 __all__ = ["address_of", "build_mime", "encode_address", "to_bytes"]
 

@@ -5,6 +5,8 @@ The file holds exactly what :func:`notifier.send_batch` would put on the wire, s
 client or ``python -m email`` tooling can open it. Files are written under a temporary name
 and renamed, so a reader never sees half a message; the name derives from the Message-ID, so
 writing the same message twice replaces the file instead of adding a duplicate.
+:class:`PickupDirectory` is the :class:`~notifier.transport.Transport` built on
+:func:`write_batch`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,33 @@ import asyncio
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from notifier.email import EmailMessage, SmtpSettings
+from notifier.email import SmtpSettings
 from notifier.failures import SendOutcome
+from notifier.message import EmailMessage
 from notifier.mime import to_bytes
 
-__all__ = ["file_name", "write_batch"]
+__all__ = ["PickupDirectory", "file_name", "write_batch"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]")
+
+
+@dataclass(frozen=True)
+class PickupDirectory:
+    """The pickup-directory :class:`~notifier.transport.Transport`: each email becomes one
+    ``.eml`` file in ``directory``, written with ``settings.sender`` as its From."""
+
+    directory: Path
+    settings: SmtpSettings
+
+    async def send(
+        self, messages: Sequence[EmailMessage], *, connections: int | None = None
+    ) -> list[SendOutcome]:
+        """Write ``messages`` (``connections`` means nothing here); one outcome per message,
+        in order. Never raises for a write problem."""
+        return await write_batch(self.directory, self.settings, messages)
 
 
 async def write_batch(

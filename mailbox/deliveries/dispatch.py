@@ -329,10 +329,10 @@ async def _record(
     paper_reason = rules.electronic_delivery_possible(account, office, request.kind_code)
     if paper_reason is None:
         drafts.append(rules.consign(delivery, at=at, deemed_days=_deemed_days(services, office)))
-        event = "available"
+        event = EvidenceType.CONTENT_CONSIGNMENT
     else:
         drafts.append(rules.relay_to_paper(delivery, at=at, reason=paper_reason))
-        event = "paper_queued"
+        event = EvidenceType.RELAY_TO_NON_ERDS
     await session.flush()
     records = await evidence.append_many(
         session,

@@ -63,5 +63,5 @@ async def pick_up(
             at=at,
         )
         if draft.type == EvidenceType.CONTENT_HANDOVER:
-            enqueue(session, locked, None, "picked_up")
+            enqueue(session, locked, None, EvidenceType.CONTENT_HANDOVER)
     return SealedDocument(document.filename, content, document.sealed_sha256, draft.type.value)

@@ -22,10 +22,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.db import try_advisory_lock
 from mailbox.deliveries import rules
-from mailbox.deliveries.events import enqueue
+from mailbox.deliveries.events import NoticeEvent, enqueue
 from mailbox.deliveries.legal_clock import reminder_days_for, reminders_due
 from mailbox.evidence import log as evidence
-from mailbox.evidence.log import EvidenceEntry
+from mailbox.evidence.log import EvidenceEntry, EvidenceType
 from mailbox.models import Account, Delivery, DeliveryStatus, Document
 from mailbox.services import Services
 
@@ -98,7 +98,7 @@ async def deem_overdue(services: Services, *, batch: int = BATCH) -> int:
             for delivery, account, original, sealed in rows:
                 draft = rules.deem_delivered(delivery, at=at)
                 entries.append(EvidenceEntry(draft, delivery.id, original, sealed, at))
-                enqueue(session, delivery, account, "deemed_delivered")
+                enqueue(session, delivery, account, EvidenceType.DEEMED_DELIVERY)
                 session.add(delivery)
             await evidence.append_entries(session, services.evidence, entries)
         total += len(rows)
@@ -136,7 +136,7 @@ async def send_reminders(services: Services, *, batch: int = BATCH) -> int:
                 # Missed reminder days (downtime) count as sent: one reminder, not a burst.
                 delivery.reminders_sent = due
                 session.add(delivery)
-                enqueue(session, delivery, account, "reminder")
+                enqueue(session, delivery, account, NoticeEvent.REMINDER)
                 total += 1
         if len(rows) < batch:
             return total

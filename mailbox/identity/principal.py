@@ -13,7 +13,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.errors import NotAuthenticated
-from mailbox.identity import policy
 from mailbox.models import ApiClient, Grant, User
 
 __all__ = ["Principal", "authenticate_password", "load_client_principal", "load_principal"]
@@ -36,16 +35,6 @@ class Principal:
     def actor(self) -> str:
         """How this principal is named in evidence records: ``user:<id>`` or ``client:<id>``."""
         return f"{self.kind}:{self.user_id}"
-
-    @property
-    def reads_any_account(self) -> bool:
-        """Whether the principal sees at least one account (:mod:`.policy` answers)."""
-        return policy.reads_any_account(self)
-
-    @property
-    def reads_any_office(self) -> bool:
-        """Whether the principal sees at least one office (:mod:`.policy` answers)."""
-        return policy.reads_any_office(self)
 
 
 async def load_principal(session: AsyncSession, user_id: str) -> Principal:

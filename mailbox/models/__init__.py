@@ -5,7 +5,9 @@ from mailbox.models.clients import ApiClient
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
 from mailbox.models.evidence import EvidenceCheckpoint, EvidenceHead, EvidenceRecord
 from mailbox.models.outbox import (
+    Channel,
     IdempotencyRecord,
+    OutboxKind,
     OutboxMessage,
     OutboxStatus,
     WebhookAttempt,
@@ -23,6 +25,7 @@ from mailbox.models.parties import (
 __all__ = [
     "Account",
     "ApiClient",
+    "Channel",
     "Delivery",
     "DeliveryStatus",
     "Document",
@@ -33,6 +36,7 @@ __all__ = [
     "IdempotencyRecord",
     "NotificationAddress",
     "Office",
+    "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
     "Role",

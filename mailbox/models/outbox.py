@@ -1,5 +1,5 @@
-"""Work that must happen after a commit (outbox), idempotency of creating requests, and
-webhook subscriptions with their delivery attempts."""
+"""Work that must happen after a commit (outbox) with its kinds and channels, idempotency of
+creating requests, and webhook subscriptions with their delivery attempts."""
 
 from __future__ import annotations
 
@@ -21,12 +21,41 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
 
+class Channel(StrEnum):
+    """A way out of the outbox; each has one handler in the drain's table of channels."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    PAPER = "paper"
+
+
+class OutboxKind(StrEnum):
+    """What an outbox message is. The values are stored in ``outbox.kind``: never change one.
+
+    A value is ``<channel>.<what>``, so every kind names the channel that carries it.
+    """
+
+    EMAIL_NEW_DELIVERY = "email.new_delivery"  # an alert: a document was made available
+    EMAIL_REMINDER = "email.reminder"  # an alert: a document still waits for pickup
+    EMAIL_DEEMED_DELIVERY = "email.deemed_delivery"  # an alert: a document counts as delivered
+    EMAIL_DIGEST = "email.digest"  # the daily list of new documents, instead of alerts
+    EMAIL_VERIFY_ADDRESS = "email.verify_address"  # the link that verifies a new address
+    WEBHOOK_EVENT = "webhook.event"  # a delivery event, fanned out to the subscriptions
+    WEBHOOK_DELIVERY = "webhook.delivery"  # one event for one subscription, to post
+    PAPER_JOB = "paper.job"  # a document handed to the paper process
+
+    @property
+    def channel(self) -> Channel:
+        """The channel that carries messages of this kind."""
+        return Channel(self.value.partition(".")[0])
+
+
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     id: str = Field(default_factory=partial(new_id, "msg"), primary_key=True)
-    kind: str = Field(max_length=40)  # email.new_delivery, email.reminder, webhook, paper, ...
+    kind: str = Field(max_length=40)  # an OutboxKind value
     delivery_id: str | None = Field(default=None, foreign_key="delivery.id", index=True)
     account_id: str | None = Field(default=None, foreign_key="account.id")
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,10 +1,14 @@
 """Notifications: everything that leaves after a commit, and the account's say in it.
 
-- :mod:`.outbox`: the drain (claim, send channel by channel, record).
+- :mod:`.outbox`: the drain (claim, hand each channel its messages, record) and its one table
+  of channel handlers (the contract is :mod:`mailbox.channels`).
+- :mod:`.email_channel`: the email channel (compose, send through the configured transport,
+  record what an alert's fate means).
 - :mod:`.alerts`, :mod:`.alert_outcomes`, :mod:`.digests`: alert emails, what their fate means
   for the deliveries, the daily digest.
 - :mod:`.settings`: an account's addresses, alert mode, reminders, language and consent.
-- :mod:`.webhooks`, :mod:`.webhook_events`: subscriptions, and posting delivery events.
+- :mod:`.webhooks`, :mod:`.webhook_events`: subscriptions, and the webhook channel (fan-out
+  and posting of delivery events). The paper channel is :mod:`mailbox.paper.channel`.
 
 May import: the shared base, ``mailbox.models``, ``mailbox.evidence``, ``mailbox.identity``,
 ``mailbox.deliveries``, ``mailbox.paper`` and the transport package ``notifier``. Never the web

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,14 +21,16 @@ from mailbox.deliveries import rules
 from mailbox.deliveries.events import enqueue
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceEntry, EvidenceType
-from mailbox.models import Account, Delivery, Document, OutboxMessage
+from mailbox.models import Account, Delivery, Document, OutboxKind, OutboxMessage
 from mailbox.signing.records import EvidenceSigner
 
 __all__ = ["AlertFailed", "AlertSent", "record_alert_outcomes"]
 
+Row = TypeVar("Row", Delivery, Account)
+
 # Alerts whose acceptance is the notification of the document (reminders and the notice of
 # deemed delivery come after it and prove nothing new).
-_NOTIFYING_KINDS = frozenset({"email.new_delivery", "email.digest"})
+_NOTIFYING_KINDS = frozenset({OutboxKind.EMAIL_NEW_DELIVERY, OutboxKind.EMAIL_DIGEST})
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ async def record_alert_outcomes(
     ids.update(i for f in failed for i in deliveries_of(f.message))
     if not ids:
         return 0
-    deliveries = await _lock_deliveries(session, ids)
+    deliveries = await _lock(session, Delivery, ids)
     hashes = await _document_hashes(session, deliveries.values())
     entries: list[EvidenceEntry] = []
 
@@ -88,7 +91,7 @@ async def record_alert_outcomes(
             session.add(delivery)
     relayed = 0
     if failed:
-        accounts = await _lock_accounts(session, {d.account_id for d in deliveries.values()})
+        accounts = await _lock(session, Account, {d.account_id for d in deliveries.values()})
         for failure in failed:
             for delivery_id in deliveries_of(failure.message):
                 delivery = deliveries.get(delivery_id)
@@ -103,9 +106,9 @@ async def record_alert_outcomes(
                     details={"outbox_id": failure.message.id, "kind": failure.message.kind},
                 )
                 entries.extend(entry(draft, delivery) for draft in drafts)
-                enqueue(session, delivery, account, "notification_failed")
+                enqueue(session, delivery, account, EvidenceType.NOTIFICATION_FAILURE)
                 if any(d.type == EvidenceType.RELAY_TO_NON_ERDS for d in drafts):
-                    enqueue(session, delivery, account, "paper_queued")
+                    enqueue(session, delivery, account, EvidenceType.RELAY_TO_NON_ERDS)
                     relayed += 1
                 session.add(delivery)
                 session.add(account)
@@ -113,25 +116,16 @@ async def record_alert_outcomes(
     return relayed
 
 
-async def _lock_deliveries(session: AsyncSession, ids: set[str]) -> dict[str, Delivery]:
-    # Locked (on PostgreSQL) so that a pickup racing with the alert's result is seen, not lost.
+async def _lock(session: AsyncSession, table: type[Row], ids: set[str]) -> dict[str, Row]:
+    """The rows of ``table`` with ``ids``, locked in id order (on PostgreSQL), so that a pickup
+    or a settings change racing with the alert's result is seen, not lost."""
     rows = await session.exec(
-        select(Delivery)
-        .where(col(Delivery.id).in_(sorted(ids)))
-        .order_by(col(Delivery.id))
+        select(table)
+        .where(col(table.id).in_(sorted(ids)))  # type: ignore[attr-defined]
+        .order_by(col(table.id))  # type: ignore[attr-defined]
         .with_for_update()
     )
-    return {d.id: d for d in rows.all()}
-
-
-async def _lock_accounts(session: AsyncSession, ids: set[str]) -> dict[str, Account]:
-    rows = await session.exec(
-        select(Account)
-        .where(col(Account.id).in_(sorted(ids)))
-        .order_by(col(Account.id))
-        .with_for_update()
-    )
-    return {a.id: a for a in rows.all()}
+    return {row.id: row for row in rows.all()}  # type: ignore[attr-defined]
 
 
 async def _document_hashes(

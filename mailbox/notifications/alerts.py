@@ -1,11 +1,12 @@
-"""Alert emails: who receives them, what they say, and how they leave.
+"""Alert emails: who receives them and what they say.
 
 For each claimed ``email.*`` outbox message :func:`compose_emails` builds the
 :class:`notifier.EmailMessage` (rendered in the account's language, addressed to its verified
 notification addresses), or says why it is no longer needed (``skipped``: the document was
 picked up before its reminder went out) or cannot be sent at all (``impossible``: no verified
 address). Emails carry metadata and a link, never the document. Every Message-ID derives from
-the outbox id, so a message sent again after a crash is recognisable as the same one.
+the outbox id, so a message sent again after a crash is recognisable as the same one. How
+they leave is the email channel's business (:mod:`mailbox.notifications.email_channel`).
 """
 
 from __future__ import annotations
@@ -29,18 +30,12 @@ from mailbox.models import (
     Document,
     NotificationAddress,
     Office,
+    OutboxKind,
     OutboxMessage,
 )
 from mailbox.notifications.settings import verification_link
 from mailbox.timefmt import human, parse_rfc3339
-from notifier import (
-    EmailMessage,
-    SendOutcome,
-    SmtpSettings,
-    TemplateRenderer,
-    send_batches_parallel,
-)
-from notifier.pickup_dir import write_batch
+from notifier import EmailMessage, TemplateRenderer
 
 __all__ = [
     "ALERT_KINDS",
@@ -48,29 +43,26 @@ __all__ = [
     "Composition",
     "compose_emails",
     "message_id_for",
-    "send_emails",
-    "smtp_settings",
 ]
 
 log = logging.getLogger("mailbox.notifications.alerts")
 
+# The template of each email kind.
 EMAIL_TEMPLATES = {
-    "email.new_delivery": "new_delivery",
-    "email.deemed_delivery": "deemed_delivery",
-    "email.reminder": "reminder",
-    "email.digest": "digest",
-    "email.verify_address": "verify_address",
+    OutboxKind.EMAIL_NEW_DELIVERY: "new_delivery",
+    OutboxKind.EMAIL_DEEMED_DELIVERY: "deemed_delivery",
+    OutboxKind.EMAIL_REMINDER: "reminder",
+    OutboxKind.EMAIL_DIGEST: "digest",
+    OutboxKind.EMAIL_VERIFY_ADDRESS: "verify_address",
 }
 # Alerts about deliveries: their permanent failure means electronic delivery is not possible.
-ALERT_KINDS = frozenset(EMAIL_TEMPLATES) - {"email.verify_address"}
+ALERT_KINDS = frozenset(EMAIL_TEMPLATES) - {OutboxKind.EMAIL_VERIFY_ADDRESS}
 # The states in which each alert still tells the account something true and useful.
 _STILL_RELEVANT = {
-    "email.new_delivery": {"available", "picked_up", "deemed_delivered"},
-    "email.reminder": {"available"},
-    "email.deemed_delivery": {"deemed_delivered", "picked_up"},
+    OutboxKind.EMAIL_NEW_DELIVERY: {"available", "picked_up", "deemed_delivered"},
+    OutboxKind.EMAIL_REMINDER: {"available"},
+    OutboxKind.EMAIL_DEEMED_DELIVERY: {"deemed_delivered", "picked_up"},
 }
-# Below this many messages per connection, more connections cost more than they save.
-_MESSAGES_PER_CONNECTION = 100
 _CHUNK = 500
 
 
@@ -156,7 +148,7 @@ async def _load_facts(*, session: AsyncSession, messages: Sequence[OutboxMessage
     address_ids = {
         str(m.payload["address_id"])
         for m in messages
-        if m.kind == "email.verify_address" and m.payload.get("address_id")
+        if m.kind == OutboxKind.EMAIL_VERIFY_ADDRESS and m.payload.get("address_id")
     }
     pending = await _by_id(session, NotificationAddress, address_ids)
     return _Facts(deliveries, documents, offices, accounts, addresses, pending)
@@ -182,10 +174,10 @@ def _compose(
     if template is None:
         return Composition(impossible=f"unknown email kind {message.kind}")
     base = settings.public_base_url.rstrip("/")
-    if message.kind == "email.verify_address":
+    if message.kind == OutboxKind.EMAIL_VERIFY_ADDRESS:
         return _compose_verification(message, facts, settings)
     account = facts.accounts.get(message.account_id or "")
-    if message.kind == "email.digest":
+    if message.kind == OutboxKind.EMAIL_DIGEST:
         ids = [i for i in message.payload.get("delivery_ids", ()) if i in facts.deliveries]
         items = [_document_context(facts, facts.deliveries[i], base) for i in ids]
         if not items:
@@ -199,10 +191,10 @@ def _compose(
         if delivery.status not in _STILL_RELEVANT[message.kind]:
             return Composition(skipped=f"the delivery is {delivery.status}")
         context = _document_context(facts, delivery, base)
-        if message.kind == "email.reminder":
+        if message.kind == OutboxKind.EMAIL_REMINDER:
             assert delivery.available_at is not None
             context["days_waiting"] = (at - delivery.available_at).days
-        if message.kind == "email.deemed_delivery":
+        if message.kind == OutboxKind.EMAIL_DEEMED_DELIVERY:
             context["deemed_at"] = human(delivery.deemed_delivered_at, language=_language(account))
     if account is None:
         return Composition(impossible="the account no longer exists")
@@ -271,33 +263,3 @@ def _compose_verification(message: OutboxMessage, facts: _Facts, settings: Setti
             html=rendered.html,
         )
     )
-
-
-def smtp_settings(settings: Settings) -> SmtpSettings:
-    """The transport settings of the SMTP server named by ``settings``."""
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    return SmtpSettings(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        security=settings.smtp_security,
-        username=settings.smtp_username,
-        password=password,
-        timeout=settings.smtp_timeout,
-        sender=settings.smtp_sender,
-    )
-
-
-async def send_emails(
-    settings: Settings, emails: Sequence[EmailMessage], *, connections: int | None = None
-) -> list[SendOutcome]:
-    """Send ``emails`` over one SMTP connection, or up to ``connections`` (default
-    ``smtp_connections``) for a big batch; or write them to the pickup directory when one is
-    configured. One outcome per email, in order."""
-    if not emails:
-        return []
-    transport = smtp_settings(settings)
-    if settings.email_pickup_dir is not None:
-        return await write_batch(settings.email_pickup_dir, transport, emails)
-    wanted = -(-len(emails) // _MESSAGES_PER_CONNECTION)  # ceiling division
-    count = max(1, min(connections or settings.smtp_connections, wanted))
-    return await send_batches_parallel(transport, emails, connections=count)

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.db import try_advisory_lock
-from mailbox.models import Account, Delivery, DeliveryStatus, OutboxMessage
+from mailbox.models import Account, Delivery, DeliveryStatus, OutboxKind, OutboxMessage
 from mailbox.services import Services
 
 __all__ = ["DIGEST_LOCK", "digest_cutoff", "queue_digests"]
@@ -71,7 +71,7 @@ async def queue_digests(services: Services, *, batch: int = BATCH) -> int:
                 if delivery_ids:
                     session.add(
                         OutboxMessage(
-                            kind="email.digest",
+                            kind=OutboxKind.EMAIL_DIGEST,
                             account_id=account.id,
                             payload={"delivery_ids": delivery_ids},
                         )

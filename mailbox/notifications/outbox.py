@@ -1,15 +1,20 @@
-"""The outbox drain: claim due messages, send them outside any transaction, record the results.
+"""The outbox drain: claim due messages, let each channel do its work outside any transaction,
+record the results.
 
 1. **Claim** (a short transaction): pending messages that are due and not held by a live lease
    get ``claimed_until = now + lease`` and one more attempt. On PostgreSQL the rows are read
    ``FOR UPDATE SKIP LOCKED``, so several workers share the queue and never take the same
    message; on SQLite one process drains (``Database.write()`` serialises it). A crashed
    worker's lease runs out and its messages are claimed again: that is the sweep.
-2. **Send**: emails over one SMTP connection per batch (several for a big batch), webhooks
-   concurrently. Nothing is held open in the database meanwhile.
+2. **Handle**: the claimed messages are grouped by channel (:class:`Channel`, from each
+   message's :class:`OutboxKind`) and each group goes to its channel's handler, the channels
+   side by side: emails over one SMTP connection per batch (several for a big batch),
+   webhooks posted concurrently, paper jobs handed on. Nothing is held open in the database
+   meanwhile. The handlers are registered in one table, :data:`CHANNELS`.
 3. **Record** (one transaction): done, retry later with exponential backoff and jitter, or dead
-   (permanent failure, or the retry budget spent), with the evidence and paper rule that
-   alerts' outcomes cause. A result is written only while the lease is still this worker's.
+   (permanent failure, or the retry budget spent); then each channel writes what those fates
+   cause (webhook fan-out and attempts; the evidence and paper rule of alerts). A result is
+   written only while the lease is still this worker's.
 
 A crash between sending and recording sends the message again, never loses it; the
 Message-ID (from the outbox id) lets a mail system recognise the duplicate.
@@ -20,36 +25,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.channels import ChannelHandler, Fate, Handled, Settled
 from mailbox.clock import now
 from mailbox.config import Settings
-from mailbox.models import OutboxMessage, OutboxStatus
-from mailbox.notifications.alert_outcomes import AlertFailed, AlertSent, record_alert_outcomes
-from mailbox.notifications.alerts import ALERT_KINDS, compose_emails, send_emails
-from mailbox.notifications.webhook_events import (
-    fan_out,
-    load_subscriptions,
-    post_all,
-    record_attempt,
-)
+from mailbox.models import Channel, OutboxKind, OutboxMessage, OutboxStatus
+from mailbox.notifications.email_channel import EmailChannel
+from mailbox.notifications.webhook_events import WebhookChannel
+from mailbox.paper.channel import PaperChannel
 from mailbox.services import Services
 from notifier import SendOutcome
 
-__all__ = ["DrainReport", "drain_once", "drain_until_idle", "retry_delay"]
+__all__ = ["CHANNELS", "DrainReport", "drain_once", "drain_until_idle", "retry_delay"]
 
 log = logging.getLogger("mailbox.notifications.outbox")
 
-# Kinds the drain completes without sending anything itself.
-_PAPER_JOB = "paper.job"
-_WEBHOOK_EVENT = "webhook.event"
-_WEBHOOK_DELIVERY = "webhook.delivery"
+# The handler of each channel, built once per drain from the service's parts. Channels are
+# recorded in this order: webhooks first, so that the events they fan out describe the
+# deliveries as the round found them, before the email channel's alert outcomes move them.
+CHANNELS: Mapping[Channel, Callable[[Services], ChannelHandler]] = {
+    Channel.WEBHOOK: WebhookChannel,
+    Channel.EMAIL: EmailChannel,
+    Channel.PAPER: lambda services: PaperChannel(),
+}
+
+# What the drain says of a message its channel's handler left out (a bug: see the log).
+_NOT_HANDLED = Handled(SendOutcome(False, False, "not handled (see the log)"))
 
 
 @dataclass(frozen=True)
@@ -69,15 +77,6 @@ class DrainReport:
     lost_lease: int = 0  # results not recorded: the lease had passed to another worker
 
 
-@dataclass
-class _Round:
-    """Outcomes gathered during one round, keyed by outbox id."""
-
-    outcomes: dict[str, SendOutcome] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)  # outbox id -> why
-    emails: dict[str, tuple[int, str]] = field(default_factory=dict)  # recipients, Message-ID
-
-
 def retry_delay(attempts: int, settings: Settings) -> timedelta:
     """How long to wait after the ``attempts``-th failed try: the first backoff, doubling up
     to the longest delay, less up to 20 % of jitter so that failed batches spread out."""
@@ -89,20 +88,12 @@ def retry_delay(attempts: int, settings: Settings) -> timedelta:
 async def drain_once(
     services: Services, *, worker_id: str, limit: int | None = None, connections: int | None = None
 ) -> DrainReport:
-    """Claim up to ``limit`` due messages (default ``outbox_batch_size``), send them (emails
-    over up to ``connections`` SMTP connections, default ``smtp_connections``) and record the
-    results. Never raises for a delivery problem."""
-    settings = services.settings
-    claimed, lease, reclaimed = await _claim(
-        services, limit or settings.outbox_batch_size, now(), settings.outbox_lease_seconds
+    """Claim up to ``limit`` due messages (default ``outbox_batch_size``), hand them to their
+    channels (emails over up to ``connections`` SMTP connections, default ``smtp_connections``)
+    and record the results. Never raises for a delivery problem."""
+    return await _drain_round(
+        services, _handlers(services), worker_id=worker_id, limit=limit, connections=connections
     )
-    if not claimed:
-        return DrainReport(worker_id)
-    if reclaimed:
-        log.warning("claimed %d messages whose worker lease ran out", reclaimed)
-    work = await _send(services, claimed, connections)
-    report = await _record(services, claimed, lease, work, worker_id=worker_id)
-    return replace(report, reclaimed=reclaimed)
 
 
 async def drain_until_idle(
@@ -117,16 +108,44 @@ async def drain_until_idle(
     reports: list[DrainReport] = []
     rounds = iter(range(max_rounds))
     connections = max(1, services.settings.smtp_connections // lanes)
+    handlers = _handlers(services)
 
     async def lane(name: str) -> None:
         for _ in rounds:
-            report = await drain_once(services, worker_id=name, connections=connections)
+            report = await _drain_round(
+                services, handlers, worker_id=name, limit=None, connections=connections
+            )
             if not report.claimed:
                 return
             reports.append(report)
 
     await asyncio.gather(*(lane(f"{worker_id}/{n}") for n in range(1, lanes + 1)))
     return reports
+
+
+def _handlers(services: Services) -> dict[Channel, ChannelHandler]:
+    return {channel: build(services) for channel, build in CHANNELS.items()}
+
+
+async def _drain_round(
+    services: Services,
+    handlers: Mapping[Channel, ChannelHandler],
+    *,
+    worker_id: str,
+    limit: int | None,
+    connections: int | None,
+) -> DrainReport:
+    settings = services.settings
+    claimed, lease, reclaimed = await _claim(
+        services, limit or settings.outbox_batch_size, now(), settings.outbox_lease_seconds
+    )
+    if not claimed:
+        return DrainReport(worker_id)
+    if reclaimed:
+        log.warning("claimed %d messages whose worker lease ran out", reclaimed)
+    handled = await _handle(handlers, claimed, connections)
+    report = await _record(services, handlers, claimed, lease, handled, worker_id=worker_id)
+    return replace(report, reclaimed=reclaimed)
 
 
 async def _claim(
@@ -158,81 +177,65 @@ async def _claim(
     return list(rows), lease, reclaimed
 
 
-async def _send(
-    services: Services, claimed: Sequence[OutboxMessage], connections: int | None
-) -> _Round:
-    settings = services.settings
-    work = _Round()
-    emails = [m for m in claimed if m.kind.startswith("email.")]
-    hooks = [m for m in claimed if m.kind == _WEBHOOK_DELIVERY]
-    at = now()
-    async with services.db.session() as session:
-        compositions = (
-            await compose_emails(session=session, settings=settings, messages=emails, at=at)
-            if emails
-            else {}
+def _by_channel(
+    messages: Iterable[OutboxMessage],
+) -> tuple[dict[Channel, list[OutboxMessage]], list[OutboxMessage]]:
+    """``messages`` grouped by channel, in the order of :data:`CHANNELS`; and those whose kind
+    this version does not know."""
+    groups: dict[Channel, list[OutboxMessage]] = {channel: [] for channel in CHANNELS}
+    unknown: list[OutboxMessage] = []
+    for message in messages:
+        try:
+            groups[OutboxKind(message.kind).channel].append(message)
+        except ValueError:
+            unknown.append(message)
+    return {channel: group for channel, group in groups.items() if group}, unknown
+
+
+async def _handle(
+    handlers: Mapping[Channel, ChannelHandler],
+    claimed: Sequence[OutboxMessage],
+    connections: int | None,
+) -> dict[str, Handled]:
+    groups, _ = _by_channel(claimed)
+    results = await asyncio.gather(
+        *(
+            handlers[channel].handle(messages, connections=connections)
+            for channel, messages in groups.items()
         )
-        subscriptions = await load_subscriptions(session=session, messages=hooks)
-    ready = []
-    for message in emails:
-        composition = compositions.get(message.id)
-        if composition is None:
-            continue  # could not be composed: retried later (see the log)
-        if composition.email is not None:
-            ready.append((message, composition.email))
-        elif composition.skipped is not None:
-            work.skipped[message.id] = composition.skipped
-        else:
-            work.outcomes[message.id] = SendOutcome(False, True, str(composition.impossible))
-    email_outcomes, hook_outcomes = await asyncio.gather(
-        send_emails(settings, [email for _, email in ready], connections=connections),
-        post_all(hooks, subscriptions, timeout=settings.webhook_timeout_seconds, at=at),
     )
-    for (message, email), outcome in zip(ready, email_outcomes, strict=True):
-        work.outcomes[message.id] = outcome
-        work.emails[message.id] = (len(email.to), email.message_id)
-    work.outcomes.update(hook_outcomes)
-    return work
+    return {outbox_id: one for result in results for outbox_id, one in result.items()}
 
 
 async def _record(
     services: Services,
+    handlers: Mapping[Channel, ChannelHandler],
     claimed: Sequence[OutboxMessage],
     lease: datetime,
-    work: _Round,
+    handled: Mapping[str, Handled],
     *,
     worker_id: str,
 ) -> DrainReport:
     settings = services.settings
     at = now()
     counts = dict.fromkeys(("sent", "skipped", "completed", "retrying", "dead"), 0)
-    sent: list[AlertSent] = []
-    failed: list[AlertFailed] = []
+    fanned_out = relayed = 0
     async with services.db.write() as session:
         rows = await _lock_own(session, [m.id for m in claimed], lease)
-        events = [r for r in rows if r.kind == _WEBHOOK_EVENT]
-        fanned_out = await fan_out(session=session, events=events, at=at)
-        for row in rows:
-            outcome = _outcome_of(row, work)
-            if row.kind == _WEBHOOK_DELIVERY:
-                record_attempt(session, row, outcome, at=at)
-            status = _settle(row, outcome, settings, at)
-            counts[_counter(row, status, work)] += 1
-            if row.kind in ALERT_KINDS and row.id in work.emails and outcome.ok:
-                recipients, message_id = work.emails[row.id]
-                sent.append(AlertSent(row, recipients, message_id))
-            elif row.kind in ALERT_KINDS and status == "dead":
-                failed.append(AlertFailed(row, outcome.detail))
-            if status == "dead":
-                log.warning(
-                    "outbox message is dead: %s",
-                    outcome.detail,
-                    extra={"outbox_id": row.id, "delivery_id": row.delivery_id},
-                )
-            session.add(row)
-        relayed = await record_alert_outcomes(
-            session=session, signer=services.evidence, sent=sent, failed=failed, at=at
-        )
+        groups, unknown = _by_channel(rows)
+        for row in unknown:
+            outcome = Handled(SendOutcome(False, True, f"unknown outbox kind {row.kind}"))
+            counts[_counter(_settled(row, outcome, settings, at))] += 1
+        for channel, group in groups.items():
+            settled = [
+                _settled(row, handled.get(row.id, _NOT_HANDLED), settings, at) for row in group
+            ]
+            for item in settled:
+                counts[_counter(item)] += 1
+            recorded = await handlers[channel].record(session, settled, at=at)
+            fanned_out += recorded.fanned_out
+            relayed += recorded.relayed_to_paper
+        session.add_all(rows)
     return DrainReport(
         worker_id,
         claimed=len(claimed),
@@ -255,34 +258,24 @@ async def _lock_own(session: AsyncSession, ids: list[str], lease: datetime) -> l
     return [r for r in rows if r.status == OutboxStatus.PENDING and r.claimed_until == lease]
 
 
-def _outcome_of(row: OutboxMessage, work: _Round) -> SendOutcome:
-    if row.kind == _WEBHOOK_EVENT:
-        return SendOutcome(True, False, "fanned out")  # in this very transaction
-    if row.kind == _PAPER_JOB:
-        # The paper batch (printing and posting) is a later issue. Marking the job done loses
-        # nothing: the delivery is already paper_queued with its RelayToNonERDS evidence, and
-        # the paper batch will select paper_queued deliveries, not these rows.
-        return SendOutcome(True, False, "handed to the paper queue")
-    if row.id in work.skipped:
-        return SendOutcome(True, False, f"skipped: {work.skipped[row.id]}")
-    outcome = work.outcomes.get(row.id)
-    if outcome is None:
-        if row.kind.startswith("email.") or row.kind == _WEBHOOK_DELIVERY:
-            return SendOutcome(False, False, "not composed (see the log)")
-        return SendOutcome(False, True, f"unknown outbox kind {row.kind}")
-    return outcome
+def _settled(row: OutboxMessage, handled: Handled, settings: Settings, at: datetime) -> Settled:
+    """Move ``row`` to its next state after ``handled``: done, retrying or dead."""
+    settled = Settled(row, handled, _settle(row, handled.outcome, settings, at))
+    if settled.status == "dead":
+        log.warning(
+            "outbox message is dead: %s",
+            handled.outcome.detail,
+            extra={"outbox_id": row.id, "delivery_id": row.delivery_id},
+        )
+    return settled
 
 
-def _counter(row: OutboxMessage, status: str, work: _Round) -> str:
-    if status != "done":
-        return status
-    if row.kind in (_WEBHOOK_EVENT, _PAPER_JOB):
-        return "completed"
-    return "skipped" if row.id in work.skipped else "sent"
+def _counter(settled: Settled) -> str:
+    """The field of :class:`DrainReport` that counts ``settled``."""
+    return settled.handled.counted_as if settled.status == "done" else settled.status
 
 
-def _settle(row: OutboxMessage, outcome: SendOutcome, settings: Settings, at: datetime) -> str:
-    """Move ``row`` to its next state: ``done``, ``retrying`` or ``dead``."""
+def _settle(row: OutboxMessage, outcome: SendOutcome, settings: Settings, at: datetime) -> Fate:
     row.claimed_until = None
     if outcome.ok:
         row.status, row.done_at, row.last_error = OutboxStatus.DONE, at, None

@@ -35,7 +35,7 @@ from mailbox.evidence.log import EvidenceDraft, EvidenceType
 from mailbox.identity.accounts import account_for
 from mailbox.identity.admin import EMAIL, refresh_edelivery
 from mailbox.identity.principal import Principal
-from mailbox.models import Account, NotificationAddress, OutboxMessage
+from mailbox.models import Account, NotificationAddress, OutboxKind, OutboxMessage
 from mailbox.signing.records import EvidenceSigner
 from mailbox.timefmt import rfc3339
 
@@ -64,7 +64,6 @@ REMINDER_DAYS_RANGE = range(1, 61)
 MAX_ADDRESSES = 10
 VERIFY_TTL = timedelta(hours=48)
 VERIFY_PATH = "/api/v1/notification-addresses/verify"
-VERIFY_EMAIL_KIND = "email.verify_address"
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def _issue_verification(session: AsyncSession, address: NotificationAddress) -> 
     session.add(address)
     session.add(
         OutboxMessage(
-            kind=VERIFY_EMAIL_KIND,
+            kind=OutboxKind.EMAIL_VERIFY_ADDRESS,
             account_id=address.account_id,
             payload={
                 "address_id": address.id,

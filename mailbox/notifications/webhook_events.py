@@ -1,12 +1,12 @@
-"""Webhook events: what a delivery event says to subscribers, which subscriptions hear it, and
-posting it.
+"""The webhook channel of the outbox: what a delivery event says to subscribers, which
+subscriptions hear it, and posting it.
 
-A ``webhook.event`` outbox row (written with the event, see :mod:`mailbox.deliveries.events`) fans
-out in
-the drain into one ``webhook.delivery`` row per matching active subscription: account
-subscriptions hear their account's deliveries, office subscriptions their office's, and an
-empty ``events`` list means every event type. Each ``webhook.delivery`` is then posted, signed
-with the subscription's secret, and every attempt is kept as a :class:`WebhookAttempt`.
+A ``webhook.event`` outbox row (written with the event, see :mod:`mailbox.deliveries.events`)
+fans out in the drain into one ``webhook.delivery`` row per matching active subscription:
+account subscriptions hear their account's deliveries, office subscriptions their office's,
+and an empty ``events`` list means every event type. Each ``webhook.delivery`` is then posted,
+signed with the subscription's secret, and every attempt is kept as a :class:`WebhookAttempt`.
+:class:`WebhookChannel` is how the drain does all this.
 """
 
 from __future__ import annotations
@@ -22,17 +22,22 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.channels import Handled, Recorded, Settled
+from mailbox.clock import now
 from mailbox.models import (
     Delivery,
     DeliveryStatus,
+    OutboxKind,
     OutboxMessage,
     WebhookAttempt,
     WebhookSubscription,
 )
+from mailbox.services import Services
 from mailbox.timefmt import rfc3339
 from notifier import SendOutcome, post_webhook
 
 __all__ = [
+    "WebhookChannel",
     "event_body",
     "fan_out",
     "load_subscriptions",
@@ -43,6 +48,8 @@ __all__ = [
 _CONCURRENT_POSTS = 16
 # The outcome of a message whose subscription went away: nothing was posted.
 _GONE = SendOutcome(False, True, "subscription removed or paused")
+# A webhook.event is done once fanned out, in the very transaction that records it.
+_FANNED_OUT = Handled(SendOutcome(True, False, "fanned out"), counted_as="completed")
 _TIMESTAMPS = (
     "submitted_at",
     "available_at",
@@ -121,7 +128,7 @@ async def fan_out(*, session: AsyncSession, events: Sequence[OutboxMessage], at:
                 continue
             rows.append(
                 OutboxMessage(
-                    kind="webhook.delivery",
+                    kind=OutboxKind.WEBHOOK_DELIVERY,
                     delivery_id=delivery.id,
                     account_id=delivery.account_id,
                     payload={
@@ -211,3 +218,36 @@ def record_attempt(
             detail=outcome.detail[:500],
         )
     )
+
+
+class WebhookChannel:
+    """Handles ``webhook.*`` messages for the drain (see :class:`mailbox.channels.ChannelHandler`):
+    posts each ``webhook.delivery`` and keeps the attempt; fans each ``webhook.event`` out."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def handle(
+        self, messages: Sequence[OutboxMessage], *, connections: int | None
+    ) -> dict[str, Handled]:
+        """Post the ``webhook.delivery`` messages; the events fan out when recorded."""
+        hooks = [m for m in messages if m.kind == OutboxKind.WEBHOOK_DELIVERY]
+        handled = {m.id: _FANNED_OUT for m in messages if m.kind == OutboxKind.WEBHOOK_EVENT}
+        if hooks:
+            async with self._services.db.session() as session:
+                subscriptions = await load_subscriptions(session=session, messages=hooks)
+            timeout = self._services.settings.webhook_timeout_seconds
+            outcomes = await post_all(hooks, subscriptions, timeout=timeout, at=now())
+            handled.update((outbox_id, Handled(o)) for outbox_id, o in outcomes.items())
+        return handled
+
+    async def record(
+        self, session: AsyncSession, settled: Sequence[Settled], *, at: datetime
+    ) -> Recorded:
+        """Fan the events out and keep each posting attempt."""
+        events = [s.message for s in settled if s.message.kind == OutboxKind.WEBHOOK_EVENT]
+        fanned_out = await fan_out(session=session, events=events, at=at)
+        for item in settled:
+            if item.message.kind == OutboxKind.WEBHOOK_DELIVERY:
+                record_attempt(session, item.message, item.handled.outcome, at=at)
+        return Recorded(fanned_out=fanned_out)

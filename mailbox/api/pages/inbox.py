@@ -33,6 +33,7 @@ from mailbox.api.security import (
 from mailbox.deliveries.inbox import list_inbox, read_delivery
 from mailbox.deliveries.legal_clock import deadline_date
 from mailbox.errors import MailboxError, NotAuthenticated
+from mailbox.identity import policy
 from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal, authenticate_password
 from mailbox.services import Services
@@ -68,8 +69,12 @@ def _form_token_input(context: Mapping[str, Any]) -> Markup:
 
 def register_template_callables(engine: TemplateEngineProtocol) -> None:
     """Give the templates ``form_token_input()``: the hidden field every state-changing form
-    carries (an empty value without a session)."""
+    carries (an empty value without a session), and the access policy's answers they show or
+    hide links by (``reads_any_account(principal)``, ``reads_any_office(principal)``)."""
     engine.register_template_callable("form_token_input", _form_token_input)
+    engine.engine.globals.update(  # type: ignore[attr-defined]
+        reads_any_account=policy.reads_any_account, reads_any_office=policy.reads_any_office
+    )
 
 
 def error_page(principal: Principal | None, detail: str, status_code: int) -> Template:
