@@ -1,5 +1,7 @@
 """Pickup: an account holder downloads a sealed document. The first download is the legal
-handover (ContentHandover: who, when, from which address); later ones are ContentAccess.
+handover (ContentHandover: who, when, from which address); later ones are ContentAccess. Every
+other path that hands out the content (the proof bundle) records it the same way, through
+:func:`record_handover`.
 
 The blob is decrypted and authenticated BEFORE the handover is recorded: altered bytes are
 never served, and a failed read never counts as a pickup.
@@ -23,7 +25,7 @@ from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, Document
 from mailbox.services import Services
 
-__all__ = ["SealedDocument", "pick_up"]
+__all__ = ["SealedDocument", "pick_up", "record_handover"]
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,29 @@ async def pick_up(
         document = await session.get(Document, delivery.document_id)
         assert document is not None
     content = await asyncio.to_thread(services.blobs.get, document.sealed_sha256)
+    recorded = await record_handover(services, principal, delivery_id, document, ip=ip)
+    return SealedDocument(document.filename, content, document.sealed_sha256, recorded.value)
+
+
+async def record_handover(
+    services: Services,
+    principal: Principal,
+    delivery_id: str,
+    document: Document,
+    *,
+    ip: str | None,
+    via: str | None = None,
+) -> EvidenceType:
+    """Record, in one transaction, that the principal received the document's content: the
+    first time the legal pickup (ContentHandover), later a ContentAccess. Every path that hands
+    out content calls this AFTER the content was read and authenticated (a failed read never
+    counts as a pickup); ``via`` names a path other than the document download."""
     async with services.db.write() as session:
         locked = (
             await session.exec(select(Delivery).where(Delivery.id == delivery_id).with_for_update())
         ).one()
         at = now()
-        draft = rules.hand_over(locked, at=at, actor=principal.actor, ip=ip)
+        draft = rules.hand_over(locked, at=at, actor=principal.actor, ip=ip, via=via)
         session.add(locked)
         await evidence.append(
             session,
@@ -64,4 +83,4 @@ async def pick_up(
         )
         if draft.type == EvidenceType.CONTENT_HANDOVER:
             enqueue(session, locked, None, EvidenceType.CONTENT_HANDOVER)
-    return SealedDocument(document.filename, content, document.sealed_sha256, draft.type.value)
+    return draft.type

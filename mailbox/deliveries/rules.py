@@ -21,6 +21,7 @@ __all__ = [
     "TRANSITIONS",
     "accept",
     "consign",
+    "content_available",
     "deem_delivered",
     "electronic_delivery_possible",
     "hand_over",
@@ -88,16 +89,26 @@ def consign(delivery: Delivery, *, at: datetime, deemed_days: int) -> EvidenceDr
     )
 
 
-def hand_over(delivery: Delivery, *, at: datetime, actor: str, ip: str | None) -> EvidenceDraft:
-    """Record a download: the first is the handover (pickup), later ones are accesses."""
+def content_available(delivery: Delivery) -> bool:
+    """Whether the delivery's content can be handed over electronically (it was made available;
+    not a paper or rejected delivery)."""
+    return S(delivery.status) in (S.AVAILABLE, S.DEEMED_DELIVERED, S.PICKED_UP)
+
+
+def hand_over(
+    delivery: Delivery, *, at: datetime, actor: str, ip: str | None, via: str | None = None
+) -> EvidenceDraft:
+    """Record that the content was handed out: the first time is the handover (pickup), later
+    ones are accesses. ``via`` names the path when it is not the document download."""
     status = S(delivery.status)
+    details = {"via": via} if via else {}
     if status in (S.AVAILABLE, S.DEEMED_DELIVERED):
         _move(delivery, S.PICKED_UP)
         delivery.picked_up_at = at
         delivery.picked_up_by = actor
-        return EvidenceDraft(EvidenceType.CONTENT_HANDOVER, actor, actor_ip=ip)
+        return EvidenceDraft(EvidenceType.CONTENT_HANDOVER, actor, actor_ip=ip, details=details)
     if status == S.PICKED_UP:
-        return EvidenceDraft(EvidenceType.CONTENT_ACCESS, actor, actor_ip=ip)
+        return EvidenceDraft(EvidenceType.CONTENT_ACCESS, actor, actor_ip=ip, details=details)
     raise IllegalTransition(f"Delivery {delivery.id} is {status.value}; it cannot be picked up")
 
 

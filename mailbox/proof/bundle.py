@@ -1,12 +1,16 @@
 """Proof of delivery: the ZIP bundle an auditor verifies offline with the service's root
 certificate alone (:mod:`mailbox.proof.check` verifies it).
 
-The bundle holds the sealed PDF, the delivery's evidence records with their signatures and
-RFC 3161 tokens and each one's inclusion proof (``evidence.json``), the newest signed checkpoint
-of the log that covers them (``checkpoint.json``), the certificates, a human-readable receipt
-that is itself PAdES-sealed, and a README saying how to verify all of it by hand. Downloading a
-proof is not a pickup and records no evidence; it only writes a checkpoint when the newest one
-does not cover the delivery's records yet.
+The bundle holds the delivery's evidence records with their signatures and RFC 3161 tokens and
+each one's inclusion proof (``evidence.json``), the newest signed checkpoint of the log that
+covers them (``checkpoint.json``), the certificates, a human-readable receipt that is itself
+PAdES-sealed, and a README saying how to verify all of it by hand. It proves the document by its
+SHA-256. The sealed PDF itself is in it only for a principal who may pick the document up, and
+then the download is recorded exactly like a download of the document (the first is the legal
+pickup): no document content leaves the service without a recorded access
+(:func:`bundle_holds_document` decides, :data:`CONTENT_RULE` says it in words). Otherwise
+building a bundle records no evidence; it only writes a checkpoint when the newest one does not
+cover the delivery's records yet.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from typing import Any
 
 from mailbox.clock import now
 from mailbox.config import TEMPLATES_DIR
+from mailbox.deliveries import rules
 from mailbox.deliveries.inbox import DeliveryView, read_delivery
 from mailbox.deliveries.legal_clock import deadline_date
+from mailbox.deliveries.pickup import record_handover
 from mailbox.evidence.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
-from mailbox.evidence.log import canonical_fields
+from mailbox.evidence.log import EvidenceType, canonical_fields
+from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal
-from mailbox.models import Account, EvidenceCheckpoint, EvidenceRecord
+from mailbox.models import Account, Delivery, EvidenceCheckpoint, EvidenceRecord
 from mailbox.proof.check import (
     BUNDLE_FORMAT,
     CERTIFICATES,
@@ -45,10 +52,45 @@ from mailbox.signing.records import cert_pem
 from mailbox.signing.tsa import TimestampInvalid, token_gen_time
 from mailbox.timefmt import human, rfc3339, rfc3339_or_none
 
-__all__ = ["build_bundle"]
+__all__ = ["CONTENT_RULE", "ProofBundle", "build_bundle", "bundle_holds_document", "proof_contents"]
 
 README_TEMPLATE = TEMPLATES_DIR / "receipt" / "proof_readme.txt"
 RECEIPT_TITLE = "Proof of delivery"
+VIA = "proof bundle"  # how a handover through a bundle is named in its evidence
+CONTENT_RULE = (
+    "The proof of delivery holds the sealed PDF only for the account's people, who may pick "
+    "the document up, and then downloading it counts as picking the document up, exactly like "
+    "downloading the PDF; for the office's dispatchers and auditors it proves the document by "
+    "its SHA-256 and does not hold it."
+)
+
+
+def bundle_holds_document(principal: Principal, delivery: Delivery) -> bool:
+    """Whether ``principal``'s proof bundle of ``delivery`` carries the sealed PDF: only for a
+    principal who may pick it up, and only while its content can be handed over."""
+    return can_pick_up(principal, delivery) and rules.content_available(delivery)
+
+
+def proof_contents(principal: Principal, delivery: Delivery) -> str:
+    """What the principal's proof bundle of ``delivery`` holds, in the words every page uses."""
+    verifiable = (
+        "signed and timestamped evidence and a sealed receipt, for anyone to verify offline "
+        "with the service's root certificate"
+    )
+    if bundle_holds_document(principal, delivery):
+        return (
+            f"The sealed PDF with its {verifiable}. It holds the document, so downloading it "
+            "counts as picking the document up, like downloading the PDF."
+        )
+    return f"The {verifiable}. It proves the document by its SHA-256 and does not hold it."
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    """A built bundle, and the access it recorded when it holds the document (None if not)."""
+
+    content: bytes
+    handover: EvidenceType | None
 
 
 @dataclass(frozen=True)
@@ -73,10 +115,13 @@ class _Facts:
         return d.picked_up_at is not None or d.deemed_delivered_at is not None
 
 
-async def build_bundle(services: Services, principal: Principal, delivery_id: str) -> bytes:
+async def build_bundle(
+    services: Services, principal: Principal, delivery_id: str, *, ip: str | None = None
+) -> ProofBundle:
     """The proof-of-delivery ZIP of a delivery the principal may read: account grantees, and
-    the office's dispatchers and auditors; :class:`NotFound` for anyone else. No pickup, no
-    evidence; a checkpoint is made if none covers the delivery's records yet."""
+    the office's dispatchers and auditors; :class:`NotFound` for anyone else. When it holds the
+    document (:func:`bundle_holds_document`), the download is recorded as a handover once the
+    bundle is built; a checkpoint is made if none covers the delivery's records yet."""
     async with services.db.session() as session:
         view, records = await read_delivery(
             session=session, principal=principal, delivery_id=delivery_id
@@ -88,8 +133,13 @@ async def build_bundle(services: Services, principal: Principal, delivery_id: st
             session=session, checkpoint=checkpoint, seqs=[r.seq for r in records]
         )
     facts = _Facts(view, account.name if account else "", records, checkpoint, proofs, now())
+    with_document = bundle_holds_document(principal, view.delivery)
     # Authenticated on read: an altered blob raises here and no bundle is built.
-    document = await asyncio.to_thread(services.blobs.get, view.document.sealed_sha256)
+    document = (
+        await asyncio.to_thread(services.blobs.get, view.document.sealed_sha256)
+        if with_document
+        else None
+    )
     receipt = await asyncio.to_thread(
         render_receipt, RECEIPT_TITLE, _receipt_rows(facts), _receipt_events(records)
     )
@@ -100,13 +150,22 @@ async def build_bundle(services: Services, principal: Principal, delivery_id: st
         CERTIFICATES[role]: cert_pem(getattr(services.keys, f"{role}_cert")).encode()
         for role in ("root", "evidence", "tsa", "seal")
     }
-    return await asyncio.to_thread(_zip, facts, document, sealed_receipt, certificates)
+    content = await asyncio.to_thread(_zip, facts, document, sealed_receipt, certificates)
+    handover = None
+    if with_document:
+        # Last, once the bundle exists: a bundle that failed to build handed nothing over.
+        handover = await record_handover(
+            services, principal, delivery_id, view.document, ip=ip, via=VIA
+        )
+    return ProofBundle(content, handover)
 
 
-def _zip(facts: _Facts, document: bytes, receipt: bytes, certificates: dict[str, bytes]) -> bytes:
+def _zip(
+    facts: _Facts, document: bytes | None, receipt: bytes, certificates: dict[str, bytes]
+) -> bytes:
     parts = {
         README: _readme(facts.view.delivery.id).encode(),
-        DOCUMENT: document,
+        **({DOCUMENT: document} if document is not None else {}),
         EVIDENCE: _evidence_json(facts),
         CHECKPOINT: _checkpoint_json(facts.checkpoint),
         RECEIPT: receipt,

@@ -58,13 +58,20 @@ BUNDLE_FORMAT = "mailbox-proof-of-delivery/2"
 DOCUMENT, EVIDENCE, RECEIPT, README = "document.pdf", "evidence.json", "receipt.pdf", "README.txt"
 CHECKPOINT = "checkpoint.json"
 CERTIFICATES = {role: f"certificates/{role}.pem" for role in ("root", "evidence", "tsa", "seal")}
-_REQUIRED = (DOCUMENT, EVIDENCE, CHECKPOINT, RECEIPT, CERTIFICATES["evidence"])
+_REQUIRED = (EVIDENCE, CHECKPOINT, RECEIPT, CERTIFICATES["evidence"])
 MEMBERSHIP_NOTE = (
     "Hash links are checked between records with consecutive seq only: a delivery's records "
     "are not adjacent in the service's log. The inclusion proofs show that each record in the "
     "bundle was in the log when the checkpoint was timestamped; they cannot show that the "
     "bundle holds all of the delivery's records (one left out goes unnoticed here). The "
     "complete log is checked by `python -m mailbox audit verify` on the service."
+)
+
+
+NO_DOCUMENT_NOTE = (
+    f"{DOCUMENT} is not in this bundle (it is given only to those who may pick the document "
+    "up): the records prove the document by its SHA-256 (sealed_sha256, original_sha256); "
+    "hash a copy of the document to compare."
 )
 
 
@@ -115,11 +122,18 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
     files = _read_zip(zip_bytes)
     body, records = _read_evidence(files[EVIDENCE])
     checkpoint = _read_checkpoint(files[CHECKPOINT])
-    document, evidence_pem = files[DOCUMENT], files[CERTIFICATES["evidence"]]
-    findings = [
-        _pdf_seal("document seal", document, trust_root),
-        _document_hash(document, records),
-        _original(document, body, records),
+    document, evidence_pem = files.get(DOCUMENT), files[CERTIFICATES["evidence"]]
+    notes = [MEMBERSHIP_NOTE]
+    findings = []
+    if document is not None:
+        findings += [
+            _pdf_seal("document seal", document, trust_root),
+            _document_hash(document, records),
+            _original(document, body, records),
+        ]
+    else:
+        notes.append(NO_DOCUMENT_NOTE)
+    findings += [
         evidence_certificate(evidence_pem, trust_root, records),
         record_hashes(records),
         signatures(records, evidence_pem),
@@ -130,7 +144,6 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
         inclusion(records, checkpoint),
         _pdf_seal("receipt seal", files[RECEIPT], trust_root),
     ]
-    notes = [MEMBERSHIP_NOTE]
     bundled_root = files.get(CERTIFICATES["root"])
     if bundled_root is not None and _fingerprint(bundled_root) != _fingerprint(trust_root.dump()):
         notes.append(

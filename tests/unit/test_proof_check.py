@@ -43,7 +43,7 @@ async def _picked_up_bundle(services: Services) -> bytes:
     async with services.db.session() as session:
         applicant = await load_principal(session, world.applicant.id)
     await pick_up(services, applicant, delivery.id, ip="198.51.100.4")
-    return await build_bundle(services, applicant, delivery.id)
+    return (await build_bundle(services, applicant, delivery.id)).content
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from mailbox.errors import MailboxError, NotAuthenticated
 from mailbox.identity import policy
 from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal, authenticate_password
+from mailbox.proof.bundle import proof_contents
 from mailbox.services import Services
 from mailbox.timefmt import human
 
@@ -210,6 +211,7 @@ async def delivery_page(
             "principal": principal,
             "d": DeliveryPublic.of(view, records),
             "can_download": can_pick_up(principal, delivery),
+            "proof_contents": proof_contents(principal, delivery),
             "counts_for_deadlines": human(
                 deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)
             ),

@@ -1,5 +1,6 @@
 """Applicants: the inbox, one delivery, the sealed document (whose first download is the
-legal pickup), and the proof of delivery (which is not a pickup)."""
+legal pickup), and the proof of delivery (which holds the document, and then counts as a
+pickup, only for those who may pick it up)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mailbox.deliveries import inbox as deliveries_query
 from mailbox.deliveries.inbox import list_inbox
 from mailbox.deliveries.pickup import pick_up
 from mailbox.identity.principal import Principal
-from mailbox.proof.bundle import build_bundle
+from mailbox.proof.bundle import CONTENT_RULE, build_bundle
 from mailbox.services import Services
 
 
@@ -101,23 +102,23 @@ async def download_document(
     tags=["applicants"],
     summary="Download the proof of delivery (ZIP), verifiable offline with the root certificate",
     media_type="application/zip",
-    response_description="A ZIP: the sealed PDF, the evidence records with their signatures, "
-    "timestamp tokens and inclusion proofs, the signed log checkpoint covering them, the "
-    "certificates, a sealed receipt PDF and a README on verifying it.",
+    description=f"{CONTENT_RULE} Verify it with "
+    "`python -m mailbox audit verify-bundle proof.zip --root root.pem`.",
+    response_description="A ZIP: the evidence records with their signatures, timestamp tokens "
+    "and inclusion proofs, the signed log checkpoint covering them, the certificates, a sealed "
+    "receipt PDF, a README on verifying it, and the sealed PDF for the account's people.",
     responses=problem_responses(401, 404),
 )
 async def download_proof(
-    delivery_id: str, principal: Principal, services: Services
+    delivery_id: str, request: Request, principal: Principal, services: Services
 ) -> Response[bytes]:
-    """For the account's grantees and the office's dispatchers and auditors. Not a pickup:
-    it records no evidence and leaves the delivery as it is. Verify it with
-    `python -m mailbox audit verify-bundle proof.zip --root root.pem`."""
-    bundle = await build_bundle(services, principal, delivery_id)
-    return Response(
-        bundle,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="proof-{delivery_id}.zip"',
-            "Cache-Control": "no-store",
-        },
+    bundle = await build_bundle(
+        services, principal, delivery_id, ip=request.client.host if request.client else None
     )
+    headers = {
+        "Content-Disposition": f'attachment; filename="proof-{delivery_id}.zip"',
+        "Cache-Control": "no-store",
+    }
+    if bundle.handover is not None:
+        headers["X-Evidence-Type"] = bundle.handover.value
+    return Response(bundle.content, media_type="application/zip", headers=headers)
