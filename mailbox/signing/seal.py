@@ -8,6 +8,8 @@ CMS. Validation is offline against one root and reports each property separately
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -57,6 +59,10 @@ RESERVED_LOCAL_TSA = 12 * 1024
 RESERVED_REMOTE_TSA = 32 * 1024
 # A PDF header may follow some junk; readers accept it within the first kilobyte.
 HEADER_WINDOW = 1024
+# What parsing hostile bytes can raise inside pyHanko: each means "not a PDF we can use".
+_UNREADABLE: tuple[type[Exception], ...] = (PdfError, ValueError, KeyError, TypeError, IndexError)
+# Longest parser message repeated in a problem or a log line.
+_DETAIL_MAX = 300
 
 
 class PdfRejected(ValueError):
@@ -144,7 +150,9 @@ class Sealer:
         writer = _open_writer(data)
         reader = writer.prev
         _inspect(reader)
-        try:
+        # Our own signing code raises ValueError and friends for our faults: only the PDF
+        # parser's errors (and deep nesting) mean the document is unusable here.
+        with _malformed_unless_readable("The PDF could not be read", (PdfError,)):
             certification = read_certification_data(reader)
             if certification is not None and certification.permission == MDPPerm.NO_CHANGES:
                 raise PdfRejected(
@@ -161,8 +169,6 @@ class Sealer:
             output = run_blocking(
                 pdf_signer.async_sign_pdf(writer, bytes_reserved=self._bytes_reserved)
             )
-        except PdfError as exc:
-            raise PdfRejected("malformed", f"The PDF could not be read: {exc}") from None
         return output.getvalue()
 
 
@@ -185,19 +191,19 @@ def validate_sealed_pdf(data: bytes, *, trust_root: x509.Certificate) -> SealVal
     reason ``unsigned`` if it carries no signature.
     """
     reader = _open_reader(data)
-    signatures = reader.embedded_regular_signatures
+    with _malformed_unless_readable("The signed PDF could not be read"):
+        signatures = reader.embedded_regular_signatures
     if not signatures:
         raise PdfRejected("unsigned", "The PDF carries no signature")
     context = offline_context(trust_root)
-    try:
-        status = run_blocking(
-            async_validate_pdf_signature(signatures[-1], context, ts_validation_context=context)
-        )
-    except PdfError as exc:
-        raise PdfRejected("malformed", f"The signed PDF could not be read: {exc}") from None
-    except (SignatureValidationError, ValueError) as exc:
-        # A damaged signature container (a flipped byte in /Contents) is no seal at all.
-        raise PdfRejected("malformed", f"The seal could not be read: {exc}") from None
+    with _malformed_unless_readable("The signed PDF could not be read", (PdfError,)):
+        try:
+            status = run_blocking(
+                async_validate_pdf_signature(signatures[-1], context, ts_validation_context=context)
+            )
+        except (SignatureValidationError, ValueError, KeyError, TypeError, IndexError) as exc:
+            # A damaged signature container (a flipped byte in /Contents) is no seal at all.
+            raise PdfRejected("malformed", f"The seal could not be read: {exc}") from None
     stamp = status.timestamp_validity
     timestamp_valid = bool(stamp and stamp.intact and stamp.valid and stamp.trusted)
     return SealValidation(
@@ -234,30 +240,45 @@ def _check_header(data: bytes) -> None:
         raise PdfRejected("not_pdf", "The file is not a PDF (no %PDF- header)")
 
 
+@contextmanager
+def _malformed_unless_readable(
+    what: str, unreadable: tuple[type[Exception], ...] = _UNREADABLE
+) -> Iterator[None]:
+    """Turn what a parser raises on hostile bytes into ``PdfRejected("malformed")`` with a
+    bounded message: deep nesting (``RecursionError``) included, our own refusals untouched."""
+    try:
+        yield
+    except PdfRejected:
+        raise
+    except RecursionError:
+        raise PdfRejected("malformed", f"{what}: its objects are nested too deeply") from None
+    except unreadable as exc:
+        detail = str(exc)
+        if len(detail) > _DETAIL_MAX:
+            detail = detail[:_DETAIL_MAX] + "…"
+        raise PdfRejected("malformed", f"{what}: {detail}") from None
+
+
 def _open_reader(data: bytes) -> PdfFileReader:
     _check_header(data)
-    try:
+    with _malformed_unless_readable("The PDF could not be read"):
         # BytesIO over bytes shares the buffer until written to: no copy of a 10 MB upload.
         return PdfFileReader(BytesIO(data), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise PdfRejected("malformed", f"The PDF could not be read: {exc}") from None
 
 
 def _open_writer(data: bytes) -> IncrementalPdfFileWriter:
     _check_header(data)
-    try:
+    with _malformed_unless_readable("The PDF could not be read"):
         return IncrementalPdfFileWriter(BytesIO(data), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise PdfRejected("malformed", f"The PDF could not be read: {exc}") from None
 
 
 def _inspect(reader: PdfFileReader) -> PdfInfo:
-    if reader.encrypted:
+    with _malformed_unless_readable("The PDF could not be read"):
+        encrypted = reader.encrypted
+    if encrypted:
         raise PdfRejected("encrypted", "The PDF is encrypted; send it without a password")
-    try:
+    with _malformed_unless_readable("The PDF has no readable page tree"):
         page_count = int(reader.root["/Pages"]["/Count"])
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise PdfRejected("malformed", f"The PDF has no readable page tree: {exc}") from None
     if page_count < 1:
         raise PdfRejected("empty", "The PDF has no pages")
     return PdfInfo(page_count=page_count)

@@ -49,6 +49,29 @@ def _encrypted_pdf() -> bytes:
     return out.getvalue()
 
 
+def _deeply_nested_pdf(depth: int = 100_000) -> bytes:
+    """A PDF whose catalog holds ``depth`` nested arrays: parsers that recurse run out of
+    stack on it (it answered 500 with a 166 kB traceback in the log before)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /Deep " + b"[" * depth + b"]" * depth + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
 def _assert_problem(response, status: int) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -64,8 +87,9 @@ def _assert_problem(response, status: int) -> dict:
         (b"Hello, I am a text file, not a PDF.", "PDF"),
         (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage without xref", ""),
         (b"", "required"),
+        (_deeply_nested_pdf(), "nested too deeply"),
     ],
-    ids=["not-a-pdf", "malformed", "empty"],
+    ids=["not-a-pdf", "malformed", "empty", "deeply-nested"],
 )
 async def test_dispatch_of_bad_file_is_refused_with_rejection_evidence(
     client: AsyncClient, services: Services, payload: bytes, reason_fragment: str
