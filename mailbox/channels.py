@@ -29,7 +29,8 @@ from notifier import SendOutcome
 
 __all__ = ["ChannelHandler", "Fate", "Handled", "Recorded", "Settled"]
 
-# Where a claimed message goes once handled: done, pending for a later try, or given up.
+# Where a claimed message goes once handled: done, pending for a later try, or given up. A
+# failure of ours (SendOutcome.ours) is always "retrying": it waits, and is never given up.
 Fate = Literal["done", "retrying", "dead"]
 
 

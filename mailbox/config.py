@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     )
     outbox_interval_seconds: float = Field(2.0, gt=0, description="How often the outbox drains.")
     outbox_batch_size: int = Field(500, ge=1, description="Messages claimed per drain round.")
-    outbox_max_attempts: int = Field(8, ge=1, description="Attempts before a message is dead.")
+    outbox_max_attempts: int = Field(
+        8, ge=1, description="Attempts before a message is dead; our own failures do not count."
+    )
     outbox_backoff_seconds: float = Field(30.0, gt=0, description="First retry delay; doubles.")
     outbox_backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest retry delay.")
     outbox_lease_seconds: float = Field(

@@ -1,12 +1,14 @@
 """The long-lived parts of one service instance, built once at start-up and shared by the web
 app, the scheduler and the CLI: settings, database, blob store, keys, sealing pool, evidence
-signer and token issuer."""
+signer, token issuer, and the circuit breakers of the outbox channels (this process's view of
+whether our mail server works: see :mod:`mailbox.circuits`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mailbox.circuits import Circuits
 from mailbox.config import Settings
 from mailbox.db import Database
 from mailbox.identity.auth import TokenIssuer
@@ -28,6 +30,7 @@ class Services:
     sealing: SealingPool
     evidence: EvidenceSigner
     tokens: TokenIssuer
+    circuits: Circuits = field(default_factory=Circuits)
 
     @classmethod
     def start(cls, settings: Settings, *, sealing_workers: int | None = None) -> Services:

@@ -75,9 +75,10 @@ class SmtpSettings:
 async def send_batch(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> list[SendOutcome]:
     """Send ``messages`` over one SMTP connection; return one outcome per message, in order.
 
-    If the connection cannot be opened, every outcome is retryable. If it drops mid-batch,
-    the message in flight is retryable (the server may or may not have taken it), one new
-    connection is tried, and if that fails too the rest are retryable without being tried.
+    If the connection cannot be opened, every outcome is retryable and ours. If it drops
+    mid-batch, the message in flight is retryable and ours (the server may or may not have
+    taken it), one new connection is tried, and if that fails too the rest are retryable and
+    ours without being tried.
     Never raises for a delivery problem.
     """
     if not messages:
@@ -96,7 +97,8 @@ async def send_batch(settings: SmtpSettings, messages: Sequence[EmailMessage]) -
             outcomes.append(outcome)
             if lost:
                 client.close()
-                client, down = None, SendOutcome(False, False, "not sent: connection lost")
+                lost_outcome = SendOutcome(False, False, "not sent: connection lost", ours=True)
+                client, down = None, lost_outcome
                 if reconnects_left and index + 1 < len(messages):
                     reconnects_left -= 1
                     client, down = await _connect(settings)
@@ -171,8 +173,9 @@ async def _connect(settings: SmtpSettings) -> tuple[aiosmtplib.SMTP | None, Send
     except Exception as exc:
         client.close()
         failure = classify_smtp_error(exc)
-        # Whatever the reply, the server is at fault here, not the messages.
-        return None, SendOutcome(False, False, f"cannot connect: {failure.detail}", failure.code)
+        # Whatever the reply, our server or session is at fault here, not the messages.
+        detail = f"cannot connect: {failure.detail}"
+        return None, SendOutcome(False, False, detail, failure.code, ours=True)
     return client, None
 
 

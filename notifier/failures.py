@@ -1,11 +1,21 @@
-"""What happened to one send, and whether trying again can help.
+"""What happened to one send, whose fault a failure is, and whether trying again can help.
 
-Every transport (SMTP, webhooks) reports a :class:`SendOutcome`. The rule that decides
-"retryable or permanent" for SMTP lives here and nowhere else; the webhook rule is
-:func:`classify_http_status`. A permanent failure is the recipient's or the message's fault
-(an unknown mailbox, a refused message, a webhook endpoint that is gone): retrying cannot help,
-and the caller may fall back to paper. Anything about our own session (connection, timeout,
-authentication, a greeting refused) is retryable: the message is not at fault.
+Every transport (SMTP, the pickup directory, webhooks) reports a :class:`SendOutcome`. The rule
+that decides for SMTP lives here and nowhere else; the webhook rule is
+:func:`classify_http_status`. A failure is one of three:
+
+- **ours** (``ours=True``): our mail server, our session or our disk failed (cannot connect,
+  timeout, connection lost, TLS, authentication, greeting refused, 421 closing, a reply about
+  our session or our envelope sender, a pickup directory that cannot be written). The message
+  and its recipient are not at fault: it must wait, and never count against the recipient;
+- **the recipient's, permanent**: a 5xx answer about the recipient's address or the message
+  (an unknown mailbox, a refused message, a webhook endpoint that is gone): retrying cannot
+  help, and the caller may fall back to paper;
+- **the recipient's, retryable**: a 4xx answer about the recipient or the message; it counts
+  toward the message's retry budget.
+
+Webhook failures are never ours: a receiver that refuses connections or times out is the
+receiver's endpoint being down, and from here we cannot tell our network from theirs.
 """
 
 from __future__ import annotations
@@ -34,31 +44,44 @@ class SendOutcome:
     """The result of sending one message (an email or a webhook event).
 
     ``ok`` is True when the peer accepted it. When not ok, ``permanent`` says that retrying
-    cannot help. ``detail`` is short and safe to log (no credentials, no content); ``code`` is
-    the SMTP reply code or HTTP status when there was one.
+    the same send cannot help, and ``ours`` that the failure is on our side (our mail server,
+    session or disk), not the recipient's: such a failure must never count against the
+    recipient, even when it is permanent until an operator steps in (a refused sender).
+    ``detail`` is short and safe to log (no credentials, no content); ``code`` is the SMTP
+    reply code or HTTP status when there was one.
     """
 
     ok: bool
     permanent: bool
     detail: str
     code: int | None = None
+    ours: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ok and (self.permanent or self.ours):
+            raise ValueError("a successful send is neither permanent nor anyone's fault")
 
 
 def classify_smtp_error(exc: BaseException) -> SendOutcome:
     """Turn an exception raised while sending one email into a failed :class:`SendOutcome`.
 
-    A 5xx reply to the sender, a recipient or the message data is permanent; 4xx replies,
-    timeouts, lost connections and session-level refusals (greeting, EHLO, authentication,
-    TLS) are retryable. An address or header that cannot be put on the wire is permanent.
-    Unknown errors are retryable so that a retry budget, not a guess, ends them.
+    A 5xx reply to a recipient or the message data is permanent and the recipient's; a 4xx
+    reply to them is retryable and the recipient's. Ours (see the module docstring), whatever
+    the code: timeouts, lost connections, TLS, session-level refusals (greeting, EHLO,
+    authentication, 421 closing, the RFC 4954 codes) and a refused envelope sender (ours to
+    configure; a 5xx there stays permanent, so that an operator is needed). An address or header
+    that cannot be put on the wire is permanent. Unknown errors are retryable and counted, so
+    that a retry budget, not a guess, ends them.
     """
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [refusal.code for refusal in exc.recipients]
+        ours = bool(codes) and all(_is_session_code(code) for code in codes)
         permanent = bool(codes) and all(_is_permanent_code(code) for code in codes)
         first = exc.recipients[0] if exc.recipients else None
         code = first.code if first else None
         text = _server_text(first.message) if first else ""
-        return SendOutcome(False, permanent, f"recipient refused: {code} {text}".rstrip(), code)
+        detail = f"recipient refused: {code} {text}".rstrip()
+        return SendOutcome(False, permanent, detail, code, ours=ours)
     if isinstance(
         exc,
         aiosmtplib.SMTPAuthenticationError
@@ -66,15 +89,16 @@ def classify_smtp_error(exc: BaseException) -> SendOutcome:
         | aiosmtplib.SMTPConnectResponseError,
     ):
         # The server's text after a failed login can echo what we sent: leave it out.
-        return SendOutcome(False, False, f"{_stage(exc)} refused: {exc.code}", exc.code)
+        return SendOutcome(False, False, f"{_stage(exc)} refused: {exc.code}", exc.code, ours=True)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         permanent = _is_permanent_code(exc.code)
+        ours = _is_session_code(exc.code) or isinstance(exc, aiosmtplib.SMTPSenderRefused)
         detail = f"{_stage(exc)} refused: {exc.code} {_server_text(exc.message)}".rstrip()
-        return SendOutcome(False, permanent, detail, exc.code)
+        return SendOutcome(False, permanent, detail, exc.code, ours=ours)
     if isinstance(exc, TimeoutError):  # includes aiosmtplib.SMTPTimeoutError
-        return SendOutcome(False, False, "timeout")
-    if isinstance(exc, ConnectionError | OSError):  # includes SMTPServerDisconnected
-        return SendOutcome(False, False, f"connection error: {type(exc).__name__}")
+        return SendOutcome(False, False, "timeout", ours=True)
+    if isinstance(exc, ConnectionError | OSError):  # SMTPServerDisconnected, ssl.SSLError
+        return SendOutcome(False, False, f"connection error: {type(exc).__name__}", ours=True)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         # Raised per message for an address the server cannot take (non-ASCII, no SMTPUTF8).
         return SendOutcome(False, True, "not supported by the server")
@@ -109,6 +133,11 @@ def classify_http_status(status: int) -> SendOutcome:
 
 def _is_permanent_code(code: int) -> bool:
     return 500 <= code < 600 and code not in _SESSION_CODES
+
+
+def _is_session_code(code: int) -> bool:
+    """A reply about our session (closing, authentication), not about a recipient."""
+    return code == _CLOSING_CODE or code in _SESSION_CODES
 
 
 def _stage(exc: aiosmtplib.SMTPResponseException) -> str:

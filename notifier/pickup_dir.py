@@ -49,8 +49,8 @@ async def write_batch(
 ) -> list[SendOutcome]:
     """Write ``messages`` to ``directory`` as ``.eml`` files; one outcome per message, in order.
 
-    A file that cannot be written (disk full, permissions) is a retryable failure: the
-    directory, not the message, is at fault. Never raises for a write problem.
+    A file that cannot be written (disk full, permissions) is a retryable failure and ours:
+    our disk, not the message, is at fault. Never raises for a write problem.
     """
     if not messages:
         return []
@@ -68,7 +68,8 @@ def _write_all(
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        failure = SendOutcome(False, False, f"cannot create pickup directory: {exc.strerror}")
+        detail = f"cannot create pickup directory: {exc.strerror}"
+        failure = SendOutcome(False, False, detail, ours=True)
         return [failure] * len(messages)
     return [_write_one(directory, settings, message) for message in messages]
 
@@ -84,5 +85,6 @@ def _write_one(directory: Path, settings: SmtpSettings, message: EmailMessage) -
         partial.write_bytes(raw)
         os.replace(partial, target)
     except OSError as exc:
-        return SendOutcome(False, False, f"cannot write to pickup directory: {exc.strerror}")
+        detail = f"cannot write to pickup directory: {exc.strerror}"
+        return SendOutcome(False, False, detail, ours=True)
     return SendOutcome(True, False, "written to pickup directory")

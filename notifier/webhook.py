@@ -74,9 +74,11 @@ async def post_webhook(
     """POST a signed JSON ``body`` to ``url`` and classify what happened.
 
     2xx is success; 408, 429, 5xx, timeouts and connection errors are retryable; other
-    statuses are permanent (410 Gone: the subscriber removed the endpoint). Redirects are not
-    followed. The response body is never read. The time allowed is the client's timeout.
-    Never raises for a delivery problem.
+    statuses are permanent (410 Gone: the subscriber removed the endpoint). None is ours: a
+    receiver that refuses the connection or does not answer is the receiver's endpoint down,
+    and from here our network cannot be told apart from theirs, so every failure counts.
+    Redirects are not followed. The response body is never read. The time allowed is the
+    client's timeout. Never raises for a delivery problem.
     """
     headers = {
         "Content-Type": "application/json",

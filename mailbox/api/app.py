@@ -25,6 +25,7 @@ from mailbox.api.security import provide_principal
 from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.db import assert_migrated
 from mailbox.identity.principal import Principal
+from mailbox.models import Channel
 from mailbox.services import Services
 
 __all__ = ["create_app"]
@@ -33,8 +34,10 @@ log = logging.getLogger("mailbox")
 
 
 @get("/healthz", tags=["operations"], summary="Liveness", include_in_schema=True)
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health(services: Services) -> dict[str, str]:
+    """Alive, and whether email goes out: ``"email": "ok"`` or since when and why its
+    circuit is open (our mail server or disk failing, as this process sees it)."""
+    return {"status": "ok", "email": services.circuits[Channel.EMAIL].health()}
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:

@@ -1,7 +1,8 @@
 """Notifications: everything that leaves after a commit, and the account's say in it.
 
 - :mod:`.outbox`: the drain (claim, hand each channel its messages, record) and its one table
-  of channel handlers (the contract is :mod:`mailbox.channels`).
+  of channel handlers (the contract is :mod:`mailbox.channels`); :mod:`.claim` claims the
+  due messages, holding back a channel whose circuit is open (:mod:`mailbox.circuits`).
 - :mod:`.email_channel`: the email channel (compose, send through the configured transport,
   record what an alert's fate means).
 - :mod:`.alerts`, :mod:`.alert_outcomes`, :mod:`.digests`: alert emails, what their fate means

@@ -1,20 +1,24 @@
 """The outbox drain: claim due messages, let each channel do its work outside any transaction,
 record the results.
 
-1. **Claim** (a short transaction): pending messages that are due and not held by a live lease
-   get ``claimed_until = now + lease`` and one more attempt. On PostgreSQL the rows are read
-   ``FOR UPDATE SKIP LOCKED``, so several workers share the queue and never take the same
-   message; on SQLite one process drains (``Database.write()`` serialises it). A crashed
-   worker's lease runs out and its messages are claimed again: that is the sweep.
+1. **Claim** (a short transaction, :mod:`.claim`): pending messages that are due and not held
+   by a live lease get ``claimed_until = now + lease`` and one more attempt. A channel whose
+   circuit is open (:mod:`mailbox.circuits`: our side of it failed) gives none, or one as a
+   probe. On PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``, so several workers
+   share the queue and never take the same message; on SQLite one process drains
+   (``Database.write()`` serialises it). A crashed worker's lease runs out and its messages
+   are claimed again: that is the sweep.
 2. **Handle**: the claimed messages are grouped by channel (:class:`Channel`, from each
    message's :class:`OutboxKind`) and each group goes to its channel's handler, the channels
    side by side: emails over one SMTP connection per batch (several for a big batch),
    webhooks posted concurrently, paper jobs handed on. Nothing is held open in the database
    meanwhile. The handlers are registered in one table, :data:`CHANNELS`.
 3. **Record** (one transaction): done, retry later with exponential backoff and jitter, or dead
-   (permanent failure, or the retry budget spent); then each channel writes what those fates
-   cause (webhook fan-out and attempts; the evidence and paper rule of alerts). A result is
-   written only while the lease is still this worker's.
+   (permanent failure, or the retry budget spent). A failure that is ours (our mail server, our
+   disk) is neither: the message gets its attempt back and waits for its channel's next probe,
+   however long the outage, so it never reaches the paper rule on our account. Then each
+   channel writes what those fates cause (webhook fan-out and attempts; the evidence and paper
+   rule of alerts). A result is written only while the lease is still this worker's.
 
 A crash between sending and recording sends the message again, never loses it; the
 Message-ID (from the outbox id) lets a mail system recognise the duplicate.
@@ -29,7 +33,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,6 +40,7 @@ from mailbox.channels import ChannelHandler, Fate, Handled, Settled
 from mailbox.clock import now
 from mailbox.config import Settings
 from mailbox.models import Channel, OutboxKind, OutboxMessage, OutboxStatus
+from mailbox.notifications.claim import claim_due
 from mailbox.notifications.email_channel import EmailChannel
 from mailbox.notifications.webhook_events import WebhookChannel
 from mailbox.paper.channel import PaperChannel
@@ -136,7 +140,7 @@ async def _drain_round(
     connections: int | None,
 ) -> DrainReport:
     settings = services.settings
-    claimed, lease, reclaimed = await _claim(
+    claimed, lease, reclaimed = await claim_due(
         services, limit or settings.outbox_batch_size, now(), settings.outbox_lease_seconds
     )
     if not claimed:
@@ -144,37 +148,16 @@ async def _drain_round(
     if reclaimed:
         log.warning("claimed %d messages whose worker lease ran out", reclaimed)
     handled = await _handle(handlers, claimed, connections)
+    groups, _ = _by_channel(claimed)
+    for channel, group in groups.items():
+        services.circuits.observe(
+            channel,
+            (handled.get(message.id, _NOT_HANDLED) for message in group),
+            at=now(),
+            settings=settings,
+        )
     report = await _record(services, handlers, claimed, lease, handled, worker_id=worker_id)
     return replace(report, reclaimed=reclaimed)
-
-
-async def _claim(
-    services: Services, limit: int, at: datetime, lease_seconds: float
-) -> tuple[list[OutboxMessage], datetime, int]:
-    lease = at + timedelta(seconds=lease_seconds)
-    async with services.db.write() as session:
-        rows = (
-            await session.exec(
-                select(OutboxMessage)
-                .where(OutboxMessage.status == OutboxStatus.PENDING)
-                .where(col(OutboxMessage.next_attempt_at) <= at)
-                .where(
-                    or_(
-                        col(OutboxMessage.claimed_until).is_(None),
-                        col(OutboxMessage.claimed_until) < at,
-                    )
-                )
-                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        reclaimed = sum(1 for row in rows if row.claimed_until is not None)
-        for row in rows:
-            row.claimed_until = lease
-            row.attempts += 1  # counted now, so a message that crashes its worker runs out
-            session.add(row)
-    return list(rows), lease, reclaimed
 
 
 def _by_channel(
@@ -225,10 +208,13 @@ async def _record(
         groups, unknown = _by_channel(rows)
         for row in unknown:
             outcome = Handled(SendOutcome(False, True, f"unknown outbox kind {row.kind}"))
-            counts[_counter(_settled(row, outcome, settings, at))] += 1
+            counts[_counter(_settled(row, outcome, settings, at, at))] += 1
         for channel, group in groups.items():
+            # A message that failed on our side waits for the channel's next probe.
+            resume_at = services.circuits[channel].probe_at or at + retry_delay(1, settings)
             settled = [
-                _settled(row, handled.get(row.id, _NOT_HANDLED), settings, at) for row in group
+                _settled(row, handled.get(row.id, _NOT_HANDLED), settings, at, resume_at)
+                for row in group
             ]
             for item in settled:
                 counts[_counter(item)] += 1
@@ -258,9 +244,11 @@ async def _lock_own(session: AsyncSession, ids: list[str], lease: datetime) -> l
     return [r for r in rows if r.status == OutboxStatus.PENDING and r.claimed_until == lease]
 
 
-def _settled(row: OutboxMessage, handled: Handled, settings: Settings, at: datetime) -> Settled:
+def _settled(
+    row: OutboxMessage, handled: Handled, settings: Settings, at: datetime, resume_at: datetime
+) -> Settled:
     """Move ``row`` to its next state after ``handled``: done, retrying or dead."""
-    settled = Settled(row, handled, _settle(row, handled.outcome, settings, at))
+    settled = Settled(row, handled, _settle(row, handled.outcome, settings, at, resume_at))
     if settled.status == "dead":
         log.warning(
             "outbox message is dead: %s",
@@ -275,13 +263,22 @@ def _counter(settled: Settled) -> str:
     return settled.handled.counted_as if settled.status == "done" else settled.status
 
 
-def _settle(row: OutboxMessage, outcome: SendOutcome, settings: Settings, at: datetime) -> Fate:
+def _settle(
+    row: OutboxMessage, outcome: SendOutcome, settings: Settings, at: datetime, resume_at: datetime
+) -> Fate:
     row.claimed_until = None
     if outcome.ok:
         row.status, row.done_at, row.last_error = OutboxStatus.DONE, at, None
         _forget_secrets(row)
         return "done"
     error = outcome.detail
+    if outcome.ours:
+        # Our fault never counts against the recipient: the attempt (counted at claim time, for
+        # a worker that crashes) is given back, and the message waits for its channel.
+        row.attempts = max(row.attempts - 1, 0)
+        row.last_error = error[:1000]
+        row.next_attempt_at = max(resume_at, at)
+        return "retrying"
     if outcome.permanent or row.attempts >= settings.outbox_max_attempts:
         if not outcome.permanent:
             error = f"retry budget spent ({row.attempts} attempts): {error}"

@@ -127,8 +127,9 @@ async def test_alerts_wait_out_an_smtp_outage_none_lost_none_twice(
 
     [report] = await drain(services)
     assert (report.retrying, report.sent) == (3, 0)
+    # Our mail server's fault: tried, but the attempt is given back (it counts for no one).
     assert all(
-        m.attempts == 1 and m.last_error for m in await outbox(services, "email.new_delivery")
+        m.attempts == 0 and m.last_error for m in await outbox(services, "email.new_delivery")
     )
     assert await drain(services) == []  # not due yet: nothing is hammered
 

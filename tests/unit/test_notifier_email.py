@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ssl
 
 import aiosmtplib
 import pytest
@@ -288,3 +289,80 @@ def test_smtp_settings_repr_hides_password() -> None:
     settings = SmtpSettings(username="alerts", password="s3cret")
 
     assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("exc", "ours"),
+    [
+        (all_refused(550), False),  # the recipient's address: may end on paper
+        (all_refused(450), False),  # the recipient's, for now: counts toward the budget
+        (all_refused(530), True),  # authentication required: our session
+        (all_refused(421), True),  # the server is closing: our session
+        (aiosmtplib.SMTPDataError(554, "rejected"), False),
+        (aiosmtplib.SMTPDataError(451, "later"), False),
+        (aiosmtplib.SMTPDataError(421, "closing"), True),
+        (aiosmtplib.SMTPSenderRefused(553, "bad sender", "x"), True),  # our sender address
+        (aiosmtplib.SMTPSenderRefused(530, "authentication required", "x"), True),
+        (aiosmtplib.SMTPAuthenticationError(535, "bad credentials"), True),
+        (aiosmtplib.SMTPHeloError(501, "bad greeting"), True),
+        (aiosmtplib.SMTPConnectResponseError(554, "no service"), True),
+        (aiosmtplib.SMTPConnectError("refused"), True),
+        (aiosmtplib.SMTPConnectTimeoutError("slow"), True),
+        (aiosmtplib.SMTPServerDisconnected("gone"), True),
+        (aiosmtplib.SMTPReadTimeoutError("slow"), True),
+        (ConnectionRefusedError(), True),
+        (ssl.SSLError("handshake"), True),
+        (aiosmtplib.SMTPNotSupported("SMTPUTF8"), False),  # an address the server cannot take
+        (ValueError("bad address"), False),
+        (RuntimeError("unknown"), False),  # unknown: counted, so that the budget ends it
+    ],
+)
+def test_classify_smtp_error_says_whose_fault_it_is(exc: Exception, ours: bool) -> None:
+    outcome = classify_smtp_error(exc)
+
+    assert (outcome.ok, outcome.ours) == (False, ours)
+
+
+async def test_send_batch_server_down_is_our_fault(smtp_server: SmtpServer) -> None:
+    smtp_server.stop()
+
+    outcomes = await send_batch(smtp_server.settings(), [a_message(1), a_message(2)])
+
+    assert [(o.ok, o.ours) for o in outcomes] == [(False, True), (False, True)]
+
+
+async def test_send_batch_refused_recipient_is_not_our_fault(smtp_server: SmtpServer) -> None:
+    smtp_server.reject_recipients({"gone@example.com"}, code=550)
+
+    _, refused = await send_batch(
+        smtp_server.settings(), [a_message(1), a_message(2, to="gone@example.com")]
+    )
+
+    assert (refused.ok, refused.permanent, refused.ours) == (False, True, False)
+
+
+async def test_send_batch_connection_dropped_is_our_fault(smtp_server: SmtpServer) -> None:
+    smtp_server.drop_connection_for({"applicant2@example.com"}, and_go_down=True)
+
+    outcomes = await send_batch(smtp_server.settings(), [a_message(n) for n in (1, 2, 3)])
+
+    assert [(o.ok, o.ours) for o in outcomes] == [(True, False), (False, True), (False, True)]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+async def test_send_batch_bad_login_or_certificate_is_our_fault() -> None:
+    server = SmtpServer(tls="starttls", credentials=("alerts", "s3cret"))
+    server.start()
+    try:
+        [refused] = await send_batch(server.settings(password="wrong"), [a_message(1)])
+        [unverified] = await send_batch(server.settings(validate_certs=True), [a_message(2)])
+        [plain] = await send_batch(server.settings(security="plain"), [a_message(3)])
+    finally:
+        server.stop()
+
+    assert [(o.ok, o.ours) for o in (refused, unverified, plain)] == [(False, True)] * 3
+
+
+def test_send_outcome_success_is_no_ones_fault() -> None:
+    with pytest.raises(ValueError):
+        SendOutcome(True, False, "accepted", 250, ours=True)

@@ -133,3 +133,13 @@ async def test_post_webhook_unsupported_scheme_is_permanent() -> None:
     outcome = await post("ftp://127.0.0.1/hook")
 
     assert (outcome.ok, outcome.permanent) == (False, True)
+
+
+async def test_post_webhook_failures_are_never_ours(webhook_receiver: WebhookReceiver) -> None:
+    # A receiver down or failing is the receiver's endpoint: it keeps counting as before.
+    webhook_receiver.respond_with(503)
+
+    failing = await post(webhook_receiver.url)
+    unreachable = await post(f"http://127.0.0.1:{free_port()}/hook")
+
+    assert (failing.ours, unreachable.ours) == (False, False)

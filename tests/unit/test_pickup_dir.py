@@ -58,3 +58,12 @@ async def test_unwritable_directory_is_a_retryable_failure(tmp_path: Path) -> No
 
 def test_file_name_cannot_escape_the_directory() -> None:
     assert file_name("<../../etc/passwd@x>") == ".._.._etc_passwd@x.eml"
+
+
+async def test_write_batch_unwritable_directory_is_our_fault(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+
+    outcomes = await write_batch(blocker / "outgoing", SETTINGS, [a_message(1)])
+
+    assert [(o.ok, o.permanent, o.ours) for o in outcomes] == [(False, False, True)]
