@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import json
 
+import jwt
 import pytest
 from httpx import AsyncClient
 
+from mailbox import clock
 from mailbox.services import Services
 from tests.factories import make_world, token_for
 
@@ -40,3 +42,54 @@ async def test_inbox_with_crafted_cursor_answers_422_problem(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def _signed_token(services: Services, subject: str, **overrides: object) -> str:
+    """A token signed with the service's own token key, with ``overrides`` replacing (or, with
+    the value ``None``, removing) the claims the service would issue."""
+    issued = int(clock.now().timestamp())
+    claims: dict[str, object] = {
+        "sub": subject,
+        "kind": "user",
+        "aud": services.tokens.audience,
+        "iss": services.tokens.issuer,
+        "iat": issued,
+        "exp": issued + 600,
+    }
+    claims.update(overrides)
+    claims = {name: value for name, value in claims.items() if value is not None}
+    return jwt.encode(
+        claims, services.keys.token_key, algorithm="ES256", headers={"kid": services.keys.token_kid}
+    )
+
+
+MALFORMED_CLAIMS = {
+    "exp-string": {"exp": "2099-01-01"},
+    "exp-list": {"exp": [1]},
+    "exp-bool": {"exp": True},
+    "iat-string": {"iat": "yesterday"},
+    "nbf-list": {"nbf": [1]},
+    "nbf-string": {"nbf": "now"},
+    "sub-number": {"sub": 12345},
+    "sub-object": {"sub": {"id": "x"}},
+    "sub-missing": {"sub": None},
+    "kind-list": {"kind": ["client"]},
+}
+
+
+async def test_well_formed_token_is_accepted(client: AsyncClient, services: Services) -> None:
+    world = await make_world(services)
+    token = _signed_token(services, world.applicant.id)
+    response = await client.get("/api/v1/inbox", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("overrides", MALFORMED_CLAIMS.values(), ids=MALFORMED_CLAIMS.keys())
+async def test_token_with_malformed_claim_answers_401(
+    client: AsyncClient, services: Services, overrides: dict[str, object]
+) -> None:
+    world = await make_world(services)
+    token = _signed_token(services, world.applicant.id, **overrides)
+    response = await client.get("/api/v1/inbox", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
