@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import quote
 
 import jwt
 import pytest
 from httpx import AsyncClient
 
 from mailbox import clock
+from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
-from tests.factories import make_world, token_for
+from tests.factories import make_world, post_dispatch, token_for
 
 
 def _cursor(raw: bytes) -> str:
@@ -93,3 +95,68 @@ async def test_token_with_malformed_claim_answers_401(
     response = await client.get("/api/v1/inbox", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+CRAFTED_NAME = "/home/x/../../evil\u202egpj.pdf\r\nX-Injected: 1" + "a" * 2000 + ".pdf"
+
+
+@pytest.mark.parametrize(
+    ("received", "kept"),
+    [
+        ("../../etc/passwd.pdf", "passwd.pdf"),
+        ("..\\..\\windows\\notice.pdf", "notice.pdf"),
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),
+        ("line\r\nbreak.pdf", "linebreak.pdf"),
+        ("dir/..", "document.pdf"),
+        ("x" * 2000 + ".pdf", "x" * 196 + ".pdf"),
+        (CRAFTED_NAME, "evilgpj.pdfX-Injected: 1" + "a" * 172 + ".pdf"),
+    ],
+    ids=["path", "windows-path", "rlo", "crlf", "dots", "long", "all-at-once"],
+)
+async def test_dispatched_file_name_is_kept_safe_and_evidence_has_the_original(
+    client: AsyncClient, services: Services, received: str, kept: str
+) -> None:
+    world = await make_world(services)
+    office = await token_for(client, world.dispatcher)
+    created = await client.post(
+        "/api/v1/dispatches",
+        headers=office,
+        files={"file": (received, demo_pdf("Name test"), "application/pdf")},
+        data={
+            "recipient_account_id": world.account.id,
+            "kind_code": "R71",
+            "dossier_number": "EP23123456.7",
+            "title": "Name test",
+        },
+    )
+    assert created.status_code == 201, created.text
+    dispatched = created.json()
+    acceptance = dispatched["timeline"][0]
+    assert acceptance["type"] == "SubmissionAcceptance"
+    if "\\" in received:  # the multipart encoding on the way doubles backslashes
+        assert "filename_received" in acceptance["details"]
+    else:
+        assert acceptance["details"]["filename_received"] == received
+
+    applicant = await token_for(client, world.applicant)
+    download = await client.get(
+        f"/api/v1/deliveries/{dispatched['id']}/document", headers=applicant
+    )
+    assert download.status_code == 200, download.text
+    disposition = download.headers["content-disposition"]
+    assert disposition == f"attachment; filename*=UTF-8''{quote(kept)}"
+    assert len(kept) <= 200
+
+
+async def test_plain_file_name_is_kept_as_sent(client: AsyncClient, services: Services) -> None:
+    world = await make_world(services)
+    created = await post_dispatch(
+        client, await token_for(client, world.dispatcher), world.account.id
+    )
+    assert created.status_code == 201, created.text
+    assert "filename_received" not in created.json()["timeline"][0]["details"]
+    download = await client.get(
+        f"/api/v1/deliveries/{created.json()['id']}/document",
+        headers=await token_for(client, world.applicant),
+    )
+    assert download.headers["content-disposition"] == "attachment; filename*=UTF-8''notice.pdf"
