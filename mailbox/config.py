@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     def _check_combinations(self) -> Settings:
         if self.smtp_password is not None and self.smtp_username is None:
             raise ValueError("smtp_password is set but smtp_username is not")
+        if self.smtp_security == "plain" and self.smtp_username is not None:
+            raise ValueError(
+                "smtp_username is set with smtp_security=plain, which would send the password "
+                "in clear text; set MAILBOX_SMTP_SECURITY to starttls or tls"
+            )
         if any(day <= 0 for day in self.reminder_days):
             raise ValueError("reminder_days must be positive")
         return self

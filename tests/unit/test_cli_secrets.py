@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from mailbox.config import masked_url
+from mailbox.config import Settings, masked_url
 from tests.fixtures.db import PG_HOST, _pg_execute
 from tests.fixtures.service_process import clean_env
 
@@ -89,3 +90,26 @@ def test_masked_url_hides_only_the_password() -> None:
         "postgresql+asyncpg://db.example:5432/mailbox"
     )
     assert masked_url("sqlite+aiosqlite:///var/mailbox.db") == "sqlite+aiosqlite:///var/mailbox.db"
+
+
+def test_smtp_credentials_over_plain_smtp_are_refused() -> None:
+    with pytest.raises(ValidationError, match="smtp_security"):
+        Settings(smtp_username="alerts", smtp_password="hunter2")
+    with pytest.raises(ValidationError, match="starttls or tls"):
+        Settings(smtp_security="plain", smtp_username="alerts")
+    assert Settings(smtp_security="starttls", smtp_username="alerts", smtp_password="hunter2")
+    assert Settings(smtp_security="plain").smtp_username is None  # a local relay, no login
+
+
+def test_cli_names_the_fix_for_plain_smtp_credentials(tmp_path: Path) -> None:
+    result = _cli(
+        "settings",
+        data_dir=str(tmp_path),
+        smtp_username="alerts",
+        smtp_password="hunter2",
+    )
+    assert result.returncode != 0
+    assert "MAILBOX_SMTP_SECURITY" in result.stderr
+    assert "clear text" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
