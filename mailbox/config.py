@@ -9,6 +9,7 @@ prints the effective values, secrets masked).
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -21,12 +22,20 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["TEMPLATES_DIR", "Settings"]
+__all__ = ["TEMPLATES_DIR", "Settings", "masked_url"]
 
 # The Jinja2 templates of every surface: email/, web/, receipt/ (and letters/ later).
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 MiB = 1024 * 1024
+
+# scheme://user:password@ - the password runs to the first "@", as SQLAlchemy reads it.
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@]*):[^@]*@")
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its user part shown as ``***``, for printing."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
 
 
 class Settings(BaseSettings):
@@ -144,6 +153,11 @@ class Settings(BaseSettings):
     def _check_combinations(self) -> Settings:
         if self.smtp_password is not None and self.smtp_username is None:
             raise ValueError("smtp_password is set but smtp_username is not")
+        if self.smtp_security == "plain" and self.smtp_username is not None:
+            raise ValueError(
+                "smtp_username is set with smtp_security=plain, which would send the password "
+                "in clear text; set MAILBOX_SMTP_SECURITY to starttls or tls"
+            )
         if any(day <= 0 for day in self.reminder_days):
             raise ValueError("reminder_days must be positive")
         return self
@@ -173,7 +187,9 @@ class Settings(BaseSettings):
     def describe(self) -> dict[str, Any]:
         """The effective settings with secrets masked, for `python -m mailbox settings`."""
         values = self.model_dump(mode="json")
-        values["database_url"] = self.effective_database_url
+        values["database_url"] = masked_url(self.effective_database_url)
+        if self.tsa_url is not None:
+            values["tsa_url"] = masked_url(self.tsa_url)
         values["blob_dir"] = str(self.effective_blob_dir)
         values["key_dir"] = str(self.effective_key_dir)
         if self.smtp_password is not None:

@@ -5,6 +5,8 @@ type, sessions that commit or roll back as one unit, and the check that the sche
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,11 +27,38 @@ __all__ = [
     "UTCDateTime",
     "alembic_config",
     "assert_migrated",
+    "protect_sqlite_files",
     "run_migrations",
     "try_advisory_lock",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# The database holds personal data and evidence: owner-only, like the keys.
+_PRIVATE_FILE_MODE = 0o600
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; ``None`` for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def protect_sqlite_files(url: str) -> None:
+    """Make a SQLite database's file (created empty if missing, so SQLite never creates it with
+    the umask's mode) and its -wal/-shm/-journal files readable by the owner only. Nothing for
+    other databases."""
+    path = _sqlite_file(url)
+    if path is None:
+        return
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, _PRIVATE_FILE_MODE))
+    for suffix in _SQLITE_COMPANIONS:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path.with_name(path.name + suffix), _PRIVATE_FILE_MODE)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -63,12 +92,13 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
+            protect_sqlite_files(url)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, url)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -100,7 +130,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, url: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -109,6 +139,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        protect_sqlite_files(url)  # the -wal and -shm files exist now
 
 
 def alembic_config(url: str) -> Any:
@@ -128,6 +159,7 @@ def run_migrations(url: str, revision: str = "head") -> None:
 
     from alembic import command
 
+    protect_sqlite_files(url)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

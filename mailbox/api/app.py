@@ -17,6 +17,7 @@ from litestar.template import TemplateConfig
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.dependencies import provide_services, provide_session
+from mailbox.api.headers import security_headers
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.problems import exception_handlers
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "session": Provide(provide_session),
         },
         exception_handlers=exception_handlers,
+        middleware=[security_headers(settings)],
         lifespan=[lifespan],
         request_max_body_size=settings.upload_limit_bytes + 1024 * 1024,
         template_config=TemplateConfig(

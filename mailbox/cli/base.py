@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from mailbox.config import Settings
 from mailbox.errors import MailboxError
@@ -21,7 +22,15 @@ __all__ = ["domain_command", "emit", "load_settings", "main", "open_database", "
 def load_settings() -> Settings:
     try:
         return Settings()
-    except Exception as exc:  # pydantic's errors name the bad variable
+    except ValidationError as exc:
+        # Each error's place and message only: pydantic would also print the values given,
+        # passwords among them.
+        reasons = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise click.ClickException(f"Invalid settings: {reasons}") from None
+    except Exception as exc:
         raise click.ClickException(f"Invalid settings: {exc}") from None
 
 

@@ -9,7 +9,7 @@ import sys
 import click
 
 from mailbox.cli.base import emit, load_settings, main, open_database, run_domain
-from mailbox.config import Settings
+from mailbox.config import Settings, masked_url
 
 # --- set-up --------------------------------------------------------------------------------
 
@@ -28,10 +28,10 @@ def init(ctx: click.Context) -> None:
         {
             "key_dir": str(settings.effective_key_dir),
             "created_keys": created,
-            "database": settings.effective_database_url,
+            "database": masked_url(settings.effective_database_url),
         },
         f"Keys in {settings.effective_key_dir} ({'created' if created else 'kept'}); "
-        f"database at {settings.effective_database_url} migrated.",
+        f"database at {masked_url(settings.effective_database_url)} migrated.",
     )
 
 
@@ -49,7 +49,7 @@ def db_upgrade(revision: str) -> None:
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_migrations(settings.effective_database_url, revision)
-    click.echo(f"Database at {settings.effective_database_url} is at {revision}.")
+    click.echo(f"Database at {masked_url(settings.effective_database_url)} is at {revision}.")
 
 
 @main.command("settings")

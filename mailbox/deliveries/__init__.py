@@ -4,6 +4,7 @@
   evidence draft), including who gets paper instead of electronic delivery.
 - :mod:`.legal_clock`: the dates that count (deemed delivery, reminders, deadlines): pure.
 - :mod:`.events`: what follow-up work (outbox rows) each delivery event causes.
+- :mod:`.filenames`: the safe name a document keeps from the one its sender gave (pure).
 - :mod:`.dispatch`, :mod:`.pickup`, :mod:`.scans`: the use cases (dispatch, pick up, the
   legal-clock scans); each owns its transactions.
 - :mod:`.inbox`: read functions (an inbox page, one delivery with its timeline).

@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.deliveries import rules
 from mailbox.deliveries.events import enqueue
+from mailbox.deliveries.filenames import document_filename
 from mailbox.deliveries.inbox import DeliveryView, delivery_view, timeline
 from mailbox.errors import Conflict, FieldError, InvalidDocument, InvalidRequest, MailboxError
 from mailbox.evidence import log as evidence
@@ -294,7 +295,7 @@ async def _record(
         kind_code=request.kind_code,
         dossier_number=request.dossier_number.strip(),
         title=request.title.strip(),
-        filename=request.filename or "document.pdf",
+        filename=document_filename(request.filename),
         original_sha256=request.pdf_sha256,
         sealed_sha256=sealed.sha256,
         original_size=len(request.pdf),
@@ -314,18 +315,16 @@ async def _record(
     session.add(document)
     await session.flush()  # no ORM relationships: the document row must exist first
     session.add(delivery)
-    drafts = [
-        rules.accept(
-            delivery,
-            actor=actor,
-            details={
-                "document_id": document.id,
-                "kind_code": request.kind_code,
-                "dossier_number": document.dossier_number,
-                "title": document.title,
-            },
-        )
-    ]
+    accepted = {
+        "document_id": document.id,
+        "kind_code": request.kind_code,
+        "dossier_number": document.dossier_number,
+        "title": document.title,
+    }
+    if request.filename and request.filename != document.filename:
+        # The name as the sender gave it is evidence; only the cleaned name is ever shown.
+        accepted["filename_received"] = request.filename
+    drafts = [rules.accept(delivery, actor=actor, details=accepted)]
     paper_reason = rules.electronic_delivery_possible(account, office, request.kind_code)
     if paper_reason is None:
         drafts.append(rules.consign(delivery, at=at, deemed_days=_deemed_days(services, office)))

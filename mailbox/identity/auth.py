@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -44,6 +45,30 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 class AccessToken:
     token: str
     expires_in: int
+
+
+_TOKEN_KINDS = ("user", "client")
+
+
+def _is_time(value: object) -> bool:
+    """A NumericDate: a finite number of seconds (``True`` is an int in Python, not a time)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """Refuse claims of the wrong type (a token signed with our key can still carry them if the
+    key signed something else, or a future version of this service issues other shapes)."""
+    times_ok = all(
+        _is_time(claims[name]) for name in ("exp", "iat") + (("nbf",) if "nbf" in claims else ())
+    )
+    subject = claims.get("sub")
+    if (
+        not times_ok
+        or not isinstance(subject, str)
+        or not subject
+        or claims.get("kind", "user") not in _TOKEN_KINDS
+    ):
+        raise NotAuthenticated("The access token has malformed claims")
 
 
 class TokenIssuer:
@@ -110,6 +135,10 @@ class TokenIssuer:
             )
         except jwt.InvalidTokenError as exc:
             raise NotAuthenticated(f"The access token is invalid: {exc}") from None
+        except (TypeError, ValueError, OverflowError):
+            # PyJWT converts some claims without checking their type first (an ``nbf`` list).
+            raise NotAuthenticated("The access token has malformed claims") from None
+        _check_claim_types(claims)
         if claims["exp"] <= now().timestamp():
             raise NotAuthenticated("The access token has expired; request a new one")
         return claims

@@ -70,7 +70,12 @@ def test_cli_names_the_bad_setting_and_masks_secrets(tmp_path: Path) -> None:
     assert "port" in result.stderr.lower()
     assert "Traceback" not in result.stderr
 
-    env.update(MAILBOX_PORT="8080", MAILBOX_SMTP_USERNAME="u", MAILBOX_SMTP_PASSWORD="hunter2")
+    env.update(
+        MAILBOX_PORT="8080",
+        MAILBOX_SMTP_SECURITY="starttls",
+        MAILBOX_SMTP_USERNAME="u",
+        MAILBOX_SMTP_PASSWORD="hunter2",
+    )
     shown = subprocess.run(
         [sys.executable, "-m", "mailbox", "settings"],
         cwd=ROOT,

@@ -98,9 +98,15 @@ async def home(request: Request, services: Services) -> Redirect:
     return Redirect("/inbox" if principal else "/login")
 
 
+# What ``/login?error=<code>`` may show: only our own words, never text from the link.
+LOGIN_MESSAGES = {"expired": "Your session has expired. Please log in again."}
+
+
 @get("/login", include_in_schema=False)
 async def login_page(error: str | None = None) -> Template:
-    return Template("login.html", context={"error": error, "email": ""})
+    """The login form; a known ``error`` code shows its message, anything else nothing."""
+    message = LOGIN_MESSAGES.get(error) if error else None
+    return Template("login.html", context={"error": message, "email": ""})
 
 
 @dataclass
