@@ -63,6 +63,25 @@ class Settings(BaseSettings):
     upload_limit_bytes: int = Field(50 * MiB, gt=0, description="Largest PDF accepted.")
     token_ttl_seconds: int = Field(900, gt=0, le=86400, description="Access token lifetime.")
     token_audience: str = Field("mailbox-api", description="`aud` claim of access tokens.")
+    login_failures_per_account: int = Field(
+        10,
+        ge=1,
+        description="Failed password log-ins for one email within the login failure window "
+        "after which that email's log-ins are refused (429, even with the right password) "
+        "until the window has passed; a successful log-in clears the count.",
+    )
+    login_failures_per_address: int = Field(
+        50,
+        ge=1,
+        description="Failed password log-ins from one client address, whatever the emails, "
+        "within the login failure window after which log-ins from it are refused (429).",
+    )
+    login_failure_window_seconds: int = Field(
+        900,
+        gt=0,
+        description="Window (seconds) in which failed log-ins are counted, API token endpoint "
+        "and log-in page alike; a lock-out lasts until the failures leave the window.",
+    )
     sealing_workers: int = Field(
         -1,
         ge=-1,

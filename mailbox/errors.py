@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "SchemaNotMigrated",
+    "TooManyAttempts",
 ]
 
 
@@ -84,6 +85,19 @@ class NotFound(MailboxError):
     status_code = 404
     type = "/problems/not-found"
     title = "Not found"
+
+
+class TooManyAttempts(MailboxError):
+    """Too many failed attempts in a while: refused without looking at the credentials, for
+    ``retry_after`` seconds."""
+
+    status_code = 429
+    type = "/problems/too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class Conflict(MailboxError):

@@ -4,21 +4,27 @@ client assertion it signs to get an access token (OAuth 2.0 ``client_credentials
 
 The assertion is a JWT signed with the client's private key: ``iss`` and ``sub`` are the
 client id, ``aud`` is the token endpoint's URL, ``exp`` at most five minutes ahead, ``jti``
-unique. The private key never leaves the client's system.
+unique. Each assertion gets one token: its ``jti`` is remembered (per client, in the database,
+so all processes share it) until its ``exp``, and a second use is refused. The private key
+never leaves the client's system.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.errors import FieldError, InvalidRequest, NotAuthenticated, NotFound
-from mailbox.models import Account, ApiClient, Office, Role
+from mailbox.models import Account, ApiClient, ClientAssertionUse, Office, Role
 from mailbox.models.parties import ACCOUNT_ROLES, OFFICE_ROLES
 
 __all__ = ["ASSERTION_TYPE", "authenticate_client", "register_client"]
@@ -26,6 +32,7 @@ __all__ = ["ASSERTION_TYPE", "authenticate_client", "register_client"]
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ["ES256", "ES384", "RS256", "PS256"]
 MAX_ASSERTION_LIFETIME = 300
+MAX_JTI_LENGTH = 255
 
 
 def _public_jwk(public_key_pem: str) -> dict[str, Any]:
@@ -110,12 +117,46 @@ async def authenticate_client(
     moment = now().timestamp()
     if claims["sub"] != client.id:
         raise NotAuthenticated("The client assertion's sub must be the client_id")
+    if not isinstance(claims["exp"], int | float) or isinstance(claims["exp"], bool):
+        raise NotAuthenticated("The client assertion's exp must be a number")
     if claims["exp"] <= moment:
         raise NotAuthenticated("The client assertion has expired")
     if claims["exp"] > moment + MAX_ASSERTION_LIFETIME + 30:
         raise NotAuthenticated(
             f"The client assertion may be valid for at most {MAX_ASSERTION_LIFETIME} seconds"
         )
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise NotAuthenticated(
+            f"The client assertion's jti must be a string of 1 to {MAX_JTI_LENGTH} characters"
+        )
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    if not await _first_use(session=session, client_id=client.id, jti=jti, expires_at=expires_at):
+        raise NotAuthenticated(
+            "The client assertion was already used; sign a new one with a new jti"
+        )
     client.last_used_at = now()
     session.add(client)
     return client
+
+
+async def _first_use(
+    *, session: AsyncSession, client_id: str, jti: str, expires_at: datetime
+) -> bool:
+    """Remember ``jti`` of ``client_id`` until ``expires_at``; False if it was already used.
+
+    The insert skips a row that exists (primary key (client_id, jti)), so two processes given
+    the same assertion at once cannot both succeed. Expired rows are deleted first: an
+    assertion lives at most a few minutes, so they are few and this keeps the table small.
+    """
+    connection = await session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        delete(ClientAssertionUse).where(col(ClientAssertionUse.expires_at) <= now())
+    )
+    inserted = await session.execute(
+        dialect.insert(ClientAssertionUse)
+        .values(client_id=client_id, jti=jti, expires_at=expires_at)
+        .on_conflict_do_nothing()
+    )
+    return inserted.rowcount == 1  # type: ignore[attr-defined]

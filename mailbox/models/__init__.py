@@ -21,11 +21,13 @@ from mailbox.models.parties import (
     Role,
     User,
 )
+from mailbox.models.throttle import ClientAssertionUse, LoginFailure
 
 __all__ = [
     "Account",
     "ApiClient",
     "Channel",
+    "ClientAssertionUse",
     "Delivery",
     "DeliveryStatus",
     "Document",
@@ -34,6 +36,7 @@ __all__ = [
     "EvidenceRecord",
     "Grant",
     "IdempotencyRecord",
+    "LoginFailure",
     "NotificationAddress",
     "Office",
     "OutboxKind",

@@ -11,12 +11,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from httpx import AsyncClient
+from sqlmodel import select
 
+from mailbox import clock
 from mailbox.clock import now
 from mailbox.identity.clients import ASSERTION_TYPE, register_client
-from mailbox.models import Role
+from mailbox.models import ClientAssertionUse, Role
 from mailbox.services import Services
 from tests.factories import make_world, post_dispatch, token_for
+from tests.fixtures.db import both_backends
 
 TOKEN_URL = "http://mailbox.test/api/v1/auth/token"
 
@@ -40,6 +43,8 @@ def _assertion(key, client_id: str, **overrides) -> str:
         "jti": uuid.uuid4().hex,
         **overrides,
     }
+    # An override of None leaves the claim out.
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode(claims, key, algorithm="ES256")
 
 
@@ -98,6 +103,74 @@ async def test_applicant_system_reads_its_inbox(client: AsyncClient, services: S
     token = (await _client_token(client, _assertion(key, registered.id))).json()["access_token"]
     inbox = await client.get("/api/v1/inbox", headers={"Authorization": f"Bearer {token}"})
     assert len(inbox.json()["items"]) == 1
+
+
+async def _registered_client(services: Services):
+    world = await make_world(services)
+    key, pem = _key_pair()
+    async with services.db.write() as session:
+        registered = await register_client(
+            session=session,
+            name="Office back end",
+            role=Role.DISPATCHER,
+            public_key_pem=pem,
+            office_id=world.office.id,
+        )
+    return key, registered.id
+
+
+@both_backends
+async def test_a_client_assertion_gets_one_token_only(
+    client: AsyncClient, services: Services
+) -> None:
+    key, client_id = await _registered_client(services)
+    assertion = _assertion(key, client_id)
+    assert (await _client_token(client, assertion)).status_code == 200
+
+    replayed = await _client_token(client, assertion)
+    assert replayed.status_code == 400
+    assert replayed.headers["content-type"].startswith("application/problem+json")
+    assert replayed.json()["error"] == "invalid_client"
+    assert "already used" in replayed.json()["detail"]
+
+
+async def test_assertions_with_different_jti_each_get_a_token(
+    client: AsyncClient, services: Services
+) -> None:
+    key, client_id = await _registered_client(services)
+    for jti in ("first", "second"):
+        response = await _client_token(client, _assertion(key, client_id, jti=jti))
+        assert response.status_code == 200, response.text
+
+
+async def test_a_used_assertion_is_refused_as_expired_after_its_exp(
+    client: AsyncClient, services: Services
+) -> None:
+    key, client_id = await _registered_client(services)
+    assertion = _assertion(key, client_id)
+    assert (await _client_token(client, assertion)).status_code == 200
+
+    clock.set_offset(timedelta(seconds=121))
+    expired = await _client_token(client, assertion)
+    assert expired.status_code == 400
+    assert expired.json()["error"] == "invalid_client"
+    assert "expired" in expired.json()["detail"]
+    # A new assertion still works, and the expired jti is forgotten on the way. (Without
+    # `iat`, which PyJWT would compare with the real time, not the moved clock.)
+    assert (await _client_token(client, _assertion(key, client_id, iat=None))).status_code == 200
+    async with services.db.session() as session:
+        remembered = (await session.exec(select(ClientAssertionUse.jti))).all()
+    assert len(remembered) == 1
+
+
+@pytest.mark.parametrize("jti", [None, 7, "", "j" * 256])
+async def test_an_assertion_without_a_usable_jti_is_invalid_client(
+    client: AsyncClient, services: Services, jti: object
+) -> None:
+    key, client_id = await _registered_client(services)
+    response = await _client_token(client, _assertion(key, client_id, jti=jti))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize(

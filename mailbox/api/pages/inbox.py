@@ -32,10 +32,11 @@ from mailbox.api.security import (
 )
 from mailbox.deliveries.inbox import list_inbox, read_delivery
 from mailbox.deliveries.legal_clock import deadline_date
-from mailbox.errors import MailboxError, NotAuthenticated
+from mailbox.errors import MailboxError, NotAuthenticated, TooManyAttempts
 from mailbox.identity import policy
 from mailbox.identity.policy import can_pick_up
-from mailbox.identity.principal import Principal, authenticate_password
+from mailbox.identity.principal import Principal
+from mailbox.identity.throttle import LoginLimits, log_in_with_password
 from mailbox.proof.bundle import proof_contents
 from mailbox.services import Services
 from mailbox.timefmt import human
@@ -117,12 +118,25 @@ class LoginForm:
 
 @post("/login", include_in_schema=False, status_code=303)
 async def login(
+    request: Request,
     data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     services: Services,
-    session: AsyncSession,
 ) -> Response[Any]:
     try:
-        user = await authenticate_password(session, data.email, data.password)
+        user = await log_in_with_password(
+            services.db,
+            LoginLimits.from_settings(services.settings),
+            email=data.email,
+            password=data.password,
+            address=request.client.host if request.client else None,
+        )
+    except TooManyAttempts as exc:
+        return Template(
+            "login.html",
+            context={"error": exc.detail, "email": data.email},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     except NotAuthenticated as exc:
         return Template(
             "login.html", context={"error": exc.detail, "email": data.email}, status_code=401

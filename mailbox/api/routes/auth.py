@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_response, problem_responses
 from mailbox.api.schemas.deliveries import ProblemDetails, TokenPublic
-from mailbox.errors import NotAuthenticated
+from mailbox.errors import NotAuthenticated, TooManyAttempts
 from mailbox.identity.auth import AccessToken
 from mailbox.identity.clients import ASSERTION_TYPE, authenticate_client
-from mailbox.identity.principal import authenticate_password
+from mailbox.identity.throttle import LoginLimits, log_in_with_password
 from mailbox.services import Services
 
 
@@ -38,10 +38,15 @@ class TokenForm:
     summary="Exchange credentials for a short-lived access token (RFC 6749)",
     status_code=200,
     responses=problem_responses(
-        details={400: "Bad credentials (`error`: invalid_grant / invalid_client) or request."}
+        details={
+            400: "Bad credentials (`error`: invalid_grant / invalid_client) or request.",
+            429: "Too many failed password log-ins for this username or from this address: "
+            "refused, whatever the password, for the `Retry-After` seconds.",
+        }
     ),
 )
 async def issue_token(
+    request: Request[Any, Any, Any],
     data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     services: Services,
     session: AsyncSession,
@@ -51,7 +56,9 @@ async def issue_token(
     urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and a `client_assertion` JWT signed
     by the client's registered key (`iss` = `sub` = client id, `aud` = this endpoint's URL,
     `exp` within 5 minutes, `jti`). The token is an ES256 JWT with `kid`, `aud` and `exp`;
-    present it as `Authorization: Bearer <token>`."""
+    present it as `Authorization: Bearer <token>`. Repeated failed password log-ins lock the
+    username, or the client address, out for a while (429 with `Retry-After`); each client
+    assertion gets one token only (its `jti` may not be used again)."""
     if data.grant_type == "client_credentials":
         return await _client_credentials(data, services, session)
     if data.grant_type != "password":
@@ -70,7 +77,21 @@ async def issue_token(
             oauth_error="invalid_request",
         )
     try:
-        user = await authenticate_password(session, data.username, data.password)
+        user = await log_in_with_password(
+            services.db,
+            LoginLimits.from_settings(services.settings),
+            email=data.username,
+            password=data.password,
+            address=request.client.host if request.client else None,
+        )
+    except TooManyAttempts as exc:
+        return problem_response(
+            429,
+            exc.detail,
+            type_=exc.type,
+            title=exc.title,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     except NotAuthenticated as exc:
         return problem_response(
             400, exc.detail, type_="/problems/invalid-grant", oauth_error="invalid_grant"

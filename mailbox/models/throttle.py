@@ -1,0 +1,39 @@
+"""What authentication remembers to refuse repeats: the client assertions already used (a
+``jti`` is good for one token) and recent failed log-ins (to throttle password guessing).
+
+Both live in the database so that every process of one install sees the same state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from mailbox.clock import now
+from mailbox.db import UTCDateTime
+
+
+class ClientAssertionUse(SQLModel, table=True):
+    """A client assertion's ``jti`` that has got a token: kept until the assertion's ``exp``,
+    after which the assertion is refused as expired anyway."""
+
+    __tablename__ = "client_assertion_use"
+
+    # The primary key makes (client_id, jti) unique: a second use fails to insert.
+    client_id: str = Field(foreign_key="api_client.id", primary_key=True)
+    jti: str = Field(max_length=255, primary_key=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed password log-in, counted against ``key``: an account (the email tried) or a
+    client address, each hashed (see :mod:`mailbox.identity.throttle`)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    at: datetime = Field(default_factory=now, sa_type=UTCDateTime, index=True)
