@@ -1,8 +1,9 @@
 """Transport for notices: render email templates, send email (a :class:`Transport`: SMTP or a
 pickup directory), post signed webhooks.
 
-Every send reports a :class:`SendOutcome` that says whether a failure is worth retrying. This
-package knows nothing of deliveries or accounts and imports nothing from ``mailbox``.
+Every send reports a :class:`SendOutcome` that says whether a failure is worth retrying and
+whether it is ours (our server, session or disk) or the recipient's. This package knows nothing
+of deliveries or accounts and imports nothing from ``mailbox``.
 """
 
 from notifier.email import (
