@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -16,13 +16,15 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.template import TemplateConfig
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.api.bodies import declared_media_type_only
 from mailbox.api.dependencies import provide_services, provide_session
 from mailbox.api.headers import security_headers
+from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
-from mailbox.api.security import provide_principal
+from mailbox.api.security import authenticate, provide_principal
 from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.db import assert_migrated
 from mailbox.identity.principal import Principal
@@ -32,6 +34,9 @@ from mailbox.services import Services
 __all__ = ["create_app"]
 
 log = logging.getLogger("mailbox")
+
+# Largest body of a request other than a dispatch (JSON, forms): far more than any needs.
+BODY_LIMIT = 1024 * 1024
 
 
 @get("/healthz", tags=["operations"], summary="Liveness", include_in_schema=True)
@@ -70,7 +75,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             health,
             auth.issue_token,
             auth.jwks,
-            dispatches.create_dispatch,
+            # Only a dispatch carries a document: the upload limit and room for its fields.
+            Router(
+                "/",
+                route_handlers=[dispatches.create_dispatch],
+                request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
+            ),
             dispatches.read_dispatch,
             deliveries.inbox,
             deliveries.read_delivery,
@@ -79,6 +89,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *notifications.routes,
             *webhooks.routes,
             *inbox_pages.routes,
+            *download_pages.routes,
             *settings_pages.routes,
         ],
         dependencies={
@@ -86,10 +97,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "principal": Provide(provide_principal),
             "session": Provide(provide_session),
         },
+        # The caller and the body's media type are checked before any of the body is read.
+        guards=[authenticate, declared_media_type_only],
         exception_handlers=exception_handlers,
         middleware=[security_headers(settings)],
         lifespan=[lifespan],
-        request_max_body_size=settings.upload_limit_bytes + 1024 * 1024,
+        request_max_body_size=BODY_LIMIT,
         template_config=TemplateConfig(
             directory=TEMPLATES_DIR / "web",
             engine=JinjaTemplateEngine,

@@ -117,6 +117,7 @@ PROBLEM_RESPONSES_DOC = {
     404: "No such resource, or not one you may see.",
     409: "Conflict (Idempotency-Key reused with another body, illegal transition).",
     413: "The upload exceeds the size limit.",
+    415: "The body is not of the media type this endpoint takes.",
     422: "The request is well-formed but invalid; `errors` names each bad field.",
 }
 
@@ -127,6 +128,8 @@ _EXAMPLE_TYPES = {
     403: "/problems/forbidden",
     404: "/problems/not-found",
     409: "/problems/conflict",
+    413: "/problems/content-too-large",
+    415: "/problems/unsupported-media-type",
     422: "/problems/invalid-request",
 }
 

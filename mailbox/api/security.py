@@ -1,10 +1,14 @@
 """Who is calling: bearer tokens (API) or the session cookie (web pages) become a Principal.
 
-Handlers that need a caller declare a ``principal: Principal`` parameter; the dependency below
-raises 401 problems for a missing, invalid or expired token. Web pages use
-:func:`principal_or_none` instead (no session: go to the login page), and their state-changing
-forms carry the session's form token (:data:`FORM_TOKEN_FIELD`), which a cookie alone does not
-prove: the API, called with bearer tokens that no browser attaches by itself, needs none.
+Handlers that need a caller declare a ``principal: Principal`` parameter. The API takes bearer
+tokens only, never the session cookie: a browser attaches a cookie to requests another site
+makes it send, never an ``Authorization`` header. The :func:`authenticate` guard resolves the
+token from the headers before anything of the request body is read (an anonymous upload is
+refused before it is received) and raises 401 problems for a missing, invalid or expired
+token; the ``principal`` dependency (:func:`provide_principal`) hands the handler what it found.
+Web pages use :func:`principal_or_none` instead (the cookie; no session: go to the login page),
+and their state-changing forms carry the session's form token (:data:`FORM_TOKEN_FIELD`), which
+a cookie alone does not prove.
 """
 
 from __future__ import annotations
@@ -12,32 +16,40 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 
-from mailbox.errors import NotAuthenticated
+from mailbox.errors import NotAuthenticated, PermissionDenied
+from mailbox.identity.policy import Action, offices_where
 from mailbox.identity.principal import Principal, load_client_principal, load_principal
 from mailbox.services import Services
 
 __all__ = [
     "FORM_TOKEN_FIELD",
     "SESSION_COOKIE",
+    "authenticate",
     "form_token",
     "form_token_valid",
+    "may_dispatch",
     "principal_or_none",
     "provide_principal",
 ]
 
 SESSION_COOKIE = "mailbox_session"
 FORM_TOKEN_FIELD = "csrf_token"
+# The handler parameter naming the caller, and where the guard keeps it on the request.
+_PRINCIPAL = "principal"
 
 
-def bearer_token(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("Use an 'Authorization: Bearer <token>' header")
-        return token.strip()
-    return request.cookies.get(SESSION_COOKIE)
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The bearer token of the ``Authorization`` header, or ``None`` without the header."""
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("Use an 'Authorization: Bearer <token>' header")
+    return token.strip()
 
 
 async def principal_from_token(
@@ -54,11 +66,37 @@ async def principal_from_token(
         return await load_principal(session, claims["sub"])
 
 
-async def provide_principal(request: Request[Any, Any, Any], services: Services) -> Principal:
-    token = bearer_token(request)
-    if token is None:
-        raise NotAuthenticated("This endpoint needs an access token (POST /api/v1/auth/token)")
-    return await principal_from_token(services, token)
+async def _caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The principal of the request's bearer token, found once and kept on the request."""
+    principal: Principal | None = connection.state.get(_PRINCIPAL)
+    if principal is None:
+        token = bearer_token(connection)
+        if token is None:
+            raise NotAuthenticated("This endpoint needs an access token (POST /api/v1/auth/token)")
+        principal = await principal_from_token(connection.app.state.services, token)
+        connection.state[_PRINCIPAL] = principal
+    return principal
+
+
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard of every handler: one that declares ``principal`` is called only with a valid
+    bearer token (401 otherwise), checked from the headers before its body is read."""
+    if _PRINCIPAL in handler.parsed_fn_signature.parameters:
+        await _caller(connection)
+
+
+async def may_dispatch(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of the dispatch route: only an office's dispatchers send a document (403
+    otherwise), refused before the document is received. Which office is the handler's."""
+    if not offices_where(await _caller(connection), Action.DISPATCH):
+        raise PermissionDenied("Only an office's dispatchers may dispatch documents")
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The caller the :func:`authenticate` guard found."""
+    return await _caller(request)
 
 
 async def principal_or_none(

@@ -201,20 +201,25 @@ async def test_dispatch_without_file_or_form_is_refused(
 ) -> None:
     world = await make_world(services)
     headers = await token_for(client, world.dispatcher)
+    fields = {
+        "recipient_account_id": world.account.id,
+        "kind_code": "R71",
+        "dossier_number": "EP1",
+        "title": "t",
+    }
+    # Multipart parts without a file name: the metadata alone.
     no_file = await client.post(
         "/api/v1/dispatches",
         headers=headers,
-        data={
-            "recipient_account_id": world.account.id,
-            "kind_code": "R71",
-            "dossier_number": "EP1",
-            "title": "t",
-        },
+        files={name: (None, value) for name, value in fields.items()},
     )
     assert no_file.status_code in (400, 422)
     assert no_file.headers["content-type"].startswith("application/problem+json")
+    # A body that is not multipart at all is refused for its media type.
+    url_encoded = await client.post("/api/v1/dispatches", headers=headers, data=fields)
+    _assert_problem(url_encoded, 415)
     json_body = await client.post("/api/v1/dispatches", headers=headers, json={"title": "x"})
-    _assert_problem(json_body, 400)
+    _assert_problem(json_body, 415)
     assert (await _counts(services))["Delivery"] == 0
 
 

@@ -170,22 +170,23 @@ async def test_a_recipients_proof_holds_the_document_and_its_download_is_the_pic
 async def test_office_staff_get_a_verifiable_proof_without_the_document_and_record_nothing(
     client: AsyncClient, services: Services, tmp_path: Path
 ) -> None:
-    """The dispatcher with a bearer token; the auditor from the delivery page's link, with the
-    web session's cookie. Neither may pick the document up, so neither bundle holds it, and
-    the delivery stays unread with its timeline unchanged."""
+    """The dispatcher with a bearer token from the API; the auditor from the delivery page's
+    link, with the web session's cookie. Neither may pick the document up, so neither bundle
+    holds it, and the delivery stays unread with its timeline unchanged."""
     world, delivery_id = await _dispatched(client, services)
     applicant = await token_for(client, world.applicant)
     before = (await client.get(f"/api/v1/deliveries/{delivery_id}", headers=applicant)).json()
     proof = f"/api/v1/deliveries/{delivery_id}/proof"
+    page_proof = f"/deliveries/{delivery_id}/proof"
 
     by_dispatcher = await client.get(proof, headers=await token_for(client, world.dispatcher))
     login = await client.post("/login", data={"email": world.auditor.email, "password": PASSWORD})
     page = await client.get(f"/deliveries/{delivery_id}")
-    by_auditor = await client.get(proof)
+    by_auditor = await client.get(page_proof)
 
     assert by_dispatcher.status_code == 200, by_dispatcher.text
     assert login.status_code == 303
-    assert f'href="{proof}"' in page.text
+    assert f'href="{page_proof}"' in page.text
     assert "proves the document by its SHA-256 and does not hold it" in page.text
     assert by_auditor.status_code == 200, by_auditor.text
     assert by_auditor.headers["content-type"] == "application/zip"

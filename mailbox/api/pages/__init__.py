@@ -2,5 +2,5 @@
 inbox, one delivery, the account settings. Pages hold no rules: they call the same domain
 functions as the JSON API and show their answers.
 
-May import: ``mailbox.api`` (security, problems, schemas) and the domain rooms.
+May import: ``mailbox.api`` (security, problems, schemas, downloads) and the domain rooms.
 """

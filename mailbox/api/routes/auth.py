@@ -42,6 +42,7 @@ class TokenForm:
             400: "Bad credentials (`error`: invalid_grant / invalid_client) or request.",
             429: "Too many failed password log-ins for this username or from this address: "
             "refused, whatever the password, for the `Retry-After` seconds.",
+            415: "The body is not `application/x-www-form-urlencoded`.",
         }
     ),
 )

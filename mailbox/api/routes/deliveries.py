@@ -5,12 +5,12 @@ pickup, only for those who may pick it up)."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.api.downloads import document_response, proof_response
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import DeliveryPublic, InboxPublic
 from mailbox.deliveries import inbox as deliveries_query
@@ -85,16 +85,7 @@ async def download_document(
     document = await pick_up(
         services, principal, delivery_id, ip=request.client.host if request.client else None
     )
-    return Response(
-        document.content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}",
-            "X-Content-SHA256": document.sha256,
-            "X-Evidence-Type": document.evidence_type,
-            "Cache-Control": "no-store",
-        },
-    )
+    return document_response(document)
 
 
 @get(
@@ -115,10 +106,4 @@ async def download_proof(
     bundle = await build_bundle(
         services, principal, delivery_id, ip=request.client.host if request.client else None
     )
-    headers = {
-        "Content-Disposition": f'attachment; filename="proof-{delivery_id}.zip"',
-        "Cache-Control": "no-store",
-    }
-    if bundle.handover is not None:
-        headers["X-Evidence-Type"] = bundle.handover.value
-    return Response(bundle.content, media_type="application/zip", headers=headers)
+    return proof_response(bundle, delivery_id)

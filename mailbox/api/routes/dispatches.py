@@ -1,4 +1,9 @@
-"""Offices: dispatch a document and follow its delivery."""
+"""Offices: dispatch a document and follow its delivery.
+
+A dispatch is refused before its document is received when the caller is not authenticated
+(401) or dispatches for no office (403), and while it is received when a metadata field is
+oversized (413) or not text (400): see :mod:`mailbox.api.bodies`.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.api.bodies import FORM_FIELD_LIMIT, BoundedFormRequest
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import DeliveryPublic, DispatchForm
+from mailbox.api.security import may_dispatch
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.deliveries.inbox import read_delivery
 from mailbox.identity.policy import dispatch_office
@@ -32,16 +39,23 @@ IdempotencyKey = Annotated[
     tags=["offices"],
     summary="Dispatch a PDF to an account",
     status_code=201,
+    guards=[may_dispatch],
+    request_class=BoundedFormRequest,
     responses=problem_responses(
         400,
         401,
         403,
         409,
         413,
+        415,
         422,
         details={
+            400: "The request is malformed, or a metadata field is not UTF-8 text.",
+            403: "You dispatch for no office, or not for the one named.",
             409: "The Idempotency-Key was used before with a different request.",
-            413: "The PDF exceeds the upload limit (MAILBOX_UPLOAD_LIMIT_BYTES).",
+            413: "The PDF exceeds the upload limit (MAILBOX_UPLOAD_LIMIT_BYTES), or a metadata "
+            f"field exceeds {FORM_FIELD_LIMIT} bytes.",
+            415: "The body is not multipart/form-data.",
             422: "Invalid metadata, unknown recipient, or not an acceptable PDF (not a PDF, "
             "encrypted, malformed). `evidence_id` names the SubmissionRejection record.",
         },

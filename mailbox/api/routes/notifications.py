@@ -88,7 +88,7 @@ async def read_settings(
     f"{SETTINGS}/notification-settings",
     tags=TAGS,
     summary="Change alert mode, reminder schedule or language (owners)",
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 415, 422),
 )
 async def change_settings(
     account_id: str, data: NotificationSettingsPatch, principal: Principal, services: Services
@@ -147,7 +147,7 @@ async def withdraw(
     summary="Add an address; it receives a verification link (owners)",
     status_code=201,
     responses=problem_responses(
-        400, 401, 403, 404, 422, details={409: "The account already has this address."}
+        400, 401, 403, 404, 415, 422, details={409: "The account already has this address."}
     ),
 )
 async def create_address(

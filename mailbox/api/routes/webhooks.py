@@ -43,6 +43,7 @@ NO_STORE = {"Cache-Control": "no-store"}
         401,
         403,
         404,
+        415,
         details={
             409: "The account or office has the most active subscriptions allowed.",
             422: "Not exactly one of account_id and office_id, a URL that is not https://, "
