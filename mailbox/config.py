@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     smtp_security: Literal["plain", "starttls", "tls"] = Field(
         "plain", description="plain, starttls or tls (implicit TLS)."
     )
-    smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    smtp_username: str | None = Field(
+        None, description="SMTP login, if the server needs one (only with starttls or tls)."
+    )
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_sender: str = Field("Mailbox <no-reply@localhost>", description="From address of alerts.")
     smtp_timeout: float = Field(10.0, gt=0, description="Seconds before an SMTP call gives up.")

@@ -56,11 +56,11 @@ def _is_time(value: object) -> bool:
 
 
 def _check_claim_types(claims: dict[str, Any]) -> None:
-    """Refuse claims of the wrong type (a token signed with our key can still carry them if the
-    key signed something else, or a future version of this service issues other shapes)."""
-    times_ok = all(
-        _is_time(claims[name]) for name in ("exp", "iat") + (("nbf",) if "nbf" in claims else ())
-    )
+    """Refuse claims of the wrong type with :class:`NotAuthenticated`. PyJWT checks signature,
+    audience and issuer, but not the type of the times it was told not to verify, nor ``sub``
+    and ``kind``; a malformed token must fail as unauthenticated, not as a server error."""
+    times = [claims["exp"], claims["iat"], *([claims["nbf"]] if "nbf" in claims else [])]
+    times_ok = all(_is_time(value) for value in times)
     subject = claims.get("sub")
     if (
         not times_ok
