@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the web server binds.")
     port: int = Field(8000, description="Port the web server binds.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies in front of the service, e.g. "
+        '["10.0.0.5"]: only their X-Forwarded-For names the client (in evidence, log-in limits). '
+        "Empty: the connecting peer is the client and X-Forwarded-For is ignored.",
+    )
     upload_limit_bytes: int = Field(50 * MiB, gt=0, description="Largest PDF accepted.")
     token_ttl_seconds: int = Field(900, gt=0, le=86400, description="Access token lifetime.")
     token_audience: str = Field("mailbox-api", description="`aud` claim of access tokens.")

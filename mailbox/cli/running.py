@@ -96,7 +96,10 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # The client address is written into evidence and counts toward log-in limits: take
+        # X-Forwarded-For only from the proxies the operator names, never from any peer.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )
 
 
