@@ -28,6 +28,7 @@ __all__ = [
     "FORM_TOKEN_FIELD",
     "SESSION_COOKIE",
     "authenticate",
+    "client_address",
     "form_token",
     "form_token_valid",
     "may_dispatch",
@@ -39,6 +40,12 @@ SESSION_COOKIE = "mailbox_session"
 FORM_TOKEN_FIELD = "csrf_token"
 # The handler parameter naming the caller, and where the guard keeps it on the request.
 _PRINCIPAL = "principal"
+
+
+def client_address(request: Request[Any, Any, Any]) -> str | None:
+    """The caller's address as the server saw it (behind a proxy named in
+    ``MAILBOX_TRUSTED_PROXIES``, the client it forwarded for): for evidence and log-in limits."""
+    return request.client.host if request.client else None
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -15,7 +15,7 @@ from litestar.response import Redirect
 
 from mailbox.api.downloads import document_response, proof_response
 from mailbox.api.pages.inbox import error_page
-from mailbox.api.security import principal_or_none
+from mailbox.api.security import client_address, principal_or_none
 from mailbox.deliveries.pickup import pick_up
 from mailbox.errors import MailboxError
 from mailbox.proof.bundle import build_bundle
@@ -32,9 +32,7 @@ async def document_download(
     if principal is None:
         return Redirect("/login")
     try:
-        document = await pick_up(
-            services, principal, delivery_id, ip=request.client.host if request.client else None
-        )
+        document = await pick_up(services, principal, delivery_id, ip=client_address(request))
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
     return document_response(document)
@@ -46,9 +44,7 @@ async def proof_download(request: Request, delivery_id: str, services: Services)
     if principal is None:
         return Redirect("/login")
     try:
-        bundle = await build_bundle(
-            services, principal, delivery_id, ip=request.client.host if request.client else None
-        )
+        bundle = await build_bundle(services, principal, delivery_id, ip=client_address(request))
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
     return proof_response(bundle, delivery_id)

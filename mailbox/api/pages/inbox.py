@@ -26,6 +26,7 @@ from mailbox.api.schemas.deliveries import DeliveryPublic
 from mailbox.api.security import (
     FORM_TOKEN_FIELD,
     SESSION_COOKIE,
+    client_address,
     form_token,
     form_token_valid,
     principal_or_none,
@@ -128,7 +129,7 @@ async def login(
             LoginLimits.from_settings(services.settings),
             email=data.email,
             password=data.password,
-            address=request.client.host if request.client else None,
+            address=client_address(request),
         )
     except TooManyAttempts as exc:
         return Template(

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_response, problem_responses
 from mailbox.api.schemas.deliveries import ProblemDetails, TokenPublic
+from mailbox.api.security import client_address
 from mailbox.errors import NotAuthenticated, TooManyAttempts
 from mailbox.identity.auth import AccessToken
 from mailbox.identity.clients import ASSERTION_TYPE, authenticate_client
@@ -83,7 +84,7 @@ async def issue_token(
             LoginLimits.from_settings(services.settings),
             email=data.username,
             password=data.password,
-            address=request.client.host if request.client else None,
+            address=client_address(request),
         )
     except TooManyAttempts as exc:
         return problem_response(

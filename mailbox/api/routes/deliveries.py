@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.api.downloads import document_response, proof_response
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import DeliveryPublic, InboxPublic
+from mailbox.api.security import client_address
 from mailbox.deliveries import inbox as deliveries_query
 from mailbox.deliveries.inbox import list_inbox
 from mailbox.deliveries.pickup import pick_up
@@ -82,9 +83,7 @@ async def download_document(
 ) -> Response[bytes]:
     """Streams the sealed PDF. The first download by anyone holding a grant on the account
     records ContentHandover (who, when, from which address); later ones ContentAccess."""
-    document = await pick_up(
-        services, principal, delivery_id, ip=request.client.host if request.client else None
-    )
+    document = await pick_up(services, principal, delivery_id, ip=client_address(request))
     return document_response(document)
 
 
@@ -103,7 +102,5 @@ async def download_document(
 async def download_proof(
     delivery_id: str, request: Request, principal: Principal, services: Services
 ) -> Response[bytes]:
-    bundle = await build_bundle(
-        services, principal, delivery_id, ip=request.client.host if request.client else None
-    )
+    bundle = await build_bundle(services, principal, delivery_id, ip=client_address(request))
     return proof_response(bundle, delivery_id)

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.api.bodies import FORM_FIELD_LIMIT, BoundedFormRequest
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import DeliveryPublic, DispatchForm
-from mailbox.api.security import may_dispatch
+from mailbox.api.security import client_address, may_dispatch
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.deliveries.inbox import read_delivery
 from mailbox.identity.policy import dispatch_office
@@ -86,7 +86,7 @@ async def create_dispatch(
             pdf=pdf,
         ),
         actor=principal.actor,
-        actor_ip=request.client.host if request.client else None,
+        actor_ip=client_address(request),
         idempotency_key=idempotency_key,
     )
     headers = {"Location": f"/api/v1/dispatches/{dispatched.delivery.id}"}
