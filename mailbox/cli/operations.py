@@ -71,12 +71,11 @@ def outbox() -> None:
 def outbox_list(ctx: click.Context, which: str | None, channel: str | None, limit: int) -> None:
     """List dead or pending messages, oldest first: id, channel, kind, attempts, age, last
     error (and when a pending one is due)."""
+    if which is None:
+        _refuse("say which messages: --dead or --pending")
     from mailbox.clock import now
     from mailbox.models import Channel, OutboxStatus
     from mailbox.notifications.dead_letters import list_messages
-
-    if which is None:
-        _refuse("say which messages: --dead or --pending")
 
     async def run() -> Any:
         async with open_database() as database, database.session() as session:
@@ -127,14 +126,14 @@ def outbox_retry(ctx: click.Context, message_id: str | None, all_dead: bool) -> 
     """Put a dead message (or, with --all-dead, every one) back in the queue: pending again,
     attempts reset, due now. Each one is logged. Fix the cause first (the recipient's address,
     the webhook receiver)."""
+    if (message_id is None) == (not all_dead):
+        _refuse("give one message id or --all-dead, not both")
     import getpass
 
     from mailbox.clock import now
     from mailbox.logs import configure_logging
     from mailbox.notifications.dead_letters import requeue_dead
 
-    if (message_id is None) == (not all_dead):
-        _refuse("give one message id or --all-dead, not both")
     settings = load_settings()
     configure_logging(settings.log_level)
 
