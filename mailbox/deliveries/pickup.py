@@ -47,17 +47,33 @@ async def pick_up(
         delivery = await session.get(Delivery, delivery_id)
         if delivery is None or not can_pick_up(principal, delivery):
             raise NotFound(f"No delivery {delivery_id}")
-        removed = removed_notice(delivery)
-        if removed is not None:
-            raise ContentGone(
-                f"The content of this document was removed. {removed} Its evidence and its "
-                "SHA-256 remain: the proof of delivery still proves what was delivered."
-            )
+        _refuse_if_purged(delivery)
         document = await session.get(Document, delivery.document_id)
         assert document is not None
-    content = await asyncio.to_thread(services.blobs.get, document.sealed_sha256)
+    try:
+        content = await asyncio.to_thread(services.blobs.get, document.sealed_sha256)
+    except NotFound:
+        await _refuse_if_purged_meanwhile(services, delivery_id)
+        raise
     recorded = await record_handover(services, principal, delivery_id, document, ip=ip)
     return SealedDocument(document.filename, content, document.sealed_sha256, recorded.value)
+
+
+def _refuse_if_purged(delivery: Delivery) -> None:
+    removed = removed_notice(delivery)
+    if removed is not None:
+        raise ContentGone(
+            f"The content of this document was removed. {removed} Its evidence and its "
+            "SHA-256 remain: the proof of delivery still proves what was delivered."
+        )
+
+
+async def _refuse_if_purged_meanwhile(services: Services, delivery_id: str) -> None:
+    """The blob vanished between the look-up and the read: purged in between, say so (410)."""
+    async with services.db.session() as session:
+        delivery = await session.get(Delivery, delivery_id)
+    if delivery is not None:
+        _refuse_if_purged(delivery)
 
 
 async def record_handover(

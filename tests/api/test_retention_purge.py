@@ -131,6 +131,17 @@ async def test_purge_job_shreds_expired_content_and_the_proof_still_verifies(
     assert checked.ok, checked.failed()
     assert checked.content_purged_at is not None
     assert any("content was purged" in note for note in checked.notes)
+    # A bundle claiming to hold the document after its purge is caught.
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as archive:
+        with zipfile.ZipFile(io.BytesIO(proof.content)) as original:
+            for name in original.namelist():
+                archive.writestr(name, original.read(name))
+        archive.writestr("document.pdf", pickup.content)
+    refuted = await asyncio.to_thread(
+        verify_bundle, forged.getvalue(), trust_root=services.keys.root_cert
+    )
+    assert refuted.failed() == ["content purged"]
 
     login = await client.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
     assert login.status_code == 303
