@@ -45,9 +45,10 @@ def _progress_bar() -> Iterator[Any]:
     ) as bar:
 
         def advance(stage: str, done: int, total: int) -> None:
+            # A total of 0: not known in advance (the bar pulses).
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage.capitalize(), total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bar.add_task(stage.capitalize(), total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
 
         yield advance
 
@@ -233,7 +234,8 @@ def backup_restore(ctx: click.Context, directory: Path, data_dir: Path) -> None:
     lines = [f"Restored {report.files} files from {directory} into {report.data_dir}."]
     audit_ok = True
     if report.database.get("backend") == "sqlite":
-        audit = run_domain(_verify_restored(restored_settings(data_dir)))
+        with _progress_bar() as progress:
+            audit = run_domain(_verify_restored(restored_settings(data_dir), progress))
         audit_ok = audit["ok"]
         payload["audit"] = audit
         lines.append(
@@ -250,7 +252,7 @@ def backup_restore(ctx: click.Context, directory: Path, data_dir: Path) -> None:
         sys.exit(1)
 
 
-async def _verify_restored(settings: Any) -> dict[str, Any]:
+async def _verify_restored(settings: Any, progress: Any) -> dict[str, Any]:
     """Migrate the restored database if it is older than the code, then check its log."""
     from mailbox.db import Database, run_migrations
     from mailbox.evidence.audit import check_log
@@ -259,9 +261,16 @@ async def _verify_restored(settings: Any) -> dict[str, Any]:
     run_migrations(settings.effective_database_url)
     keys = load_key_material(settings.effective_key_dir)
     database = Database(settings.effective_database_url)
+    checked = 0
+
+    def advance(n: int) -> None:
+        nonlocal checked
+        checked += n
+        progress("auditing", checked, 0)
+
     try:
         async with database.session() as session:
-            report = await check_log(session, keys)
+            report = await check_log(session, keys, progress=advance)
     finally:
         await database.dispose()
     reason = None
