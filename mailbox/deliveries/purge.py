@@ -28,6 +28,7 @@ from sqlalchemy import and_, exists, func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from mailbox.clock import now
 from mailbox.db import try_advisory_lock
@@ -175,7 +176,9 @@ async def shred_purged(services: Services, *, batch: int = BATCH) -> int:
             return total
 
 
-def _shreddable(batch: int):  # type: ignore[no-untyped-def]
+def _shreddable(batch: int) -> SelectOfScalar[Document]:
+    """Documents not shredded yet, with a purged delivery, none still readable, and no twin
+    (a document sharing the blob) still readable."""
     purged = aliased(Delivery)
     readable = aliased(Delivery)
     twin = aliased(Document)
