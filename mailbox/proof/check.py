@@ -24,6 +24,7 @@ from typing import Any
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
+from mailbox.evidence.log import EvidenceType
 from mailbox.proof.check_checkpoint import (
     BundledCheckpoint,
     checkpoint_signature,
@@ -75,7 +76,7 @@ NO_DOCUMENT_NOTE = (
 )
 
 
-PURGED_TYPE = "ContentPurged"  # mailbox.evidence.log.EvidenceType.CONTENT_PURGED
+PURGED_TYPE = EvidenceType.CONTENT_PURGED.value
 
 
 class InputUnreadable(ValueError):
