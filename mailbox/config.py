@@ -146,6 +146,24 @@ class Settings(BaseSettings):
         description="How often a signed checkpoint of the evidence log (the Merkle root of all "
         "records so far, timestamped) is made, when records were added since the last one.",
     )
+    retention_document_days: int = Field(
+        120,
+        ge=1,
+        le=36500,
+        description="Days a document's content is kept after its delivery became final (picked "
+        "up, deemed delivered, paper posted or returned); then it is crypto-shredded. Per office "
+        "and document kind: `python -m mailbox retention set`.",
+    )
+    retention_evidence_days: int = Field(
+        3650,
+        ge=1,
+        le=36500,
+        description="Days the evidence of a delivery is kept at least (never less than the "
+        "content); the evidence log is append-only, so nothing deletes evidence today.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often content past its retention period is purged."
+    )
     digest_hour_utc: int = Field(
         6, ge=0, le=23, description="Hour (UTC) of the daily digest for accounts in digest mode."
     )
@@ -184,6 +202,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "smtp_username is set with smtp_security=plain, which would send the password "
                 "in clear text; set MAILBOX_SMTP_SECURITY to starttls or tls"
+            )
+        if self.retention_evidence_days < self.retention_document_days:
+            raise ValueError(
+                "retention_evidence_days must not be less than retention_document_days"
             )
         if any(day <= 0 for day in self.reminder_days):
             raise ValueError("reminder_days must be positive")

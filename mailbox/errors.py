@@ -11,6 +11,7 @@ from dataclasses import dataclass
 __all__ = [
     "BlobCorrupted",
     "Conflict",
+    "ContentGone",
     "EvidenceLogBroken",
     "FieldError",
     "IllegalTransition",
@@ -104,6 +105,15 @@ class Conflict(MailboxError):
     status_code = 409
     type = "/problems/conflict"
     title = "Conflict"
+
+
+class ContentGone(MailboxError):
+    """The content was removed at the end of its retention period: the delivery, its evidence
+    and the document's hashes remain, the bytes do not (the detail says when and why)."""
+
+    status_code = 410
+    type = "/problems/content-purged"
+    title = "Content removed"
 
 
 class IllegalTransition(MailboxError):

@@ -7,8 +7,9 @@ import asyncio
 import functools
 import json
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import click
 from pydantic import ValidationError
@@ -16,7 +17,17 @@ from pydantic import ValidationError
 from mailbox.config import Settings
 from mailbox.errors import MailboxError
 
-__all__ = ["domain_command", "emit", "load_settings", "main", "open_database", "run_domain"]
+__all__ = [
+    "domain_command",
+    "emit",
+    "load_settings",
+    "main",
+    "open_database",
+    "progress_bar",
+    "refuse",
+    "run_blocking",
+    "run_domain",
+]
 
 
 def load_settings() -> Settings:
@@ -52,6 +63,45 @@ def run_domain(coro: Coroutine[Any, Any, Any]) -> Any:
     except (FileNotFoundError, FileExistsError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
+
+
+def refuse(message: str) -> NoReturn:
+    """Bad input: one line on stderr, exit 2, nothing done."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def run_blocking(work: Callable[[], Any]) -> Any:
+    """Run blocking domain ``work``; a refusal is one line on stderr and exit 2 (1 for a
+    failure of ours), an OS error one line and exit 1."""
+    try:
+        return work()
+    except MailboxError as exc:
+        click.echo(f"Error: {exc.detail}", err=True)
+        sys.exit(2 if exc.status_code < 500 else 1)
+    except OSError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback ``(stage, done, total)`` drawing one bar per stage on stderr, when
+    stderr is a terminal (never in ``--json`` output or logs). A total of 0 is not known in
+    advance: the bar pulses."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    tasks: dict[str, Any] = {}
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as bar:
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage.capitalize(), total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield advance
 
 
 def domain_command(func: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:

@@ -106,8 +106,8 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> None:
 @main.command()
 def worker() -> None:
     """Run the periodic jobs (outbox drain: alerts and webhooks; deemed delivery and reminders;
-    signed checkpoints of the evidence log; the daily digest) without the web server, until
-    SIGINT or SIGTERM.
+    signed checkpoints of the evidence log; the daily digest; the retention purge) without the
+    web server, until SIGINT or SIGTERM.
 
     With several web instances, set MAILBOX_SCHEDULER_ENABLED=false on them and run workers
     instead: on PostgreSQL any number of workers share the outbox, and only one at a time

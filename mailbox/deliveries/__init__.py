@@ -5,8 +5,9 @@
 - :mod:`.legal_clock`: the dates that count (deemed delivery, reminders, deadlines): pure.
 - :mod:`.events`: what follow-up work (outbox rows) each delivery event causes.
 - :mod:`.filenames`: the safe name a document keeps from the one its sender gave (pure).
-- :mod:`.dispatch`, :mod:`.pickup`, :mod:`.scans`: the use cases (dispatch, pick up, the
-  legal-clock scans); each owns its transactions.
+- :mod:`.retention`: how long content and evidence are kept per office and document kind.
+- :mod:`.dispatch`, :mod:`.pickup`, :mod:`.scans`, :mod:`.purge`: the use cases (dispatch, pick
+  up, the legal-clock scans, the retention purge); each owns its transactions.
 - :mod:`.inbox`: read functions (an inbox page, one delivery with its timeline).
 
 May import: the shared base, ``mailbox.models``, ``mailbox.signing``, ``mailbox.storage``,

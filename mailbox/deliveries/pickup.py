@@ -17,7 +17,8 @@ from sqlmodel import select
 from mailbox.clock import now
 from mailbox.deliveries import rules
 from mailbox.deliveries.events import enqueue
-from mailbox.errors import NotFound
+from mailbox.deliveries.retention import removed_notice
+from mailbox.errors import ContentGone, NotFound
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceType
 from mailbox.identity.policy import can_pick_up
@@ -40,16 +41,39 @@ async def pick_up(
     services: Services, principal: Principal, delivery_id: str, *, ip: str | None
 ) -> SealedDocument:
     """The sealed PDF of a delivery the principal may pick up (mailbox.identity.policy: its
-    account's grantees), recording the read; :class:`NotFound` for anyone else."""
+    account's grantees), recording the read; :class:`NotFound` for anyone else;
+    :class:`ContentGone` (saying when and why) once its content was purged."""
     async with services.db.session() as session:
         delivery = await session.get(Delivery, delivery_id)
         if delivery is None or not can_pick_up(principal, delivery):
             raise NotFound(f"No delivery {delivery_id}")
+        _refuse_if_purged(delivery)
         document = await session.get(Document, delivery.document_id)
         assert document is not None
-    content = await asyncio.to_thread(services.blobs.get, document.sealed_sha256)
+    try:
+        content = await asyncio.to_thread(services.blobs.get, document.sealed_sha256)
+    except NotFound:
+        await _refuse_if_purged_meanwhile(services, delivery_id)
+        raise
     recorded = await record_handover(services, principal, delivery_id, document, ip=ip)
     return SealedDocument(document.filename, content, document.sealed_sha256, recorded.value)
+
+
+def _refuse_if_purged(delivery: Delivery) -> None:
+    removed = removed_notice(delivery)
+    if removed is not None:
+        raise ContentGone(
+            f"The content of this document was removed. {removed} Its evidence and its "
+            "SHA-256 remain: the proof of delivery still proves what was delivered."
+        )
+
+
+async def _refuse_if_purged_meanwhile(services: Services, delivery_id: str) -> None:
+    """The blob vanished between the look-up and the read: purged in between, say so (410)."""
+    async with services.db.session() as session:
+        delivery = await session.get(Delivery, delivery_id)
+    if delivery is not None:
+        _refuse_if_purged(delivery)
 
 
 async def record_handover(

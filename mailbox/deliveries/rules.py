@@ -18,6 +18,7 @@ from mailbox.models import Account, Delivery, DeliveryStatus, Office
 from mailbox.timefmt import rfc3339
 
 __all__ = [
+    "FINAL_STATES",
     "TRANSITIONS",
     "accept",
     "consign",
@@ -29,6 +30,7 @@ __all__ = [
     "mark_paper_returned",
     "notified",
     "on_notification_failure",
+    "purge_content",
     "relay_to_paper",
 ]
 
@@ -91,8 +93,36 @@ def consign(delivery: Delivery, *, at: datetime, deemed_days: int) -> EvidenceDr
 
 def content_available(delivery: Delivery) -> bool:
     """Whether the delivery's content can be handed over electronically (it was made available;
-    not a paper or rejected delivery)."""
-    return S(delivery.status) in (S.AVAILABLE, S.DEEMED_DELIVERED, S.PICKED_UP)
+    not a paper or rejected delivery; not purged at the end of its retention period)."""
+    return (
+        S(delivery.status) in (S.AVAILABLE, S.DEEMED_DELIVERED, S.PICKED_UP)
+        and delivery.content_purged_at is None
+    )
+
+
+# The states in which a delivery's legal course is over, so that its content may be purged
+# once its retention period has passed; never one still waiting for pickup.
+FINAL_STATES = frozenset({S.PICKED_UP, S.DEEMED_DELIVERED, S.PAPER_POSTED, S.PAPER_RETURNED})
+
+
+def purge_content(
+    delivery: Delivery, *, at: datetime, reason: str, details: Mapping[str, Any]
+) -> EvidenceDraft:
+    """The content's retention period is over: it is removed (crypto-shredded by the caller once
+    this is committed). Only a delivery whose legal state is final, and only once; its status,
+    evidence and the document's hashes stay."""
+    status = S(delivery.status)
+    if status not in FINAL_STATES:
+        raise IllegalTransition(
+            f"Delivery {delivery.id} is {status.value}; only a final delivery's content is purged"
+        )
+    if delivery.content_purged_at is not None:
+        raise IllegalTransition(f"The content of delivery {delivery.id} was purged already")
+    delivery.content_purged_at = at
+    delivery.content_purge_reason = reason[:500]
+    return EvidenceDraft(
+        EvidenceType.CONTENT_PURGED, "service", details={**details, "reason": reason[:500]}
+    )
 
 
 def hand_over(

@@ -69,6 +69,8 @@ class EvidenceType(StrEnum):
     RELAY_TO_NON_ERDS = "RelayToNonERDS"
     PAPER_POSTED = "PaperPosted"
     PAPER_RETURNED = "PaperReturned"
+    # Retention: the content was crypto-shredded; the evidence and the hashes stay.
+    CONTENT_PURGED = "ContentPurged"
     # Account events (no delivery): consent to electronic delivery given or withdrawn.
     CONSENT_GIVEN = "ConsentGiven"
     CONSENT_WITHDRAWN = "ConsentWithdrawn"

@@ -21,9 +21,11 @@ from mailbox.models.parties import (
     Role,
     User,
 )
+from mailbox.models.retention import ANY_KIND, RetentionPolicy
 from mailbox.models.throttle import ClientAssertionUse, LoginFailure
 
 __all__ = [
+    "ANY_KIND",
     "Account",
     "ApiClient",
     "Channel",
@@ -42,6 +44,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "RetentionPolicy",
     "Role",
     "User",
     "WebhookAttempt",

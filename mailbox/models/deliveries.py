@@ -38,6 +38,9 @@ class Document(SQLModel, table=True):
     original_size: int
     sealed_size: int
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+    # When the blob was crypto-shredded (its wrapped data key overwritten, then the file
+    # removed) after every delivery of the document had its content purged.
+    blob_shredded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Delivery(SQLModel, table=True):
@@ -78,3 +81,7 @@ class Delivery(SQLModel, table=True):
     paper_returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paper_reason: str | None = Field(default=None, max_length=500)
     reminders_sent: int = Field(default=0)
+    # Retention: the content was removed (ContentPurged evidence); the evidence and the
+    # document's hashes stay.
+    content_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    content_purge_reason: str | None = Field(default=None, max_length=500)

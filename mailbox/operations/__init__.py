@@ -1,5 +1,6 @@
 """Operations: running one install of the service: setting it up (:mod:`.setup`), the periodic
-jobs and the worker (:mod:`.scheduling`), and demo data (:mod:`.demo`).
+jobs and the worker (:mod:`.scheduling`), backups and their restore (:mod:`.backup`), and demo
+data (:mod:`.demo`).
 
 May import: every domain room (it wires them together). Only ``mailbox.api`` and
 ``mailbox.cli`` import it.

@@ -1,5 +1,6 @@
 """Periodic jobs (APScheduler 3, ``AsyncIOScheduler``): the outbox drain, the legal scans
-(deemed delivery, reminders), the evidence log's signed checkpoints and the daily digest, run
+(deemed delivery, reminders), the evidence log's signed checkpoints, the daily digest and the
+retention purge (content past its retention period crypto-shredded), run
 inside the web process or by ``python -m mailbox worker``.
 
 Every job is ``max_instances=1, coalesce=True``: a slow round is never overlapped by the next
@@ -24,6 +25,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbox.config import Settings
+from mailbox.deliveries.purge import purge_expired
 from mailbox.deliveries.scans import run_legal_scans
 from mailbox.evidence.checkpoints import make_checkpoint
 from mailbox.notifications.digests import queue_digests
@@ -59,10 +61,11 @@ def _logged(
 def start_scheduler(services: Services) -> AsyncIOScheduler:
     """Start the periodic jobs on the running event loop; the caller shuts the scheduler down.
 
-    The drain, the legal scans and the checkpoint run at once, then every
-    ``outbox_interval_seconds``, ``legal_scan_interval_seconds`` and
-    ``checkpoint_interval_seconds``; the digest runs at ``digest_hour_utc`` every day and once
-    at start, to catch up on a day missed while the service was down.
+    The drain, the legal scans, the checkpoint and the retention purge run at once, then every
+    ``outbox_interval_seconds``, ``legal_scan_interval_seconds``,
+    ``checkpoint_interval_seconds`` and ``retention_interval_seconds``; the digest runs at
+    ``digest_hour_utc`` every day and once at start, to catch up on a day missed while the
+    service was down.
     """
     settings = services.settings
     me = worker_identity()
@@ -93,6 +96,14 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         seconds=settings.checkpoint_interval_seconds,
         id="checkpoint",
         name="checkpoint",
+        next_run_time=started,
+    )
+    scheduler.add_job(
+        _logged("retention", me, lambda: purge_expired(services)),
+        "interval",
+        seconds=settings.retention_interval_seconds,
+        id="retention",
+        name="retention",
         next_run_time=started,
     )
     digest = _logged("digest", me, lambda: queue_digests(services))

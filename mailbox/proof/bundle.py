@@ -32,6 +32,7 @@ from mailbox.deliveries import rules
 from mailbox.deliveries.inbox import DeliveryView, read_delivery
 from mailbox.deliveries.legal_clock import deadline_date
 from mailbox.deliveries.pickup import record_handover
+from mailbox.deliveries.retention import removed_notice
 from mailbox.evidence.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
 from mailbox.evidence.log import EvidenceType, canonical_fields
 from mailbox.identity.policy import can_pick_up
@@ -81,6 +82,11 @@ def proof_contents(principal: Principal, delivery: Delivery) -> str:
         return (
             f"The sealed PDF with its {verifiable}. It holds the document, so downloading it "
             "counts as picking the document up, like downloading the PDF."
+        )
+    if delivery.content_purged_at is not None:
+        return (
+            f"The {verifiable}. The document's content was removed, so it proves the document "
+            "by its SHA-256 and says when and why the content was removed."
         )
     return f"The {verifiable}. It proves the document by its SHA-256 and does not hold it."
 
@@ -208,6 +214,7 @@ def _evidence_json(facts: _Facts) -> bytes:
             "deemed_due_at": rfc3339_or_none(d.deemed_due_at),
             "deemed_delivered_at": rfc3339_or_none(d.deemed_delivered_at),
             "counts_for_deadlines": rfc3339_or_none(facts.counts_for_deadlines),
+            "content_purged_at": rfc3339_or_none(d.content_purged_at),
         },
         "encoding": {
             "record_hash": "SHA-256 of the JSON of the record's fields seq ... prev_hash, keys "
@@ -270,6 +277,7 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
     view = facts.view
     d, doc, office = view.delivery, view.document, view.office
     deadline = human(facts.counts_for_deadlines) or "—"
+    removed = removed_notice(d)
     if facts.counts_for_deadlines is not None and not facts.delivered:
         deadline += " (deemed delivery, unless the document is picked up before)"
     return [
@@ -285,6 +293,7 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ("Made available", human(d.available_at) or "—"),
         ("Picked up", human(d.picked_up_at) or "—"),
         ("Date that counts for deadlines", deadline),
+        *([("Content", removed)] if removed else []),
         (
             "Evidence log checkpoint",
             f"The events below are among the first {facts.checkpoint.seq} records of the "

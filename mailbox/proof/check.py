@@ -24,6 +24,7 @@ from typing import Any
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
+from mailbox.evidence.log import EvidenceType
 from mailbox.proof.check_checkpoint import (
     BundledCheckpoint,
     checkpoint_signature,
@@ -75,6 +76,9 @@ NO_DOCUMENT_NOTE = (
 )
 
 
+PURGED_TYPE = EvidenceType.CONTENT_PURGED.value
+
+
 class InputUnreadable(ValueError):
     """Not something to verify: not a ZIP, a file missing, a malformed evidence.json or root."""
 
@@ -86,6 +90,8 @@ class BundleReport:
     delivery_id: str
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
+    # When a ContentPurged record says the document's content was removed (retention).
+    content_purged_at: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -101,6 +107,7 @@ class BundleReport:
             "delivery_id": self.delivery_id,
             "checks": [asdict(f) for f in self.findings],
             "notes": list(self.notes),
+            "content_purged_at": self.content_purged_at,
         }
 
 
@@ -125,12 +132,24 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
     document, evidence_pem = files.get(DOCUMENT), files[CERTIFICATES["evidence"]]
     notes = [MEMBERSHIP_NOTE]
     findings = []
+    purged = next((r for r in reversed(records) if r.fields["type"] == PURGED_TYPE), None)
     if document is not None:
         findings += [
             _pdf_seal("document seal", document, trust_root),
             _document_hash(document, records),
             _original(document, body, records),
         ]
+        if purged is not None:
+            findings.append(
+                Finding(
+                    "content purged",
+                    False,
+                    f"{DOCUMENT} is in the bundle, but record {purged.seq} says the content "
+                    "was purged before",
+                )
+            )
+    elif purged is not None:
+        notes.append(_purged_note(purged))
     else:
         notes.append(NO_DOCUMENT_NOTE)
     findings += [
@@ -149,7 +168,23 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
         notes.append(
             f"{CERTIFICATES['root']} in the bundle is not the trust root given; it was not used."
         )
-    return BundleReport(str(body.get("delivery_id")), tuple(findings), tuple(notes))
+    return BundleReport(
+        str(body.get("delivery_id")),
+        tuple(findings),
+        tuple(notes),
+        content_purged_at=str(purged.fields["occurred_at"]) if purged is not None else None,
+    )
+
+
+def _purged_note(record: BundledRecord) -> str:
+    details = record.fields.get("details")
+    reason = details.get("reason") if isinstance(details, Mapping) else None
+    return (
+        f"The document's content was purged on {record.fields['occurred_at']} (record "
+        f"{record.seq}, {PURGED_TYPE}: {reason or 'no reason given'}). {DOCUMENT} is therefore "
+        "not in this bundle: the records prove the document by its SHA-256 (sealed_sha256, "
+        "original_sha256)."
+    )
 
 
 def _read_zip(zip_bytes: bytes) -> dict[str, bytes]:

@@ -6,6 +6,10 @@ directory. The id is bound into both as associated data, so a blob swapped for a
 altered byte, fails authentication and is never served.
 
 File layout: ``MBX1`` | wrap nonce (12) | wrapped key (48) | data nonce (12) | ciphertext+tag.
+
+Crypto-shredding (:meth:`LocalBlobStore.shred`, at the end of a retention period) overwrites the
+wrapped data key in place first, then removes the file: bytes of the file that outlive it (a
+hard link, an undeleted block) no longer open, even with the master key.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class BlobStore(Protocol):
     def get(self, blob_id: str) -> bytes: ...
 
     def exists(self, blob_id: str) -> bool: ...
+
+    def shred(self, blob_id: str) -> bool: ...
 
 
 def create_master_key(key_dir: Path) -> None:
@@ -120,3 +126,28 @@ class LocalBlobStore:
 
     def exists(self, blob_id: str) -> bool:
         return self._path(blob_id).exists()
+
+    def shred(self, blob_id: str) -> bool:
+        """Crypto-shred ``blob_id``: overwrite its wrap nonce and wrapped data key with zeros and
+        sync, then remove the file and sync its directory. True if there was a blob to shred;
+        False if it was gone already (shredding twice is harmless).
+
+        On a copy-on-write file system or an SSD the old key bytes may survive in blocks the
+        file no longer owns; they are still wrapped by the master key."""
+        path = self._path(blob_id)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        with os.fdopen(fd, "r+b") as handle:
+            handle.seek(len(MAGIC))
+            handle.write(bytes(12 + 48))  # the wrap nonce and the wrapped data key
+            handle.flush()
+            os.fsync(handle.fileno())
+        path.unlink()
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return True

@@ -33,6 +33,7 @@ from mailbox.api.security import (
 )
 from mailbox.deliveries.inbox import list_inbox, read_delivery
 from mailbox.deliveries.legal_clock import deadline_date
+from mailbox.deliveries.retention import removed_notice
 from mailbox.errors import MailboxError, NotAuthenticated, TooManyAttempts
 from mailbox.identity import policy
 from mailbox.identity.policy import can_pick_up
@@ -232,6 +233,7 @@ async def delivery_page(
             "principal": principal,
             "d": DeliveryPublic.of(view, records),
             "can_download": can_pick_up(principal, delivery),
+            "removed": removed_notice(delivery),
             "proof_contents": proof_contents(principal, delivery),
             "counts_for_deadlines": human(
                 deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)

@@ -75,6 +75,7 @@ async def read_delivery(
     responses=problem_responses(
         401,
         404,
+        410,
         details={500: "The stored document failed its integrity check; it is never served."},
     ),
 )
@@ -82,7 +83,8 @@ async def download_document(
     delivery_id: str, request: Request, principal: Principal, services: Services
 ) -> Response[bytes]:
     """Streams the sealed PDF. The first download by anyone holding a grant on the account
-    records ContentHandover (who, when, from which address); later ones ContentAccess."""
+    records ContentHandover (who, when, from which address); later ones ContentAccess. Once the
+    content's retention period has passed it is removed, and this answers 410 Gone."""
     document = await pick_up(services, principal, delivery_id, ip=client_address(request))
     return document_response(document)
 

@@ -103,6 +103,10 @@ class DeliveryPublic(Struct, kw_only=True):
     paper_queued_at: str | None
     paper_reason: str | None
     unread: bool
+    # The content was removed at the end of its retention period (the document then answers
+    # 410); its evidence and hashes remain.
+    content_purged_at: str | None = None
+    content_purge_reason: str | None = None
     timeline: list[EvidencePublic] | None = None
 
     @classmethod
@@ -134,6 +138,8 @@ class DeliveryPublic(Struct, kw_only=True):
             paper_queued_at=rfc3339_or_none(d.paper_queued_at),
             paper_reason=d.paper_reason,
             unread=d.picked_up_at is None,
+            content_purged_at=rfc3339_or_none(d.content_purged_at),
+            content_purge_reason=d.content_purge_reason,
             timeline=[EvidencePublic.of(r) for r in timeline] if timeline is not None else None,
         )
 
