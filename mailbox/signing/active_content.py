@@ -12,10 +12,17 @@ only: stream data is never decoded. It is bounded (hostile files): at most ``MAX
 indirect objects and ``MAX_NODES`` containers, and direct objects nested at most ``MAX_NESTING``
 deep; a scan that reaches a bound says so (``complete`` is False), and a dispatch treats that as
 something it could not clear.
+
+Parsing every object is what costs (pyHanko's parser is pure Python: about 0.2 ms an object), so
+a walk is made only when the file could hold active content at all: every name the walk reacts
+to must appear in the file's bytes or in its decoded object streams, spelled out or with
+``#xx`` escapes. Most official documents pass this test in a few milliseconds and are never
+walked.
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,6 +48,36 @@ MAX_NESTING = 64
 # How many embedded file names a report keeps, and how long each may be.
 MAX_NAMES = 10
 MAX_NAME_LENGTH = 100
+
+# Decoded object streams looked through before a walk is made anyway.
+MAX_DECODED = 64 * 1024 * 1024
+# Every name the walk reacts to starts with one of these (a superset: /JSx matches too).
+_TRIGGER_NAMES = [
+    "JS",
+    "JavaScript",
+    "Launch",
+    "SubmitForm",
+    "ImportData",
+    "RichMedia",
+    "Rendition",
+    "GoToE",
+    "FileAttachment",
+    "Screen",
+    "Movie",
+    "Sound",
+    "3D",
+    "EF",
+    "EmbeddedFile",
+    "XFA",
+]
+
+
+def _spelled(name: str) -> str:
+    """A pattern for ``name`` with each character as itself or as its ``#xx`` escape."""
+    return "".join(f"(?:{re.escape(c)}|#(?i:{ord(c):02x}))" for c in name)
+
+
+_TRIGGERS = re.compile(("/(?:" + "|".join(_spelled(n) for n in _TRIGGER_NAMES) + ")").encode())
 
 # What each kind is called in a sentence, in the order a summary lists them.
 PHRASES = {
@@ -151,11 +188,14 @@ class _Scan:
         return ActiveContentReport(findings, tuple(self.names), complete, objects)
 
 
-def scan_active_content(reader: PdfFileReader) -> ActiveContentReport:
-    """Walk ``reader``'s document from its catalog and report the active content in it.
+def scan_active_content(reader: PdfFileReader, data: bytes | None = None) -> ActiveContentReport:
+    """Walk ``reader``'s document from its catalog and report the active content in it; given
+    the file's bytes (``data``), skip the walk when they cannot hold any.
 
     Raises what the parser raises on unreadable objects; the caller turns that into a refusal.
     """
+    if data is not None and not _could_hold_active_content(reader, data):
+        return ActiveContentReport()
     scan = _Scan()
     root = reader.root
     seen: set[tuple[int, int]] = set()
@@ -190,6 +230,28 @@ def scan_active_content(reader: PdfFileReader) -> ActiveContentReport:
             for value in _containers(obj):
                 queue.append((value, place, nesting + 1))
     return scan.report(complete=complete, objects=len(seen))
+
+
+def _could_hold_active_content(reader: PdfFileReader, data: bytes) -> bool:
+    """False only if no name the walk reacts to is in ``data`` or its object streams."""
+    if _named(data):
+        return True
+    budget = MAX_DECODED
+    try:
+        for revision in range(reader.xrefs.total_revisions):
+            for ref in reader.xrefs.object_streams_used_in(revision):
+                stream = reader.get_object(ref)
+                decoded = stream.data if isinstance(stream, generic.StreamObject) else b""
+                budget -= len(decoded)
+                if budget < 0 or _named(decoded):
+                    return True
+    except Exception:
+        return True  # the walk decides, and refuses what it cannot read
+    return False
+
+
+def _named(data: bytes) -> bool:
+    return _TRIGGERS.search(data) is not None
 
 
 def _place(key: str, place: str) -> str:

@@ -201,7 +201,7 @@ class Sealer:
         _inspect(reader)
         _check_signatures(reader)
         with _malformed_unless_readable("The PDF could not be read"):
-            found = scan_active_content(reader)
+            found = scan_active_content(reader, data)
         if active_content == "reject" and (found or not found.complete):
             raise PdfRejected("active_content", _refusal(found), found)
         return SealedDocument(self._sign(writer, reason=reason, location=location), found)

@@ -156,24 +156,7 @@ def _deeply_nested_dictionaries(depth: int) -> bytes:
     nested = b"<< /S /JavaScript /JS (app.alert(1)) >>"
     for _ in range(depth):
         nested = b"<< /Inner " + nested + b" >>"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /Deep " + nested + b" >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
-    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
-    return out.getvalue()
+    return hostile.raw_pdf(b"/Deep " + nested)
 
 
 def test_scan_stops_at_its_nesting_bound_and_says_so(sealer: Sealer) -> None:
@@ -195,3 +178,31 @@ def test_scan_within_its_nesting_bound_finds_what_is_deep_inside() -> None:
 
     assert report.complete
     assert report.kinds == ("javascript",)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [hostile.javascript_in_object_stream, hostile.javascript_in_escaped_names],
+    ids=["in-object-stream", "in-escaped-names"],
+)
+def test_javascript_hidden_from_a_search_of_the_bytes_is_still_refused(
+    sealer: Sealer, build: Callable[[], bytes]
+) -> None:
+    pdf = build()
+    with pytest.raises(PdfRejected) as refused:
+        sealer.seal_document(pdf, reason="Official communication")
+
+    assert b"/JavaScript" not in pdf and b"/JS" not in pdf
+    assert refused.value.active_content is not None
+    assert [(f.kind, f.places) for f in refused.value.active_content.findings] == [
+        ("javascript", ("OpenAction",))
+    ]
+
+
+def test_a_pdf_whose_bytes_name_nothing_active_is_not_walked(sealer: Sealer) -> None:
+    """What keeps the scan cheap: a document with bookmarks and links whose bytes name
+    nothing active is cleared without parsing its objects (the report counts none)."""
+    pdf = _reportlab_with_outline_and_links()
+
+    assert sealer.seal_document(pdf, reason="Official").active_content.objects == 0
+    assert _scan(pdf).objects > 0
