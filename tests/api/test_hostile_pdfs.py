@@ -17,6 +17,7 @@ from mailbox.models import Delivery, Document, EvidenceRecord, Office, OutboxMes
 from mailbox.services import Services
 from tests.factories import World, make_world, post_dispatch, token_for
 from tests.fixtures import hostile
+from tests.fixtures.db import both_backends
 
 
 async def _counts(services: Services) -> dict[str, int]:
@@ -169,6 +170,7 @@ async def test_dispatch_of_a_pdf_that_cannot_be_read_or_sealed_is_refused(
     assert len(refusals[0].getMessage()) < 600
 
 
+@both_backends
 async def test_office_allowing_active_content_gets_it_sealed_and_on_record(
     client: AsyncClient, services: Services
 ) -> None:

@@ -10,8 +10,10 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
@@ -99,6 +101,15 @@ def _pyhanko_writer() -> bytes:
     return out.getvalue()
 
 
+def _empty_signature_field() -> bytes:
+    """A form with a signature field left for the applicant to sign: no signature yet."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(render_pdf()))
+    append_signature_field(writer, SigFieldSpec("ApplicantSignature", box=(72, 72, 272, 122)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def _receipt() -> bytes:
     return render_receipt("Receipt", [("Delivery", "dlv_1")], [("2026-01-01", "x", "y")])
 
@@ -109,6 +120,7 @@ PRODUCERS: dict[str, Callable[[], bytes]] = {
     "pillow-scan": _pillow_scan,
     "pyhanko-writer": _pyhanko_writer,
     "reportlab-platypus-receipt": _receipt,
+    "empty-signature-field": _empty_signature_field,
 }
 
 
