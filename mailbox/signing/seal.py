@@ -34,6 +34,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import (
     async_validate_pdf_signature,
     read_certification_data,
@@ -322,7 +323,7 @@ def _describe(exc: Exception) -> str:
     """The parser's complaint on one line of at most ``_DETAIL_MAX`` characters. pyHanko's own
     errors say what is wrong; anything else is a structure it did not expect."""
     detail = " ".join(str(exc).split())
-    if not isinstance(exc, PdfError):
+    if not isinstance(exc, PdfError | SignatureValidationError):
         detail = f"its structure is invalid ({type(exc).__name__}{': ' if detail else ''}{detail})"
     if len(detail) > _DETAIL_MAX:
         detail = detail[:_DETAIL_MAX] + "…"
