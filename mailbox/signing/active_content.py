@@ -13,11 +13,13 @@ indirect objects and ``MAX_NODES`` containers, and direct objects nested at most
 deep; a scan that reaches a bound says so (``complete`` is False), and a dispatch treats that as
 something it could not clear.
 
-Parsing every object is what costs (pyHanko's parser is pure Python: about 0.2 ms an object), so
+Parsing every object is what costs (pyHanko's parser is pure Python: hundreds of milliseconds
+for a 300-page document with links, several times its seal; see bench/active_content.py), so
 a walk is made only when the file could hold active content at all: every name the walk reacts
 to must appear in the file's bytes or in its decoded object streams, spelled out or with
 ``#xx`` escapes. Most official documents pass this test in a few milliseconds and are never
-walked.
+walked. A file of a few dozen objects is walked at once: that costs less than the search when
+its bytes are a few large images.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ MAX_NESTING = 64
 MAX_NAMES = 10
 MAX_NAME_LENGTH = 100
 
+# A file of at most this many objects is walked at once: cheaper than searching its bytes when
+# they are a few large images (a 5 MB scan has about ten objects).
+WALK_AT_ONCE = 64
 # Decoded object streams looked through before a walk is made anyway.
 MAX_DECODED = 64 * 1024 * 1024
 # Every name the walk reacts to starts with one of these (a superset: /JSx matches too).
@@ -194,7 +199,11 @@ def scan_active_content(reader: PdfFileReader, data: bytes | None = None) -> Act
 
     Raises what the parser raises on unreadable objects; the caller turns that into a refusal.
     """
-    if data is not None and not _could_hold_active_content(reader, data):
+    if (
+        data is not None
+        and _object_count(reader) > WALK_AT_ONCE
+        and not _could_hold_active_content(reader, data)
+    ):
         return ActiveContentReport()
     scan = _Scan()
     root = reader.root
@@ -248,6 +257,14 @@ def _could_hold_active_content(reader: PdfFileReader, data: bytes) -> bool:
     except Exception:
         return True  # the walk decides, and refuses what it cannot read
     return False
+
+
+def _object_count(reader: PdfFileReader) -> int:
+    """How many objects the file declares (its trailer's /Size); unknown counts as many."""
+    try:
+        return int(reader.trailer["/Size"])
+    except Exception:
+        return MAX_OBJECTS
 
 
 def _named(data: bytes) -> bool:

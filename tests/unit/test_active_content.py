@@ -69,11 +69,11 @@ def test_scan_summary_names_every_finding_and_the_embedded_file() -> None:
     }
 
 
-def _reportlab_with_outline_and_links() -> bytes:
-    """reportlab with bookmarks, an internal link and a web link: actions that are harmless."""
+def _reportlab_with_outline_and_links(pages: int = 2) -> bytes:
+    """reportlab with bookmarks, internal links and web links: actions that are harmless."""
     buffer = io.BytesIO()
     document = canvas.Canvas(buffer, pagesize=A4, invariant=True)
-    for number in (1, 2):
+    for number in range(1, pages + 1):
         document.bookmarkPage(f"p{number}")
         document.addOutlineEntry(f"Page {number}", f"p{number}", level=0)
         document.drawString(72, 770, f"Decision, page {number}")
@@ -214,7 +214,7 @@ def test_javascript_hidden_from_a_search_of_the_bytes_is_still_refused(
 def test_a_pdf_whose_bytes_name_nothing_active_is_not_walked(sealer: Sealer) -> None:
     """What keeps the scan cheap: a document with bookmarks and links whose bytes name
     nothing active is cleared without parsing its objects (the report counts none)."""
-    pdf = _reportlab_with_outline_and_links()
+    pdf = _reportlab_with_outline_and_links(pages=30)
 
     assert sealer.seal_document(pdf, reason="Official").active_content.objects == 0
     assert _scan(pdf).objects > 0
