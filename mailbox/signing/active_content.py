@@ -20,17 +20,23 @@ to must appear in the file's bytes or in its decoded object streams, spelled out
 ``#xx`` escapes. Most official documents pass this test in a few milliseconds and are never
 walked. A file of a few dozen objects is walked at once: that costs less than the search when
 its bytes are a few large images.
+
+Object streams are inflated here with a bound (``MAX_DECODED`` in all): pyHanko inflates one
+whole when it reads any object inside, so a decompression bomb would take the sealing
+worker's memory; ``inflate_object_streams`` raises ``InflatesTooFar`` before that.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 __all__ = [
@@ -38,6 +44,8 @@ __all__ = [
     "ActiveContentPolicy",
     "ActiveContentReport",
     "Finding",
+    "InflatesTooFar",
+    "inflate_object_streams",
     "scan_active_content",
 ]
 
@@ -54,7 +62,8 @@ MAX_NAME_LENGTH = 100
 # A file of at most this many objects is walked at once: cheaper than searching its bytes when
 # they are a few large images (a 5 MB scan has about ten objects).
 WALK_AT_ONCE = 64
-# Decoded object streams looked through before a walk is made anyway.
+# What a file's object streams may inflate to (the objects they hold are small: a 1,000-page
+# document's are a few megabytes).
 MAX_DECODED = 64 * 1024 * 1024
 # Every name the walk reacts to starts with one of these (a superset: /JSx matches too).
 _TRIGGER_NAMES = [
@@ -193,18 +202,66 @@ class _Scan:
         return ActiveContentReport(findings, tuple(self.names), complete, objects)
 
 
-def scan_active_content(reader: PdfFileReader, data: bytes | None = None) -> ActiveContentReport:
+class InflatesTooFar(PdfReadError):
+    """The file's compressed object streams inflate to more than ``MAX_DECODED`` bytes."""
+
+
+def inflate_object_streams(reader: PdfFileReader) -> tuple[bytes, ...]:
+    """The decoded object streams of every revision of ``reader``'s file, at most
+    ``MAX_DECODED`` bytes in all: a stream that inflates further (a decompression bomb, which
+    the parser would inflate whole when it reads an object inside) raises ``InflatesTooFar``
+    before more than that is in memory."""
+    decoded: list[bytes] = []
+    budget = MAX_DECODED
+    seen: set[int] = set()
+    for revision in range(reader.xrefs.total_revisions):
+        for ref in reader.xrefs.object_streams_used_in(revision):
+            if ref.idnum in seen:
+                continue
+            seen.add(ref.idnum)
+            stream = reader.get_object(ref)
+            if not isinstance(stream, generic.StreamObject):
+                continue
+            data = _inflate(stream, budget)
+            budget -= len(data)
+            decoded.append(data)
+    return tuple(decoded)
+
+
+def _inflate(stream: generic.StreamObject, budget: int) -> bytes:
+    too_far = InflatesTooFar(
+        f"its compressed object streams inflate to more than {MAX_DECODED} bytes"
+    )
+    filters = dict.get(stream, "/Filter")
+    if filters == "/FlateDecode" and "/DecodeParms" not in stream:
+        # The usual case, inflated here with a bound; other filters are left to pyHanko.
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(stream.encoded_data, budget + 1)
+        if len(data) > budget or inflater.unconsumed_tail:
+            raise too_far
+        return data
+    data = stream.data
+    if len(data) > budget:
+        raise too_far
+    return data
+
+
+def scan_active_content(
+    reader: PdfFileReader,
+    data: bytes | None = None,
+    object_streams: tuple[bytes, ...] | None = None,
+) -> ActiveContentReport:
     """Walk ``reader``'s document from its catalog and report the active content in it; given
-    the file's bytes (``data``), skip the walk when they cannot hold any.
+    the file's bytes (``data``) and its decoded object streams (from
+    :func:`inflate_object_streams`, read here when not given), skip the walk when none of
+    them names anything active.
 
     Raises what the parser raises on unreadable objects; the caller turns that into a refusal.
     """
-    if (
-        data is not None
-        and _object_count(reader) > WALK_AT_ONCE
-        and not _could_hold_active_content(reader, data)
-    ):
-        return ActiveContentReport()
+    if data is not None and _object_count(reader) > WALK_AT_ONCE:
+        streams = inflate_object_streams(reader) if object_streams is None else object_streams
+        if not _named(data) and not any(_named(s) for s in streams):
+            return ActiveContentReport()
     scan = _Scan()
     root = reader.root
     seen: set[tuple[int, int]] = set()
@@ -239,24 +296,6 @@ def scan_active_content(reader: PdfFileReader, data: bytes | None = None) -> Act
             for value in _containers(obj):
                 queue.append((value, place, nesting + 1))
     return scan.report(complete=complete, objects=len(seen))
-
-
-def _could_hold_active_content(reader: PdfFileReader, data: bytes) -> bool:
-    """False only if no name the walk reacts to is in ``data`` or its object streams."""
-    if _named(data):
-        return True
-    budget = MAX_DECODED
-    try:
-        for revision in range(reader.xrefs.total_revisions):
-            for ref in reader.xrefs.object_streams_used_in(revision):
-                stream = reader.get_object(ref)
-                decoded = stream.data if isinstance(stream, generic.StreamObject) else b""
-                budget -= len(decoded)
-                if budget < 0 or _named(decoded):
-                    return True
-    except Exception:
-        return True  # the walk decides, and refuses what it cannot read
-    return False
 
 
 def _object_count(reader: PdfFileReader) -> int:

@@ -44,6 +44,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from mailbox.signing.active_content import (
     ActiveContentPolicy,
     ActiveContentReport,
+    inflate_object_streams,
     scan_active_content,
 )
 from mailbox.signing.blocking import run_blocking
@@ -199,10 +200,14 @@ class Sealer:
             raise ValueError(f"Unknown active content policy {active_content!r}")
         writer = _open_writer(data)
         reader = writer.prev
+        with _malformed_unless_readable("The PDF could not be read"):
+            # First: the parser would inflate a decompression bomb whole on the first object
+            # it reads from it, the page tree included.
+            object_streams = inflate_object_streams(reader)
         _inspect(reader)
         _check_signatures(reader)
         with _malformed_unless_readable("The PDF could not be read"):
-            found = scan_active_content(reader, data)
+            found = scan_active_content(reader, data, object_streams)
         if active_content == "reject" and (found or not found.complete):
             raise PdfRejected("active_content", _refusal(found), found)
         return SealedDocument(self._sign(writer, reason=reason, location=location), found)

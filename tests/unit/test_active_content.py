@@ -17,7 +17,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from mailbox.signing.active_content import MAX_NESTING, scan_active_content
+from mailbox.signing.active_content import MAX_DECODED, MAX_NESTING, scan_active_content
 from mailbox.signing.pki import KeyMaterial
 from mailbox.signing.receipt import render_receipt
 from mailbox.signing.seal import PdfRejected, Sealer, validate_sealed_pdf
@@ -218,3 +218,21 @@ def test_a_pdf_whose_bytes_name_nothing_active_is_not_walked(sealer: Sealer) -> 
 
     assert sealer.seal_document(pdf, reason="Official").active_content.objects == 0
     assert _scan(pdf).objects > 0
+
+
+def test_an_object_stream_that_inflates_past_the_bound_is_refused_before_it_is_read(
+    sealer: Sealer,
+) -> None:
+    """80 MB of inflated object stream in an 80 kB file: refused once 64 MB are inflated, before
+    the parser reads the object the catalog names in it (and inflates all of it)."""
+    pdf = hostile.object_stream_bomb()
+
+    with pytest.raises(PdfRejected) as refused:
+        sealer.seal_document(pdf, reason="Official communication")
+
+    assert len(pdf) < 200_000
+    assert refused.value.reason == "malformed"
+    assert str(refused.value) == (
+        "The PDF could not be read: its compressed object streams inflate to more than "
+        f"{MAX_DECODED} bytes"
+    )
