@@ -233,14 +233,18 @@ def _inflate(stream: generic.StreamObject, budget: int) -> bytes:
         f"its compressed object streams inflate to more than {MAX_DECODED} bytes"
     )
     filters = dict.get(stream, "/Filter")
-    if filters == "/FlateDecode" and "/DecodeParms" not in stream:
-        # The usual case, inflated here with a bound; other filters are left to pyHanko.
+    if isinstance(filters, generic.ArrayObject) and len(filters) == 1:
+        filters = filters[0]
+    if filters == "/FlateDecode":
+        # What producers write: inflated here with a bound first. Other filter chains are
+        # left to pyHanko (a gap: they are rare in object streams).
         inflater = zlib.decompressobj()
         data = inflater.decompress(stream.encoded_data, budget + 1)
         if len(data) > budget or inflater.unconsumed_tail:
             raise too_far
-        return data
-    data = stream.data
+        if "/DecodeParms" not in stream:
+            return data
+    data = stream.data  # with a predictor, no longer than the inflated bytes checked above
     if len(data) > budget:
         raise too_far
     return data

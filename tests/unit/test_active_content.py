@@ -220,12 +220,13 @@ def test_a_pdf_whose_bytes_name_nothing_active_is_not_walked(sealer: Sealer) -> 
     assert _scan(pdf).objects > 0
 
 
+@pytest.mark.parametrize("filters", [b"/FlateDecode", b"[/FlateDecode]"], ids=["name", "array"])
 def test_an_object_stream_that_inflates_past_the_bound_is_refused_before_it_is_read(
-    sealer: Sealer,
+    sealer: Sealer, filters: bytes
 ) -> None:
     """80 MB of inflated object stream in an 80 kB file: refused once 64 MB are inflated, before
     the parser reads the object the catalog names in it (and inflates all of it)."""
-    pdf = hostile.object_stream_bomb()
+    pdf = hostile.object_stream_bomb(filters=filters)
 
     with pytest.raises(PdfRejected) as refused:
         sealer.seal_document(pdf, reason="Official communication")
