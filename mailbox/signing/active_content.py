@@ -21,31 +21,27 @@ to must appear in the file's bytes or in its decoded object streams, spelled out
 walked. A file of a few dozen objects is walked at once: that costs less than the search when
 its bytes are a few large images.
 
-Object streams are inflated here with a bound (``MAX_DECODED`` in all): pyHanko inflates one
-whole when it reads any object inside, so a decompression bomb would take the sealing
-worker's memory; ``inflate_object_streams`` raises ``InflatesTooFar`` before that.
+The object streams searched are inflated with a bound first (:mod:`.object_streams`).
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
+
+from mailbox.signing.object_streams import inflate_object_streams
 
 __all__ = [
     "ACTIVE_CONTENT_POLICIES",
     "ActiveContentPolicy",
     "ActiveContentReport",
     "Finding",
-    "InflatesTooFar",
-    "inflate_object_streams",
     "scan_active_content",
 ]
 
@@ -62,9 +58,6 @@ MAX_NAME_LENGTH = 100
 # A file of at most this many objects is walked at once: cheaper than searching its bytes when
 # they are a few large images (a 5 MB scan has about ten objects).
 WALK_AT_ONCE = 64
-# What a file's object streams may inflate to (the objects they hold are small: a 1,000-page
-# document's are a few megabytes).
-MAX_DECODED = 64 * 1024 * 1024
 # Every name the walk reacts to starts with one of these (a superset: /JSx matches too).
 _TRIGGER_NAMES = [
     "JS",
@@ -202,54 +195,6 @@ class _Scan:
         return ActiveContentReport(findings, tuple(self.names), complete, objects)
 
 
-class InflatesTooFar(PdfReadError):
-    """The file's compressed object streams inflate to more than ``MAX_DECODED`` bytes."""
-
-
-def inflate_object_streams(reader: PdfFileReader) -> tuple[bytes, ...]:
-    """The decoded object streams of every revision of ``reader``'s file, at most
-    ``MAX_DECODED`` bytes in all: a stream that inflates further (a decompression bomb, which
-    the parser would inflate whole when it reads an object inside) raises ``InflatesTooFar``
-    before more than that is in memory."""
-    decoded: list[bytes] = []
-    budget = MAX_DECODED
-    seen: set[int] = set()
-    for revision in range(reader.xrefs.total_revisions):
-        for ref in reader.xrefs.object_streams_used_in(revision):
-            if ref.idnum in seen:
-                continue
-            seen.add(ref.idnum)
-            stream = reader.get_object(ref)
-            if not isinstance(stream, generic.StreamObject):
-                continue
-            data = _inflate(stream, budget)
-            budget -= len(data)
-            decoded.append(data)
-    return tuple(decoded)
-
-
-def _inflate(stream: generic.StreamObject, budget: int) -> bytes:
-    too_far = InflatesTooFar(
-        f"its compressed object streams inflate to more than {MAX_DECODED} bytes"
-    )
-    filters = dict.get(stream, "/Filter")
-    if isinstance(filters, generic.ArrayObject) and len(filters) == 1:
-        filters = filters[0]
-    if filters == "/FlateDecode":
-        # What producers write: inflated here with a bound first. Other filter chains are
-        # left to pyHanko (a gap: they are rare in object streams).
-        inflater = zlib.decompressobj()
-        data = inflater.decompress(stream.encoded_data, budget + 1)
-        if len(data) > budget or inflater.unconsumed_tail:
-            raise too_far
-        if "/DecodeParms" not in stream:
-            return data
-    data = stream.data  # with a predictor, no longer than the inflated bytes checked above
-    if len(data) > budget:
-        raise too_far
-    return data
-
-
 def scan_active_content(
     reader: PdfFileReader,
     data: bytes | None = None,
@@ -257,8 +202,8 @@ def scan_active_content(
 ) -> ActiveContentReport:
     """Walk ``reader``'s document from its catalog and report the active content in it; given
     the file's bytes (``data``) and its decoded object streams (from
-    :func:`inflate_object_streams`, read here when not given), skip the walk when none of
-    them names anything active.
+    :func:`~.object_streams.inflate_object_streams`, read here when not given), skip the walk
+    when none of them names anything active.
 
     Raises what the parser raises on unreadable objects; the caller turns that into a refusal.
     """

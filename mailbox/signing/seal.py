@@ -44,10 +44,10 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from mailbox.signing.active_content import (
     ActiveContentPolicy,
     ActiveContentReport,
-    inflate_object_streams,
     scan_active_content,
 )
 from mailbox.signing.blocking import run_blocking
+from mailbox.signing.object_streams import inflate_object_streams
 from mailbox.signing.pki import KeyMaterial
 from mailbox.signing.tsa import LocalTimeStamper, local_timestamper, offline_context
 

@@ -17,7 +17,8 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from mailbox.signing.active_content import MAX_DECODED, MAX_NESTING, scan_active_content
+from mailbox.signing.active_content import MAX_NESTING, scan_active_content
+from mailbox.signing.object_streams import MAX_DECODED
 from mailbox.signing.pki import KeyMaterial
 from mailbox.signing.receipt import render_receipt
 from mailbox.signing.seal import PdfRejected, Sealer, validate_sealed_pdf
