@@ -5,8 +5,9 @@ prints them. The domain never raises web exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "BlobCorrupted",
@@ -63,11 +64,20 @@ class InvalidDocument(MailboxError):
     title = "Invalid document"
 
     def __init__(
-        self, detail: str, *, reason: str, errors: Sequence[FieldError] = (), status: int = 422
+        self,
+        detail: str,
+        *,
+        reason: str,
+        errors: Sequence[FieldError] = (),
+        status: int = 422,
+        evidence: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail, errors=errors or (FieldError("file", detail),))
         self.reason = reason
         self.status_code = status
+        # What the refusal's SubmissionRejection record keeps besides the reason (e.g. the
+        # active content found).
+        self.evidence: Mapping[str, Any] = evidence or {}
 
 
 class NotAuthenticated(MailboxError):

@@ -12,6 +12,7 @@ from mailbox.circuits import Circuits
 from mailbox.config import Settings
 from mailbox.db import Database
 from mailbox.identity.auth import TokenIssuer
+from mailbox.logs import configure_parser_logging
 from mailbox.signing.pki import KeyMaterial, load_key_material
 from mailbox.signing.pool import SealingPool
 from mailbox.signing.records import EvidenceSigner
@@ -46,7 +47,12 @@ class Services:
             db=Database(settings.effective_database_url),
             blobs=LocalBlobStore(settings.effective_blob_dir, load_master_key(key_dir)),
             keys=keys,
-            sealing=SealingPool(key_dir, workers=workers, tsa_url=settings.tsa_url),
+            sealing=SealingPool(
+                key_dir,
+                workers=workers,
+                tsa_url=settings.tsa_url,
+                worker_setup=configure_parser_logging,
+            ),
             evidence=EvidenceSigner(keys, timestamper),
             tokens=TokenIssuer(
                 keys,

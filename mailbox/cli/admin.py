@@ -20,16 +20,56 @@ def office() -> None:
 @click.option("--code", required=True, help="Short code, e.g. EP.")
 @click.option("--name", required=True)
 @click.option("--deemed-days", type=int, default=None, help="Days until deemed delivery.")
+@click.option(
+    "--active-content",
+    type=click.Choice(["reject", "allow"]),
+    default="reject",
+    show_default=True,
+    help="PDFs with JavaScript, launch actions, embedded files and the like.",
+)
 @click.pass_context
 @domain_command
-async def office_create(ctx: click.Context, code: str, name: str, deemed_days: int | None) -> None:
+async def office_create(
+    ctx: click.Context, code: str, name: str, deemed_days: int | None, active_content: str
+) -> None:
     from mailbox.identity.admin import create_office
 
     async with open_database() as database, database.write() as session:
         created = await create_office(
-            session=session, code=code, name=name, deemed_delivery_days=deemed_days
+            session=session,
+            code=code,
+            name=name,
+            deemed_delivery_days=deemed_days,
+            active_content=active_content,
         )
     emit(ctx, created.model_dump(mode="json"), f"Office {created.code}: {created.id}")
+
+
+@office.command("policy")
+@click.argument("office_ref", metavar="OFFICE")
+@click.option(
+    "--active-content",
+    type=click.Choice(["reject", "allow"]),
+    required=True,
+    help="reject: refuse PDFs with JavaScript, launch actions, embedded files, rich media, XFA "
+    "or form submission, naming what was found; allow: seal them and record what they carry "
+    "in the dispatch's evidence.",
+)
+@click.pass_context
+@domain_command
+async def office_policy(ctx: click.Context, office_ref: str, active_content: str) -> None:
+    """Set an office's policy (OFFICE is its id or its code)."""
+    from mailbox.identity.admin import set_active_content_policy
+
+    async with open_database() as database, database.write() as session:
+        changed = await set_active_content_policy(
+            session=session, office=office_ref, active_content=active_content
+        )
+    emit(
+        ctx,
+        changed.model_dump(mode="json"),
+        f"Office {changed.code}: active content {changed.active_content}",
+    )
 
 
 @main.group()

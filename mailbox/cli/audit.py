@@ -140,7 +140,8 @@ def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
     """Verify a proof-of-delivery bundle offline against the root certificate alone: the sealed
     document, each evidence record's hash, signature and timestamp, their order, the signed log
     checkpoint and each record's inclusion proof in it, the receipt.
-    Exits 1 if a check fails, 2 if the file is no proof bundle."""
+    Exits 1 if a check fails, 2 if the file is no proof bundle; never with a traceback (a
+    crafted part fails its check by name)."""
     from mailbox.proof.check import InputUnreadable, load_trust_root, verify_bundle
 
     try:
@@ -151,6 +152,12 @@ def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
         sys.exit(2)
     except InputUnreadable as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        # Every part of a bundle is checked on its own and a crash there is a failed check;
+        # whatever escapes still ends in one line and an exit code, never a traceback.
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        click.echo(f"Error: the bundle could not be verified ({detail})", err=True)
         sys.exit(2)
     lines = [f"{'✓' if f.passed else '✗'} {f.check}: {f.detail}" for f in report.findings]
     lines += [f"  note: {note}" for note in report.notes]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,10 +42,14 @@ from mailbox.models import (
     Office,
 )
 from mailbox.services import Services
+from mailbox.signing.active_content import ActiveContentReport
 from mailbox.signing.seal import PdfRejected
 
 __all__ = ["DispatchRequest", "Dispatched", "dispatch", "record_rejection", "validate"]
 
+log = logging.getLogger("mailbox.deliveries")
+# Longest refusal reason repeated in a log line.
+LOG_DETAIL_MAX = 500
 KIND_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 DOSSIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,63}$")
 
@@ -119,6 +124,16 @@ async def record_rejection(
         "errors": [{"field": e.field, "message": e.message} for e in error.errors],
         "received_bytes": len(request.pdf),
     }
+    if isinstance(error, InvalidDocument):
+        details["document_reason"] = error.reason
+        details.update(error.evidence)
+        # One bounded line: the parser's complaint is capped where it is made.
+        log.info(
+            "dispatch refused (%s): %s",
+            error.reason,
+            error.detail[:LOG_DETAIL_MAX],
+            extra={"office_id": request.office_id},
+        )
     async with services.db.write() as session:
         record = await evidence.append(
             session,
@@ -171,10 +186,12 @@ class _Parties:
 
 @dataclass(frozen=True)
 class _Sealed:
-    """The sealed PDF as stored: its blob id (the SHA-256 of the sealed bytes) and size."""
+    """The sealed PDF as stored: its blob id (the SHA-256 of the sealed bytes) and size, and
+    the active content it carries (found, and allowed by the office's policy)."""
 
     sha256: str
     size: int
+    active_content: ActiveContentReport
 
 
 async def dispatch(
@@ -266,14 +283,17 @@ async def _parties(session: AsyncSession, request: DispatchRequest) -> _Parties:
 async def _seal_and_store(services: Services, request: DispatchRequest, office: Office) -> _Sealed:
     """Seal the PDF in the sealing pool and store it encrypted; no transaction is open."""
     try:
-        sealed = await services.sealing.seal(
+        sealed = await services.sealing.seal_document(
             request.pdf,
             reason=f"Official {request.kind_code} of {office.name}",
             location=office.code,
+            active_content="allow" if office.active_content == "allow" else "reject",
         )
     except PdfRejected as exc:
-        raise InvalidDocument(str(exc), reason=exc.reason) from None
-    return _Sealed(await asyncio.to_thread(services.blobs.put, sealed), len(sealed))
+        found = {"active_content": exc.active_content.as_evidence()} if exc.active_content else {}
+        raise InvalidDocument(str(exc), reason=exc.reason, evidence=found) from None
+    blob_id = await asyncio.to_thread(services.blobs.put, sealed.pdf)
+    return _Sealed(blob_id, len(sealed.pdf), sealed.active_content)
 
 
 async def _record(
@@ -324,6 +344,9 @@ async def _record(
     if request.filename and request.filename != document.filename:
         # The name as the sender gave it is evidence; only the cleaned name is ever shown.
         accepted["filename_received"] = request.filename
+    if sealed.active_content or not sealed.active_content.complete:
+        # Allowed by the office's policy, and on record: what the document can do when opened.
+        accepted["active_content"] = sealed.active_content.as_evidence()
     drafts = [rules.accept(delivery, actor=actor, details=accepted)]
     paper_reason = rules.electronic_delivery_possible(account, office, request.kind_code)
     if paper_reason is None:

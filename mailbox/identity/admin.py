@@ -24,8 +24,11 @@ __all__ = [
     "create_user",
     "grant_role",
     "refresh_edelivery",
+    "set_active_content_policy",
 ]
 
+# An office's policy for PDFs with active content (see mailbox.signing.active_content).
+ACTIVE_CONTENT_POLICIES = ("reject", "allow")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
 MIN_PASSWORD = 10
 
@@ -37,7 +40,9 @@ async def create_office(
     name: str,
     deemed_delivery_days: int | None = None,
     paper_only_kinds: Sequence[str] = (),
+    active_content: str = "reject",
 ) -> Office:
+    _check_active_content(active_content)
     code = code.strip().upper()
     if not re.fullmatch(r"[A-Z0-9]{2,16}", code):
         raise InvalidRequest(
@@ -51,10 +56,39 @@ async def create_office(
         name=name.strip(),
         deemed_delivery_days=deemed_delivery_days,
         paper_only_kinds=list(paper_only_kinds),
+        active_content=active_content,
     )
     session.add(office)
     await session.flush()
     return office
+
+
+async def set_active_content_policy(
+    *, session: AsyncSession, office: str, active_content: str
+) -> Office:
+    """Set whether ``office`` (its id or its code) accepts PDFs with active content:
+    ``reject`` (the default) refuses them with a SubmissionRejection naming what was found,
+    ``allow`` seals them and records what they carry in the SubmissionAcceptance record."""
+    _check_active_content(active_content)
+    found = await session.get(Office, office)
+    if found is None:
+        found = (
+            await session.exec(select(Office).where(Office.code == office.strip().upper()))
+        ).first()
+    if found is None:
+        raise NotFound(f"No office {office}")
+    found.active_content = active_content
+    session.add(found)
+    await session.flush()
+    return found
+
+
+def _check_active_content(policy: str) -> None:
+    if policy not in ACTIVE_CONTENT_POLICIES:
+        raise InvalidRequest(
+            f"Unknown active content policy {policy!r}",
+            errors=[FieldError("active_content", "reject or allow")],
+        )
 
 
 async def create_account(

@@ -34,6 +34,11 @@ class Office(SQLModel, table=True):
     deemed_delivery_days: int | None = Field(default=None, ge=0)
     # Document kind codes that this office never serves electronically (paper by law).
     paper_only_kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # PDFs with active content (JavaScript, launch actions, embedded files, ...): "reject"
+    # them, or "allow" them and record what they carry in the dispatch's evidence.
+    active_content: str = Field(
+        default="reject", max_length=8, sa_column_kwargs={"server_default": "reject"}
+    )
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 

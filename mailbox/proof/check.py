@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from io import BytesIO
 from typing import Any
@@ -58,6 +58,10 @@ __all__ = [
 BUNDLE_FORMAT = "mailbox-proof-of-delivery/2"
 DOCUMENT, EVIDENCE, RECEIPT, README = "document.pdf", "evidence.json", "receipt.pdf", "README.txt"
 CHECKPOINT = "checkpoint.json"
+# Longest error repeated in a finding or a refusal.
+_DETAIL_MAX = 300
+# What a bundle may unpack to: the largest PDF accepted, a receipt and the evidence fit well.
+MAX_UNPACKED = 256 * 1024 * 1024
 CERTIFICATES = {role: f"certificates/{role}.pem" for role in ("root", "evidence", "tsa", "seal")}
 _REQUIRED = (EVIDENCE, CHECKPOINT, RECEIPT, CERTIFICATES["evidence"])
 MEMBERSHIP_NOTE = (
@@ -135,9 +139,9 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
     purged = next((r for r in reversed(records) if r.fields["type"] == PURGED_TYPE), None)
     if document is not None:
         findings += [
-            _pdf_seal("document seal", document, trust_root),
-            _document_hash(document, records),
-            _original(document, body, records),
+            _checked("document seal", _pdf_seal, "document seal", document, trust_root),
+            _checked("document hash", _document_hash, document, records),
+            _checked("original document", _original, document, body, records),
         ]
         if purged is not None:
             findings.append(
@@ -153,15 +157,15 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
     else:
         notes.append(NO_DOCUMENT_NOTE)
     findings += [
-        evidence_certificate(evidence_pem, trust_root, records),
-        record_hashes(records),
-        signatures(records, evidence_pem),
-        timestamps(records, trust_root),
-        order_and_links(records, str(body.get("delivery_id"))),
-        checkpoint_signature(checkpoint, evidence_pem),
-        checkpoint_timestamp(checkpoint, trust_root),
-        inclusion(records, checkpoint),
-        _pdf_seal("receipt seal", files[RECEIPT], trust_root),
+        _checked("evidence certificate", evidence_certificate, evidence_pem, trust_root, records),
+        _checked("record hashes", record_hashes, records),
+        _checked("signatures", signatures, records, evidence_pem),
+        _checked("timestamps", timestamps, records, trust_root),
+        _checked("order and links", order_and_links, records, str(body.get("delivery_id"))),
+        _checked("checkpoint signature", checkpoint_signature, checkpoint, evidence_pem),
+        _checked("checkpoint timestamp", checkpoint_timestamp, checkpoint, trust_root),
+        _checked("inclusion proofs", inclusion, records, checkpoint),
+        _checked("receipt seal", _pdf_seal, "receipt seal", files[RECEIPT], trust_root),
     ]
     bundled_root = files.get(CERTIFICATES["root"])
     if bundled_root is not None and _fingerprint(bundled_root) != _fingerprint(trust_root.dump()):
@@ -187,12 +191,34 @@ def _purged_note(record: BundledRecord) -> str:
     )
 
 
+def _checked(name: str, check: Callable[..., Finding], *args: Any) -> Finding:
+    """``check``'s finding; one that crashed on what a bundle holds (a crafted bundle can hold
+    anything) failed, with the error on one bounded line, and the other checks still run."""
+    try:
+        return check(*args)
+    except RecursionError:
+        return Finding(name, False, "could not be checked: its data is nested too deeply")
+    except Exception as exc:
+        return Finding(name, False, f"could not be checked ({_one_line(exc)})")
+
+
 def _read_zip(zip_bytes: bytes) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(BytesIO(zip_bytes)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > MAX_UNPACKED:
+                raise InputUnreadable(
+                    f"Not a proof bundle: it unpacks to {unpacked} bytes (at most {MAX_UNPACKED})"
+                )
             files = {name: archive.read(name) for name in archive.namelist()}
+    except InputUnreadable:
+        raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise InputUnreadable(f"Not a proof bundle: not a readable ZIP file ({exc})") from None
+    except Exception as exc:  # a crafted archive can make zipfile raise anything
+        raise InputUnreadable(
+            f"Not a proof bundle: not a readable ZIP file ({_one_line(exc)})"
+        ) from None
     missing = [name for name in _REQUIRED if name not in files]
     if missing:
         raise InputUnreadable(f"Not a proof bundle: {', '.join(missing)} missing")
@@ -207,16 +233,25 @@ def _read_evidence(raw: bytes) -> tuple[dict[str, Any], list[BundledRecord]]:
         records = [parse_record(item) for item in body["records"]]
     except InputUnreadable:
         raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InputUnreadable(f"{EVIDENCE} is malformed: {exc!r}") from None
+    except RecursionError:
+        raise InputUnreadable(f"{EVIDENCE} is malformed: nested too deeply") from None
+    except Exception as exc:
+        raise InputUnreadable(f"{EVIDENCE} is malformed: {_one_line(exc)}") from None
     return body, records
 
 
 def _read_checkpoint(raw: bytes) -> BundledCheckpoint:
     try:
         return parse_checkpoint(raw)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InputUnreadable(f"{CHECKPOINT} is malformed: {exc!r}") from None
+    except RecursionError:
+        raise InputUnreadable(f"{CHECKPOINT} is malformed: nested too deeply") from None
+    except Exception as exc:
+        raise InputUnreadable(f"{CHECKPOINT} is malformed: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc`` as ``Type: message`` on one line of at most ``_DETAIL_MAX`` characters."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:_DETAIL_MAX]
 
 
 def _pdf_seal(check: str, data: bytes, trust_root: asn1_x509.Certificate) -> Finding:

@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mailbox.signing.active_content import ActiveContentReport, scan_active_content
     from mailbox.signing.pki import (
         KeyMaterial,
         KeyMaterialMissing,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from mailbox.signing.seal import (
         PdfInfo,
         PdfRejected,
+        SealedDocument,
         Sealer,
         SealValidation,
         inspect_pdf,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     )
 
 _HOME = {
+    "ActiveContentReport": "active_content",
+    "scan_active_content": "active_content",
     "cert_pem": "records",
     "sign_record": "records",
     "verify_record": "records",
@@ -50,6 +54,7 @@ _HOME = {
     "PdfInfo": "seal",
     "PdfRejected": "seal",
     "SealValidation": "seal",
+    "SealedDocument": "seal",
     "Sealer": "seal",
     "inspect_pdf": "seal",
     "validate_sealed_pdf": "seal",
@@ -62,11 +67,13 @@ _HOME = {
 }
 
 __all__ = [
+    "ActiveContentReport",
     "KeyMaterial",
     "KeyMaterialMissing",
     "PdfInfo",
     "PdfRejected",
     "SealValidation",
+    "SealedDocument",
     "Sealer",
     "SealingPool",
     "TimestampInvalid",
@@ -77,6 +84,7 @@ __all__ = [
     "local_timestamper",
     "remote_timestamper",
     "render_receipt",
+    "scan_active_content",
     "sign_record",
     "timestamp_token",
     "token_gen_time",

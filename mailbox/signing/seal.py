@@ -4,6 +4,12 @@ A seal is an approval signature by the seal key in an incremental update, so any
 office already applied stays valid. The RFC 3161 token of the signature time is embedded in the
 CMS. Validation is offline against one root and reports each property separately so that callers
 (and auditors) see *what* failed.
+
+Incoming PDFs are hostile until read: whatever reading, checking or sealing one raises is a
+``PdfRejected`` with a bounded message, except the failures that are ours (``OSError``: a TSA
+that cannot be reached, a disk). ``seal_document`` is what a dispatch uses: it also refuses
+existing signatures that cannot be read (the sealed file would fail validation later) and
+scans for active content under the office's policy.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509
@@ -35,7 +41,13 @@ from pyhanko.sign.validation.pdf_embedded import (
 )
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from mailbox.signing.active_content import (
+    ActiveContentPolicy,
+    ActiveContentReport,
+    scan_active_content,
+)
 from mailbox.signing.blocking import run_blocking
+from mailbox.signing.object_streams import inflate_object_streams
 from mailbox.signing.pki import KeyMaterial
 from mailbox.signing.tsa import LocalTimeStamper, local_timestamper, offline_context
 
@@ -43,13 +55,16 @@ __all__ = [
     "PdfInfo",
     "PdfRejected",
     "SealValidation",
+    "SealedDocument",
     "Sealer",
     "inspect_pdf",
     "load_pkcs12_signer",
     "validate_sealed_pdf",
 ]
 
-RejectReason = Literal["not_pdf", "encrypted", "malformed", "empty", "locked", "unsigned"]
+RejectReason = Literal[
+    "not_pdf", "encrypted", "malformed", "empty", "locked", "unsigned", "active_content"
+]
 SEAL_FIELD = "OfficialSeal"
 # Room for the CMS signature container, in hex digits (two per DER byte). Measured: ECDSA seal
 # with seal + root certificates and a local TSA token is about 2.7 kB DER, i.e. 5.4 kB of hex.
@@ -59,22 +74,30 @@ RESERVED_LOCAL_TSA = 12 * 1024
 RESERVED_REMOTE_TSA = 32 * 1024
 # A PDF header may follow some junk; readers accept it within the first kilobyte.
 HEADER_WINDOW = 1024
-# What parsing hostile bytes can raise inside pyHanko: each means "not a PDF we can use".
-_UNREADABLE: tuple[type[Exception], ...] = (PdfError, ValueError, KeyError, TypeError, IndexError)
+# Failures that are ours, not the document's, while sealing: a TSA that cannot be reached
+# (pyHanko's TimestampRequestError and requests' errors are OSErrors), a disk.
+_OURS: tuple[type[BaseException], ...] = (OSError, MemoryError)
 # Longest parser message repeated in a problem or a log line.
 _DETAIL_MAX = 300
 
 
 class PdfRejected(ValueError):
-    """The bytes are not a PDF we can seal or validate; ``reason`` says why, in one word."""
+    """The bytes are not a PDF we can seal or validate; ``reason`` says why, in one word.
+    ``active_content`` is the scan that refused it, when that was the reason."""
 
-    def __init__(self, reason: RejectReason, message: str) -> None:
+    def __init__(
+        self,
+        reason: RejectReason,
+        message: str,
+        active_content: ActiveContentReport | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.active_content = active_content
 
-    def __reduce__(self) -> tuple[type[PdfRejected], tuple[str, str]]:
-        # Keeps ``reason`` across a process pool boundary.
-        return (type(self), (self.reason, str(self)))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps ``reason`` and the scan across a process pool boundary.
+        return (type(self), (self.reason, str(self), self.active_content))
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,14 @@ class PdfInfo:
     """What inspection learnt about an acceptable PDF."""
 
     page_count: int
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    """A dispatched PDF, sealed, and the active content it carries (allowed by the policy)."""
+
+    pdf: bytes
+    active_content: ActiveContentReport
 
 
 @dataclass(frozen=True)
@@ -148,11 +179,47 @@ class Sealer:
         Blocking and CPU-bound: run it in a worker thread or process.
         """
         writer = _open_writer(data)
+        _inspect(writer.prev)
+        return self._sign(writer, reason=reason, location=location)
+
+    def seal_document(
+        self,
+        data: bytes,
+        *,
+        reason: str,
+        location: str | None = None,
+        active_content: ActiveContentPolicy = "reject",
+    ) -> SealedDocument:
+        """Seal a dispatched PDF: as :meth:`seal`, after refusing (``PdfRejected``) one whose
+        existing signatures cannot be read, and one with active content unless the policy is
+        ``allow``; what was found (and allowed) comes back with the sealed bytes.
+
+        Blocking and CPU-bound: run it in a worker thread or process.
+        """
+        if active_content not in ("reject", "allow"):
+            raise ValueError(f"Unknown active content policy {active_content!r}")
+        writer = _open_writer(data)
         reader = writer.prev
+        with _malformed_unless_readable("The PDF could not be read"):
+            # First: the parser would inflate a decompression bomb whole on the first object
+            # it reads from it, the page tree included.
+            object_streams = inflate_object_streams(reader)
         _inspect(reader)
-        # Our own signing code raises ValueError and friends for our faults: only the PDF
-        # parser's errors (and deep nesting) mean the document is unusable here.
-        with _malformed_unless_readable("The PDF could not be read", (PdfError,)):
+        _check_signatures(reader)
+        with _malformed_unless_readable("The PDF could not be read"):
+            found = scan_active_content(reader, data, object_streams)
+        if active_content == "reject" and (found or not found.complete):
+            raise PdfRejected("active_content", _refusal(found), found)
+        return SealedDocument(self._sign(writer, reason=reason, location=location), found)
+
+    def _sign(
+        self, writer: IncrementalPdfFileWriter, *, reason: str, location: str | None
+    ) -> bytes:
+        reader = writer.prev
+        # pyHanko trusts the structure it signs into (the form, the first page's annotations,
+        # the permissions): on a hostile file it fails with any error at all. Only our own
+        # failures (a TSA that cannot be reached) are not the document's.
+        with _malformed_unless_readable("The PDF could not be sealed", ours=_OURS):
             certification = read_certification_data(reader)
             if certification is not None and certification.permission == MDPPerm.NO_CHANGES:
                 raise PdfRejected(
@@ -196,14 +263,12 @@ def validate_sealed_pdf(data: bytes, *, trust_root: x509.Certificate) -> SealVal
     if not signatures:
         raise PdfRejected("unsigned", "The PDF carries no signature")
     context = offline_context(trust_root)
-    with _malformed_unless_readable("The signed PDF could not be read", (PdfError,)):
-        try:
-            status = run_blocking(
-                async_validate_pdf_signature(signatures[-1], context, ts_validation_context=context)
-            )
-        except (SignatureValidationError, ValueError, KeyError, TypeError, IndexError) as exc:
-            # A damaged signature container (a flipped byte in /Contents) is no seal at all.
-            raise PdfRejected("malformed", f"The seal could not be read: {exc}") from None
+    # Validation is offline: nothing it raises is ours, everything means "no readable seal"
+    # (a flipped byte in /Contents, a hostile signature dictionary).
+    with _malformed_unless_readable("The seal could not be read", ours=(MemoryError,)):
+        status = run_blocking(
+            async_validate_pdf_signature(signatures[-1], context, ts_validation_context=context)
+        )
     stamp = status.timestamp_validity
     timestamp_valid = bool(stamp and stamp.intact and stamp.valid and stamp.trusted)
     return SealValidation(
@@ -242,21 +307,58 @@ def _check_header(data: bytes) -> None:
 
 @contextmanager
 def _malformed_unless_readable(
-    what: str, unreadable: tuple[type[Exception], ...] = _UNREADABLE
+    what: str, *, ours: tuple[type[BaseException], ...] = (MemoryError,)
 ) -> Iterator[None]:
-    """Turn what a parser raises on hostile bytes into ``PdfRejected("malformed")`` with a
-    bounded message: deep nesting (``RecursionError``) included, our own refusals untouched."""
+    """Turn whatever reading hostile bytes raises into ``PdfRejected("malformed")`` with a
+    bounded one-line message: deep nesting (``RecursionError``) included; our own refusals and
+    the failures that are ``ours`` go through untouched."""
     try:
         yield
     except PdfRejected:
         raise
     except RecursionError:
         raise PdfRejected("malformed", f"{what}: its objects are nested too deeply") from None
-    except unreadable as exc:
-        detail = str(exc)
-        if len(detail) > _DETAIL_MAX:
-            detail = detail[:_DETAIL_MAX] + "…"
-        raise PdfRejected("malformed", f"{what}: {detail}") from None
+    except ours:
+        raise
+    except Exception as exc:
+        raise PdfRejected("malformed", f"{what}: {_describe(exc)}") from None
+
+
+def _describe(exc: Exception) -> str:
+    """The parser's complaint on one line of at most ``_DETAIL_MAX`` characters. pyHanko's own
+    errors say what is wrong; anything else is a structure it did not expect."""
+    detail = " ".join(str(exc).split())
+    if not isinstance(exc, PdfError | SignatureValidationError):
+        detail = f"its structure is invalid ({type(exc).__name__}{': ' if detail else ''}{detail})"
+    if len(detail) > _DETAIL_MAX:
+        detail = detail[:_DETAIL_MAX] + "…"
+    return detail
+
+
+def _check_signatures(reader: PdfFileReader) -> None:
+    """Refuse a PDF whose existing signatures cannot be read: sealed, it would fail every
+    later validation (and an auditor's check) on the earlier signature, not on ours."""
+    with _malformed_unless_readable("An existing signature in the PDF cannot be read"):
+        for signature in reader.embedded_signatures:
+            byte_range = signature.byte_range
+            if len(byte_range) != 4 or not all(isinstance(n, int) and n >= 0 for n in byte_range):
+                raise ValueError(f"its /ByteRange {list(byte_range)[:8]} is not four offsets")
+            signature.signed_data.native  # noqa: B018 (asn1crypto parses lazily: force it)
+            signature.signer_info["signature"].native  # noqa: B018
+
+
+def _refusal(found: ActiveContentReport) -> str:
+    if not found.complete and not found:
+        what = "The PDF is too large or too deeply nested to be checked for active content"
+    else:
+        what = found.summary()
+        what = what[0].upper() + what[1:]
+        if not found.complete:
+            what += ", and it is too large or too deeply nested to be checked completely"
+    return (
+        f"{what}; this office does not accept active content (JavaScript, launch actions, "
+        "embedded files, rich media, XFA, form submission)"
+    )
 
 
 def _open_reader(data: bytes) -> PdfFileReader:

@@ -379,3 +379,85 @@ async def test_cli_refuses_a_file_that_is_not_a_bundle_with_exit_2(
     assert stderr.strip() == (
         "Error: Not a proof bundle: not a readable ZIP file (File is not a zip file)"
     )
+
+
+def _no_traceback(stderr: str) -> None:
+    assert "Traceback" not in stderr
+    assert len(stderr) < 1000
+
+
+async def test_cli_reports_a_document_with_an_unreadable_earlier_signature_without_traceback(
+    bundle: bytes, key_material: KeyMaterial, tmp_path: Path
+) -> None:
+    """A PDF with a broken earlier signature, sealed before dispatch refused such files: the
+    document seal check fails by name (it ended in an AttributeError traceback before)."""
+    from mailbox.signing.seal import Sealer
+    from tests.fixtures import hostile
+
+    sealed = Sealer(key_material).seal(hostile.unparseable_signature_field(), reason="Official")
+    proof = tmp_path / "proof.zip"
+    proof.write_bytes(_replace(bundle, "document.pdf", lambda _: sealed))
+    root = tmp_path / "root.pem"
+    root.write_text(cert_pem(key_material.root_cert))
+
+    code, stdout, stderr = await _cli("audit", "verify-bundle", str(proof), "--root", str(root))
+
+    assert code == 1
+    assert "✗ document seal: The signed PDF could not be read" in stdout
+    assert "✓ record signatures" in stdout or "✓ signatures" in stdout
+    _no_traceback(stderr)
+
+
+def _lie_about_size(archive: bytes, size: int) -> bytes:
+    """``archive`` whose central directory claims its first member unpacks to ``size`` bytes."""
+    at = archive.index(b"PK\x01\x02") + 24
+    return archive[:at] + size.to_bytes(4, "little") + archive[at + 4 :]
+
+
+CRAFTED_BUNDLES: dict[str, Callable[[bytes], bytes]] = {
+    "deeply-nested-evidence": lambda b: _replace(
+        b, "evidence.json", lambda _: b"[" * 100_000 + b"]" * 100_000
+    ),
+    "records-not-a-list": lambda b: _replace(
+        b, "evidence.json", _edit_json(lambda e: e.update(records={"a": 1}))
+    ),
+    "signature-a-number": lambda b: _replace(
+        b, "evidence.json", _edit_json(lambda e: e["records"][0].update(signature=12345))
+    ),
+    "proof-of-objects": lambda b: _replace(
+        b,
+        "evidence.json",
+        _edit_json(lambda e: e["records"][1].update(inclusion_proof=[{"x": 1}], leaf_index=[])),
+    ),
+    "checkpoint-a-list": lambda b: _replace(b, "checkpoint.json", lambda _: b"[1, 2, 3]"),
+    "receipt-not-a-pdf": lambda b: _replace(b, "receipt.pdf", lambda _: b"%PDF-1.7\n\x00" * 50),
+    "claims-to-unpack-to-4-gb": lambda b: _lie_about_size(b, 0xFFFFFFFF),
+}
+
+
+@pytest.mark.parametrize("craft", CRAFTED_BUNDLES.values(), ids=CRAFTED_BUNDLES.keys())
+async def test_a_crafted_bundle_fails_a_named_check_or_is_refused_never_crashes(
+    bundle: bytes, key_material: KeyMaterial, craft: Callable[[bytes], bytes]
+) -> None:
+    try:
+        report = await _verify(craft(bundle), key_material)
+    except InputUnreadable as refused:
+        assert "\n" not in str(refused) and len(str(refused)) < 500
+    else:
+        assert not report.ok
+        assert all(len(f.detail) < 1000 for f in report.findings)
+
+
+async def test_cli_ends_a_crafted_bundle_with_one_line_and_exit_2(
+    bundle: bytes, key_material: KeyMaterial, tmp_path: Path
+) -> None:
+    proof = tmp_path / "proof.zip"
+    proof.write_bytes(CRAFTED_BUNDLES["deeply-nested-evidence"](bundle))
+    root = tmp_path / "root.pem"
+    root.write_text(cert_pem(key_material.root_cert))
+
+    code, stdout, stderr = await _cli("audit", "verify-bundle", str(proof), "--root", str(root))
+
+    assert code == 2
+    assert stdout == ""
+    assert stderr == "Error: evidence.json is malformed: nested too deeply\n"

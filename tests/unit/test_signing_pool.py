@@ -13,6 +13,7 @@ import pytest
 from mailbox.signing.pki import KeyMaterial, KeyMaterialMissing
 from mailbox.signing.pool import SealingPool
 from mailbox.signing.seal import PdfRejected, validate_sealed_pdf
+from tests.fixtures import hostile
 
 
 @pytest.fixture(scope="module", params=[0, 1], ids=["thread", "process"])
@@ -48,6 +49,26 @@ async def test_pool_seal_of_non_pdf_raises_pdf_rejected(pool: SealingPool) -> No
 
     assert caught.value.reason == "not_pdf"
     assert "not a PDF" in str(caught.value)
+
+
+async def test_pool_refuses_active_content_with_what_was_found(pool: SealingPool) -> None:
+    with pytest.raises(PdfRejected) as caught:
+        await pool.seal_document(hostile.javascript_open_action(), reason="Official")
+
+    assert caught.value.reason == "active_content"
+    assert caught.value.active_content is not None
+    assert caught.value.active_content.kinds == ("javascript",)
+
+
+async def test_pool_seals_allowed_active_content_and_reports_it(
+    pool: SealingPool, key_material: KeyMaterial
+) -> None:
+    sealed = await pool.seal_document(
+        hostile.launch_action(), reason="Official", active_content="allow"
+    )
+
+    assert sealed.active_content.kinds == ("launch",)
+    assert validate_sealed_pdf(sealed.pdf, trust_root=key_material.root_cert).ok
 
 
 def test_pool_without_pki_fails_at_start(tmp_path: Path) -> None:

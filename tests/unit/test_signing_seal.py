@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
@@ -27,7 +28,8 @@ from mailbox.signing.seal import (
     load_pkcs12_signer,
     validate_sealed_pdf,
 )
-from mailbox.signing.tsa import offline_context
+from mailbox.signing.tsa import offline_context, remote_timestamper
+from tests.fixtures import hostile
 from tests.fixtures.pki import MakePdf
 
 
@@ -220,3 +222,53 @@ def test_seal_with_pkcs12_signer_validates(
     sealed = Sealer(key_material, signer=signer).seal(sample_pdf, reason="Official")
 
     assert validate_sealed_pdf(sealed, trust_root=key_material.root_cert).ok
+
+
+@pytest.mark.parametrize("build", hostile.BROKEN_SIGNATURES.values(), ids=hostile.BROKEN_SIGNATURES)
+def test_seal_document_refuses_an_existing_signature_that_cannot_be_read(
+    sealer: Sealer, build
+) -> None:
+    with pytest.raises(PdfRejected) as caught:
+        sealer.seal_document(build(), reason="Official communication")
+
+    assert caught.value.reason == "malformed"
+    assert str(caught.value).startswith("An existing signature in the PDF cannot be read")
+    assert len(str(caught.value)) < 500
+
+
+@pytest.mark.parametrize("build", hostile.BROKEN_SIGNATURES.values(), ids=hostile.BROKEN_SIGNATURES)
+def test_validate_of_a_sealed_pdf_with_an_unreadable_earlier_signature_is_rejected(
+    sealer: Sealer, key_material: KeyMaterial, build
+) -> None:
+    # Sealed without the check (as before it existed): validation names the damage instead of
+    # crashing with an AttributeError, so an auditor's check reports it.
+    sealed = sealer.seal(build(), reason="Official communication")
+
+    with pytest.raises(PdfRejected) as caught:
+        validate_sealed_pdf(sealed, trust_root=key_material.root_cert)
+    assert caught.value.reason == "malformed"
+    assert len(str(caught.value)) < 500
+
+
+@pytest.mark.parametrize("build", hostile.BROKEN_STRUCTURES.values(), ids=hostile.BROKEN_STRUCTURES)
+def test_seal_of_a_structure_of_wrong_types_is_rejected_as_malformed(sealer: Sealer, build) -> None:
+    pdf = build()
+
+    for seal in (sealer.seal, sealer.seal_document):
+        with pytest.raises(PdfRejected) as caught:
+            seal(pdf, reason="Official communication")
+        assert caught.value.reason == "malformed"
+        assert "\n" not in str(caught.value)
+        assert len(str(caught.value)) < 500
+
+
+def test_seal_with_an_unreachable_tsa_is_our_failure_not_the_document(
+    key_material: KeyMaterial, sample_pdf: bytes
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once closed
+    sealer = Sealer(key_material, timestamper=remote_timestamper(f"http://127.0.0.1:{port}/"))
+
+    with pytest.raises(OSError):
+        sealer.seal_document(sample_pdf, reason="Official communication")

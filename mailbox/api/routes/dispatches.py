@@ -57,7 +57,10 @@ IdempotencyKey = Annotated[
             f"field exceeds {FORM_FIELD_LIMIT} bytes.",
             415: "The body is not multipart/form-data.",
             422: "Invalid metadata, unknown recipient, or not an acceptable PDF (not a PDF, "
-            "encrypted, malformed). `evidence_id` names the SubmissionRejection record.",
+            "encrypted, malformed, an existing signature that cannot be read, or active "
+            "content such as JavaScript or embedded files that the office does not accept: "
+            "`detail` names what was found). `evidence_id` names the SubmissionRejection "
+            "record.",
         },
     ),
 )
