@@ -5,7 +5,7 @@ Every command that reports something prints JSON with ``--json`` so that scripts
 drive it; errors print one clear line to stderr and exit non-zero (2 for bad input).
 """
 
-from mailbox.cli import admin, audit, running  # noqa: F401  (registers the commands)
+from mailbox.cli import admin, audit, blobs, running  # noqa: F401  (registers the commands)
 from mailbox.cli.base import main
 
 __all__ = ["main"]
