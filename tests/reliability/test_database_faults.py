@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import asyncpg
 import pytest
 from httpx import AsyncClient
 from sqlalchemy.engine import make_url
@@ -236,3 +237,44 @@ class TestConnectionCutAtCommit:
 async def _only_delivery(services: Services) -> Delivery:
     async with services.db.session() as session:
         return (await session.exec(select(Delivery))).one()
+
+
+@POSTGRES
+async def test_a_read_whose_connection_stays_lost_answers_503_not_500(
+    client: AsyncClient, services: Services, database_url: str
+) -> None:
+    """A read route (no retry of its own) whose backend is terminated while it waits on a lock
+    answers 503 with Retry-After; the next read is served."""
+    world = await make_world(services)
+    headers = await token_for(client, world.dispatcher)
+    created = await post_dispatch(client, headers, world.account.id)
+    delivery_id = created.json()["id"]
+    database = make_url(database_url).database
+
+    blocker = await asyncpg.connect(
+        PG_HOST.replace("postgresql+asyncpg", "postgresql") + f"/{database}", timeout=5
+    )
+    try:
+        # Hold the delivery table so the read waits on it; then terminate the read's backend.
+        await blocker.execute("BEGIN; LOCK TABLE delivery IN ACCESS EXCLUSIVE MODE")
+        reading = asyncio.create_task(
+            client.get(f"/api/v1/dispatches/{delivery_id}", headers=headers)
+        )
+        for _ in range(100):
+            waiting = await blocker.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'",
+                database,
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.02)
+        response = await reading
+    finally:
+        await blocker.close()
+
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.json()["type"] == "/problems/database-unavailable"
+    again = await client.get(f"/api/v1/dispatches/{delivery_id}", headers=headers)
+    assert again.status_code == 200
