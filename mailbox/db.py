@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import to_utc
-from mailbox.errors import DatabaseUnavailable, SchemaNotMigrated
+from mailbox.errors import DatabaseUnavailable, MailboxError, SchemaNotMigrated
 
 __all__ = [
     "Database",
@@ -249,6 +249,8 @@ def is_transient(exc: BaseException) -> bool:
     terminated backend, a server restart, SQLite's "database is locked" after its timeout),
     so that the same work in a fresh transaction may well succeed; False for every error the
     work itself caused (a constraint, a bad statement)."""
+    if isinstance(exc, IntegrityError | MailboxError):
+        return False  # the work's own error (or one already answered), whatever caused it
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
