@@ -170,6 +170,19 @@ class Settings(BaseSettings):
     reminder_days: list[int] = Field(
         default_factory=lambda: [3, 7], description="Days after consignment to remind."
     )
+    blob_sweep_interval_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the blob store is swept (and once at start): temporary files "
+        "of failed writes older than an hour, and orphan blobs, are removed.",
+    )
+    blob_orphan_grace_seconds: float = Field(
+        86400.0,
+        ge=3600,
+        description="Age after which a blob that no document references (its dispatch failed "
+        "or was killed after storing it) is removed by the sweep; at least an hour, so that "
+        "a dispatch between storing its blob and committing is never swept.",
+    )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Webhook POST timeout.")
     webhook_allow_http_loopback: bool = Field(
         False, description="Accept http:// webhook URLs on 127.0.0.1 (tests and local demos)."

@@ -1,36 +1,47 @@
 """Database plumbing: the async engine (SQLite in WAL mode or PostgreSQL), the UTC column
-type, sessions that commit or roll back as one unit, and the check that the schema is migrated.
+type, sessions that commit or roll back as one unit, the check that the schema is migrated, and
+what a lost connection means: :func:`is_transient` tells a dropped connection or a locked
+database (ours, and gone a moment later) from a real error, and :func:`retry_transient` runs a
+use case's unit of work again in a fresh transaction, a few times with a short pause, before it
+gives up with :class:`DatabaseUnavailable` (503, ``Retry-After``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import to_utc
-from mailbox.errors import SchemaNotMigrated
+from mailbox.errors import DatabaseUnavailable, MailboxError, SchemaNotMigrated
 
 __all__ = [
     "Database",
     "UTCDateTime",
     "alembic_config",
     "assert_migrated",
+    "is_transient",
     "protect_sqlite_files",
+    "retry_transient",
     "run_migrations",
     "try_advisory_lock",
 ]
+
+log = logging.getLogger("mailbox.db")
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -193,3 +204,104 @@ async def assert_migrated(database: Database) -> None:
         raise SchemaNotMigrated(current=None, head=head) from exc
     if current != head:
         raise SchemaNotMigrated(current=current, head=head)
+
+
+# --- lost connections ----------------------------------------------------------------------
+
+# Pauses between the attempts of a unit of work whose connection was lost: four attempts within
+# about a second, long enough for the pool to reconnect after a backend was terminated or a
+# primary failed over, short enough to answer before a client's own timeout.
+RETRY_DELAYS: tuple[float, ...] = (0.05, 0.2, 0.6)
+# What a client is told when the database stayed away through them.
+DATABASE_RETRY_AFTER = 5
+
+# Words of the drivers' messages for a connection that went away or a database that is busy.
+_TRANSIENT_MESSAGES = (
+    "server closed the connection",
+    "connection was closed",
+    "connection is closed",
+    "connection does not exist",
+    "terminating connection",
+    "connection reset",
+    "broken pipe",
+    "could not connect",
+    "connection refused",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "database is locked",
+)
+# asyncpg's names for the same (matched by name: asyncpg is only there with PostgreSQL).
+_TRANSIENT_TYPES = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "CannotConnectNowError",
+        "ConnectionResetError",
+        "BrokenPipeError",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database connection was lost or the database was busy (a
+    terminated backend, a server restart, SQLite's "database is locked" after its timeout),
+    so that the same work in a fresh transaction may well succeed; False for every error the
+    work itself caused (a constraint, a bad statement)."""
+    if isinstance(exc, IntegrityError | MailboxError):
+        return False  # the work's own error (or one already answered), whatever caused it
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if type(current).__name__ in _TRANSIENT_TYPES:
+            return True
+        message = str(current).lower()
+        if any(words in message for words in _TRANSIENT_MESSAGES):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+async def retry_transient(
+    work: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    delays: Sequence[float] = RETRY_DELAYS,
+) -> T:
+    """Run ``work`` (one unit of work that opens its own transactions) and return its result;
+    when the database connection is lost (:func:`is_transient`) run it again after each of
+    ``delays``. Work that may have committed before its connection dropped must find out
+    itself on its next attempt (see the dispatch). When every attempt failed, raise
+    :class:`DatabaseUnavailable`, logged at ERROR; any other error passes through at once."""
+    for attempt, delay in enumerate((*delays, None), start=1):
+        try:
+            return await work()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            if delay is None:
+                log.error(
+                    "%s: database unavailable after %d attempts (%s)",
+                    what,
+                    attempt,
+                    reason,
+                    extra={"attempts": attempt},
+                )
+                raise DatabaseUnavailable(
+                    "The database is unavailable; nothing was changed. Retry later.",
+                    retry_after=DATABASE_RETRY_AFTER,
+                ) from exc
+            log.warning(
+                "%s: database connection lost, attempt %d again (%s)",
+                what,
+                attempt + 1,
+                reason,
+                extra={"attempt": attempt},
+            )
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

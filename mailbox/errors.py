@@ -13,6 +13,7 @@ __all__ = [
     "BlobCorrupted",
     "Conflict",
     "ContentGone",
+    "DatabaseUnavailable",
     "EvidenceLogBroken",
     "FieldError",
     "IllegalTransition",
@@ -23,7 +24,10 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "SchemaNotMigrated",
+    "StorageFull",
+    "StorageUnavailable",
     "TooManyAttempts",
+    "Unavailable",
 ]
 
 
@@ -149,6 +153,41 @@ class EvidenceLogBroken(MailboxError):
     status_code = 500
     type = "/problems/evidence-log-broken"
     title = "Evidence log broken"
+
+
+class Unavailable(MailboxError):
+    """Our own part failed (disk, database): nothing was done, the same request may be sent
+    again after ``retry_after`` seconds, and it never counts against the sender."""
+
+    status_code = 503
+    type = "/problems/service-unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class StorageFull(Unavailable):
+    """The blob store has no space left (ENOSPC, EDQUOT): an operator must make room."""
+
+    status_code = 507
+    type = "/problems/storage-full"
+    title = "Insufficient storage"
+
+
+class StorageUnavailable(Unavailable):
+    """The blob store cannot be written (read-only, permission denied, I/O error)."""
+
+    type = "/problems/storage-unavailable"
+    title = "Storage unavailable"
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database kept failing (connection lost, locked) after the use case's retries."""
+
+    type = "/problems/database-unavailable"
+    title = "Database unavailable"
 
 
 class SchemaNotMigrated(MailboxError):

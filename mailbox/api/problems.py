@@ -1,5 +1,9 @@
 """Every error becomes RFC 9457 ``application/problem+json`` here, and only here: domain errors,
-litestar's validation and HTTP errors, and anything unexpected (as a 500 that leaks nothing)."""
+litestar's validation and HTTP errors, and anything unexpected (as a 500 that leaks nothing).
+
+Our own faults answer what they are, with ``Retry-After``, never a bare 500: a full blob store
+507, a blob store that cannot be written or a database that stayed away through the use case's
+retries 503; so does a lost database connection outside a use case that retries (a read)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from sqlalchemy.exc import DBAPIError
 
 from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails
-from mailbox.errors import MailboxError
+from mailbox.db import DATABASE_RETRY_AFTER, is_transient
+from mailbox.errors import DatabaseUnavailable, MailboxError, Unavailable
 
 __all__ = ["exception_handlers", "problem_response", "problem_responses"]
 
@@ -36,6 +42,7 @@ _TITLES = {
     429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
+    507: "Insufficient storage",
 }
 
 
@@ -67,6 +74,9 @@ def problem_response(
 def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[ProblemDetails]:
     if exc.status_code >= 500:
         log.error("domain error %s: %s", type(exc).__name__, exc.detail)
+    headers = None
+    if isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         exc.status_code,
         exc.detail,
@@ -74,6 +84,26 @@ def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[Pro
         title=exc.title,
         errors=[FieldProblem(e.field, e.message) for e in exc.errors],
         evidence_id=exc.evidence_id,
+        headers=headers,
+    )
+
+
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    """A lost connection is ours and passes: 503 with Retry-After. Anything else is a bug."""
+    if not is_transient(exc):
+        return _unexpected(request, exc)
+    log.error(
+        "database connection lost on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+    )
+    return _mailbox_error(
+        request,
+        DatabaseUnavailable(
+            "The database is unavailable; nothing was changed. Retry later.",
+            retry_after=DATABASE_RETRY_AFTER,
+        ),
     )
 
 
@@ -107,6 +137,7 @@ exception_handlers: dict[Any, Any] = {
     MailboxError: _mailbox_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    DBAPIError: _database_error,
     Exception: _unexpected,
 }
 
@@ -122,6 +153,10 @@ PROBLEM_RESPONSES_DOC = {
     413: "The upload exceeds the size limit.",
     415: "The body is not of the media type this endpoint takes.",
     422: "The request is well-formed but invalid; `errors` names each bad field.",
+    503: "Our database or document store is unavailable; nothing was done. Send the same "
+    "request again after `Retry-After` seconds (with the same Idempotency-Key).",
+    507: "Our document store is full; nothing was done. Send the same request again after "
+    "`Retry-After` seconds (with the same Idempotency-Key).",
 }
 
 # The problem type each status usually carries (see mailbox.errors), for documentation.
@@ -135,6 +170,8 @@ _EXAMPLE_TYPES = {
     413: "/problems/content-too-large",
     415: "/problems/unsupported-media-type",
     422: "/problems/invalid-request",
+    503: "/problems/service-unavailable",
+    507: "/problems/storage-full",
 }
 
 

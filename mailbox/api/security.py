@@ -19,6 +19,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from mailbox.db import retry_transient
 from mailbox.errors import NotAuthenticated, PermissionDenied
 from mailbox.identity.policy import Action, offices_where
 from mailbox.identity.principal import Principal, load_client_principal, load_principal
@@ -65,12 +66,17 @@ async def principal_from_token(
     """The principal an access token stands for; :class:`NotAuthenticated` if it is invalid,
     expired, or (``clients=False``: web sessions) a machine client's."""
     claims = services.tokens.decode(token)
-    async with services.db.session() as session:
-        if claims.get("kind") == "client":
-            if not clients:
-                raise NotAuthenticated("Machine clients have no web session")
-            return await load_client_principal(session, claims["sub"])
-        return await load_principal(session, claims["sub"])
+
+    async def load() -> Principal:
+        async with services.db.session() as session:
+            if claims.get("kind") == "client":
+                if not clients:
+                    raise NotAuthenticated("Machine clients have no web session")
+                return await load_client_principal(session, claims["sub"])
+            return await load_principal(session, claims["sub"])
+
+    # A read: run again in a fresh session when the database connection was lost.
+    return await retry_transient(load, what="principal")
 
 
 async def _caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

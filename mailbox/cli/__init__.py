@@ -9,6 +9,7 @@ from mailbox.cli import (  # noqa: F401  (registers the commands)
     admin,
     audit,
     backups,
+    blobs,
     outbox,
     retention,
     running,

@@ -8,8 +8,19 @@ blob stored before a failed transaction is harmless: it is content-addressed and
 nothing. Every refused dispatch that reached us leaves one SubmissionRejection record and
 nothing else.
 
+Our own faults are never the sender's: a blob store that is full or cannot be written raises
+StorageFull (507) or StorageUnavailable (503) before any row is written, and leaves no file. A
+lost database connection is retried here, in a fresh transaction (:func:`retry_transient`),
+before anything is answered. The ids of the document and the delivery are chosen once, before
+the first attempt: when the connection drops during COMMIT nobody knows whether the commit
+happened, so each further attempt first looks for the delivery by its id and answers from it
+if it is there. A dispatch without an Idempotency-Key is thus never written twice by our
+retries (a client's own retry after an answer it did not get still needs the key). What still
+fails is DatabaseUnavailable (503 with Retry-After).
+
 Sessions: one read, one write; a refusal adds the write of its rejection record, and a retry
-that lost the race for its Idempotency-Key adds one read of the winner's result.
+that lost the race for its Idempotency-Key adds one read of the winner's result; each lost
+connection adds one read and one write.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
+from mailbox.db import retry_transient
 from mailbox.deliveries import rules
 from mailbox.deliveries.events import enqueue
 from mailbox.deliveries.filenames import document_filename
@@ -33,6 +45,7 @@ from mailbox.deliveries.inbox import DeliveryView, delivery_view, timeline
 from mailbox.errors import Conflict, FieldError, InvalidDocument, InvalidRequest, MailboxError
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
+from mailbox.ids import new_id
 from mailbox.models import (
     Account,
     Delivery,
@@ -47,7 +60,7 @@ from mailbox.signing.seal import PdfRejected
 
 __all__ = ["DispatchRequest", "Dispatched", "dispatch", "record_rejection", "validate"]
 
-log = logging.getLogger("mailbox.deliveries")
+log = logging.getLogger("mailbox.deliveries.dispatch")
 # Longest refusal reason repeated in a log line.
 LOG_DETAIL_MAX = 500
 KIND_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -210,22 +223,44 @@ async def dispatch(
         claim = IdempotencyClaim(
             f"office:{request.office_id}", idempotency_key, request.fingerprint()
         )
-    try:
+
+    async def read() -> Dispatched | _Parties:
         async with services.db.session() as session:
             earlier = await _earlier_result(session, claim) if claim else None
             if earlier is not None:
                 return earlier
             validate(request, upload_limit=services.settings.upload_limit_bytes)
-            parties = await _parties(session, request)
+            return await _parties(session, request)
+
+    try:
+        found = await retry_transient(read, what="dispatch read")
+        if isinstance(found, Dispatched):
+            return found
+        parties = found
         sealed = await _seal_and_store(services, request, parties.office)
     except (InvalidRequest, InvalidDocument) as error:
         error.evidence_id = await record_rejection(
             services, request, error, actor=actor, actor_ip=actor_ip
         )
         raise
-    try:
+    ids = _RowIds(document_id=new_id("doc"), delivery_id=new_id("dlv"))
+    attempted = False
+
+    async def write() -> Dispatched:
+        nonlocal attempted
+        if attempted:
+            # The connection of the last attempt dropped: perhaps during COMMIT, after it.
+            async with services.db.session() as session:
+                written = await _written(session, ids.delivery_id)
+            if written is not None:
+                log.warning(
+                    "dispatch committed before its connection was lost; answered from its rows",
+                    extra={"delivery_id": ids.delivery_id, "office_id": request.office_id},
+                )
+                return written
+        attempted = True
         async with services.db.write() as session:
-            view, timeline = await _record(
+            view, records = await _record(
                 session=session,
                 services=services,
                 request=request,
@@ -233,17 +268,44 @@ async def dispatch(
                 sealed=sealed,
                 actor=actor,
                 claim=claim,
+                ids=ids,
             )
+        return Dispatched(view, records, created=True)
+
+    try:
+        return await retry_transient(write, what="dispatch")
     except IntegrityError:
         # The same Idempotency-Key committed while this request was sealing: its result wins.
         if claim is None:
             raise
-        async with services.db.session() as session:
-            earlier = await _earlier_result(session, claim)
+        earlier = await retry_transient(
+            lambda: _read_earlier(services, claim), what="dispatch replay"
+        )
         if earlier is None:
             raise
         return earlier
-    return Dispatched(view, timeline, created=True)
+
+
+async def _read_earlier(services: Services, claim: IdempotencyClaim) -> Dispatched | None:
+    async with services.db.session() as session:
+        return await _earlier_result(session, claim)
+
+
+@dataclass(frozen=True)
+class _RowIds:
+    """The ids a dispatch gives its document and delivery, chosen before its first attempt so
+    that a later attempt can tell whether an earlier one committed."""
+
+    document_id: str
+    delivery_id: str
+
+
+async def _written(session: AsyncSession, delivery_id: str) -> Dispatched | None:
+    """The delivery an earlier attempt of this dispatch committed, or None."""
+    if await session.get(Delivery, delivery_id) is None:
+        return None
+    view = await delivery_view(session=session, delivery_id=delivery_id)
+    return Dispatched(view, await timeline(session=session, delivery_id=delivery_id), True)
 
 
 async def _earlier_result(session: AsyncSession, claim: IdempotencyClaim) -> Dispatched | None:
@@ -305,12 +367,14 @@ async def _record(
     sealed: _Sealed,
     actor: str,
     claim: IdempotencyClaim | None,
+    ids: _RowIds,
 ) -> tuple[DeliveryView, list[EvidenceRecord]]:
     """Write the document, the delivery, its evidence, its outbox rows and the idempotency
     record in the caller's transaction; return the delivery's view and timeline."""
     at = now()
     office, account = parties.office, parties.account
     document = Document(
+        id=ids.document_id,
         office_id=office.id,
         kind_code=request.kind_code,
         dossier_number=request.dossier_number.strip(),
@@ -322,6 +386,7 @@ async def _record(
         sealed_size=sealed.size,
     )
     delivery = Delivery(
+        id=ids.delivery_id,
         document_id=document.id,
         account_id=account.id,
         office_id=office.id,

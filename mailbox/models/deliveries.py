@@ -34,7 +34,8 @@ class Document(SQLModel, table=True):
     title: str = Field(max_length=500)
     filename: str = Field(max_length=255)
     original_sha256: str = Field(max_length=64)
-    sealed_sha256: str = Field(max_length=64)  # also the blob id
+    # Also the blob id; indexed for the blob sweep, which asks which blobs are referenced.
+    sealed_sha256: str = Field(max_length=64, index=True)
     original_size: int
     sealed_size: int
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)

@@ -1,7 +1,7 @@
 """Periodic jobs (APScheduler 3, ``AsyncIOScheduler``): the outbox drain, the legal scans
-(deemed delivery, reminders), the evidence log's signed checkpoints, the daily digest and the
-retention purge (content past its retention period crypto-shredded), run
-inside the web process or by ``python -m mailbox worker``.
+(deemed delivery, reminders), the evidence log's signed checkpoints, the daily digest, the
+retention purge (content past its retention period crypto-shredded) and the blob sweep (stale
+temporary files, orphan blobs), run inside the web process or by ``python -m mailbox worker``.
 
 Every job is ``max_instances=1, coalesce=True``: a slow round is never overlapped by the next
 one, and rounds missed while the loop was busy collapse into one. A job's error is logged
@@ -30,6 +30,7 @@ from mailbox.deliveries.scans import run_legal_scans
 from mailbox.evidence.checkpoints import make_checkpoint
 from mailbox.notifications.digests import queue_digests
 from mailbox.notifications.outbox import drain_until_idle
+from mailbox.operations.blob_sweep import sweep_blobs
 from mailbox.services import Services
 
 __all__ = ["run_worker", "start_scheduler", "worker_identity"]
@@ -65,7 +66,7 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
     ``outbox_interval_seconds``, ``legal_scan_interval_seconds``,
     ``checkpoint_interval_seconds`` and ``retention_interval_seconds``; the digest runs at
     ``digest_hour_utc`` every day and once at start, to catch up on a day missed while the
-    service was down.
+    service was down; the blob sweep at once and then every ``blob_sweep_interval_seconds``.
     """
     settings = services.settings
     me = worker_identity()
@@ -104,6 +105,14 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         seconds=settings.retention_interval_seconds,
         id="retention",
         name="retention",
+        next_run_time=started,
+    )
+    scheduler.add_job(
+        _logged("blob-sweep", me, lambda: sweep_blobs(services)),
+        "interval",
+        seconds=settings.blob_sweep_interval_seconds,
+        id="blob-sweep",
+        name="blob-sweep",
         next_run_time=started,
     )
     digest = _logged("digest", me, lambda: queue_digests(services))

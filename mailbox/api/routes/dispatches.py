@@ -29,7 +29,9 @@ IdempotencyKey = Annotated[
     Parameter(
         header="Idempotency-Key",
         max_length=200,
-        description="Retrying with the same key and body returns the first dispatch.",
+        description="Send one with every dispatch: retrying with the same key and body (after "
+        "a timeout, a 503 or a 507) returns the first dispatch instead of serving the document "
+        "twice.",
     ),
 ]
 
@@ -49,6 +51,8 @@ IdempotencyKey = Annotated[
         413,
         415,
         422,
+        503,
+        507,
         details={
             400: "The request is malformed, or a metadata field is not UTF-8 text.",
             403: "You dispatch for no office, or not for the one named.",
@@ -61,6 +65,11 @@ IdempotencyKey = Annotated[
             "content such as JavaScript or embedded files that the office does not accept: "
             "`detail` names what was found). `evidence_id` names the SubmissionRejection "
             "record.",
+            503: "Our document store cannot be written, or our database stayed unavailable "
+            "through our own retries: nothing was delivered. Send the same request again after "
+            "`Retry-After` seconds, with the same Idempotency-Key.",
+            507: "Our document store is full: nothing was delivered. Send the same request again "
+            "after `Retry-After` seconds, with the same Idempotency-Key.",
         },
     ),
 )
