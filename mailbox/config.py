@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     webhook_allow_http_loopback: bool = Field(
         False, description="Accept http:// webhook URLs on 127.0.0.1 (tests and local demos)."
     )
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="Post webhooks to loopback, private and other non-public addresses too "
+        "(tests and local demos only: otherwise a subscriber could make the service reach "
+        "its own network).",
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @classmethod

@@ -135,6 +135,7 @@ async def create_webhook(
             account_id=account_id,
             office_id=office_id,
             allow_http_loopback=services.settings.webhook_allow_http_loopback,
+            allow_private=services.settings.webhook_allow_private_targets,
         )
 
 
