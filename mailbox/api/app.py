@@ -12,6 +12,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.template import TemplateConfig
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -112,6 +113,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             title="Secure electronic-delivery mailbox",
             version="1",
             path="/schema",
+            # The document only (JSON at /schema and /schema/openapi.json, and YAML): the
+            # viewer pages load unpinned scripts from a CDN, which our CSP rightly forbids.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
