@@ -17,7 +17,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("delivery_id", "office_id", "account_id", "outbox_id", "job", "worker_id"):
+        for key in (
+            "delivery_id",
+            "office_id",
+            "account_id",
+            "outbox_id",
+            "job",
+            "worker_id",
+            "user_id",
+        ):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

@@ -66,6 +66,7 @@ def problem_response(
 def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[ProblemDetails]:
     if exc.status_code >= 500:
         log.error("domain error %s: %s", type(exc).__name__, exc.detail)
+    retry_after = getattr(exc, "retry_after", None)
     return problem_response(
         exc.status_code,
         exc.detail,
@@ -73,6 +74,7 @@ def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[Pro
         title=exc.title,
         errors=[FieldProblem(e.field, e.message) for e in exc.errors],
         evidence_id=exc.evidence_id,
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 

@@ -21,7 +21,12 @@ from mailbox.models.parties import (
     Role,
     User,
 )
-from mailbox.models.throttle import ClientAssertionUse, LoginFailure
+from mailbox.models.throttle import (
+    ClientAssertionUse,
+    LoginFailure,
+    RevokedToken,
+    VerificationEmailSent,
+)
 
 __all__ = [
     "Account",
@@ -42,8 +47,10 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "RevokedToken",
     "Role",
     "User",
+    "VerificationEmailSent",
     "WebhookAttempt",
     "WebhookSubscription",
 ]
