@@ -169,17 +169,26 @@ def login_form_token_valid(
     )
 
 
+# Sec-Fetch-Site values of a request another site (or a sibling subdomain) made.
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url.strip().lower())
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def foreign_origin(request: Request[Any, Any, Any], services: Services) -> bool:
-    """True when the request carries an ``Origin`` that is neither this service's public one
-    (``MAILBOX_PUBLIC_BASE_URL``) nor the one the browser addressed (``Host``). Browsers send
-    ``Origin`` with every form post; a request without it is judged by its form token alone."""
+    """True when the browser says the request comes from another site: an ``Origin`` that is
+    neither this service's public one (``MAILBOX_PUBLIC_BASE_URL``) nor the one the browser
+    addressed (``Host``), or ``Sec-Fetch-Site: cross-site`` / ``same-site``. ``Origin: null``
+    proves nothing either way (our pages' ``Referrer-Policy: no-referrer`` makes browsers send
+    it on our own form posts), and a request without these headers (not a browser) is judged
+    by its form token alone."""
+    if request.headers.get("sec-fetch-site", "").lower() in _OTHER_SITES:
+        return True
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin.strip().lower() == "null":
         return False
     ours = {
         _origin(services.settings.public_base_url),
