@@ -12,6 +12,7 @@ from httpx import AsyncClient
 from mailbox.api.app import create_app
 from mailbox.api.security import SESSION_COOKIE
 from mailbox.services import Services
+from tests.api.test_machine_clients import _assertion, _client_token, _registered_client
 from tests.factories import PASSWORD, make_world, token_for, web_login
 
 NEW_PASSWORD = "seven quiet harbour lanterns"
@@ -169,3 +170,16 @@ async def test_password_change_page_without_form_token_refused(
     )
     assert forged.status_code == 403
     await token_for(client, world.applicant)  # the password did not change
+
+
+async def test_password_change_by_a_machine_client_forbidden(
+    client: AsyncClient, services: Services
+) -> None:
+    key, client_id = await _registered_client(services)
+    issued = await _client_token(client, _assertion(key, client_id))
+    machine = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    refused = await client.post(
+        CHANGE, headers=machine, json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert refused.status_code == 403
+    assert "Machine clients have no password" in refused.json()["detail"]
