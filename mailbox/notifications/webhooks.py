@@ -1,5 +1,6 @@
 """Webhook subscriptions: an account's owner, or a dispatcher of an office, asks for the
-account's (office's) delivery events to be posted to an HTTPS URL, signed with a shared secret.
+account's (office's) delivery events to be posted to an HTTPS URL of a public host (see
+:mod:`notifier.targets`), signed with a shared secret.
 
 The service makes the secret (32 random bytes) and shows it once, when the subscription is
 created or its secret rotated; lists never show it. Deleting a subscription deactivates it, so
