@@ -88,6 +88,23 @@ class Settings(BaseSettings):
         description="Window (seconds) in which failed log-ins are counted, API token endpoint "
         "and log-in page alike; a lock-out lasts until the failures leave the window.",
     )
+    verification_emails_per_address: int = Field(
+        3,
+        ge=1,
+        description="Address-verification emails one address may get (whichever account "
+        "asks) within the verification email window; more are refused (429).",
+    )
+    verification_emails_per_account: int = Field(
+        10,
+        ge=1,
+        description="Address-verification emails (new addresses and resent links) one "
+        "account may have sent within the verification email window; more are refused (429).",
+    )
+    verification_email_window_seconds: int = Field(
+        3600,
+        gt=0,
+        description="Window (seconds) in which address-verification emails are counted.",
+    )
     sealing_workers: int = Field(
         -1,
         ge=-1,
@@ -186,6 +203,12 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Webhook POST timeout.")
     webhook_allow_http_loopback: bool = Field(
         False, description="Accept http:// webhook URLs on 127.0.0.1 (tests and local demos)."
+    )
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="Post webhooks to loopback, private and other non-public addresses too "
+        "(tests and local demos only: otherwise a subscriber could make the service reach "
+        "its own network).",
     )
     log_level: str = Field("INFO", description="Logging level.")
 

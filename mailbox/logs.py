@@ -34,7 +34,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": _cut(record.getMessage(), MESSAGE_MAX),
         }
-        for key in ("delivery_id", "office_id", "account_id", "outbox_id", "job", "worker_id"):
+        for key in (
+            "delivery_id",
+            "office_id",
+            "account_id",
+            "outbox_id",
+            "job",
+            "worker_id",
+            "user_id",
+        ):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

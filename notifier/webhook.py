@@ -14,11 +14,13 @@ import hmac
 import httpx
 
 from notifier.failures import SendOutcome, classify_http_status
+from notifier.targets import TargetNotAllowed
 
 __all__ = [
     "EVENT_ID_HEADER",
     "EVENT_TYPE_HEADER",
     "SIGNATURE_HEADER",
+    "TARGET_NOT_ALLOWED",
     "post_webhook",
     "sign_payload",
     "verify_signature",
@@ -28,6 +30,9 @@ SIGNATURE_HEADER = "Mailbox-Signature"
 EVENT_ID_HEADER = "Mailbox-Event-Id"
 EVENT_TYPE_HEADER = "Mailbox-Event-Type"
 
+# All a subscriber learns when its host resolves to an address that is not public: more
+# (which address, why) would make the attempts list a map of our network.
+TARGET_NOT_ALLOWED = "target address not allowed"
 # Used only when the caller's client has no timeout at all: a post must never hang a worker.
 _FALLBACK_TIMEOUT = httpx.Timeout(10.0)
 
@@ -77,8 +82,11 @@ async def post_webhook(
     statuses are permanent (410 Gone: the subscriber removed the endpoint). None is ours: a
     receiver that refuses the connection or does not answer is the receiver's endpoint down,
     and from here our network cannot be told apart from theirs, so every failure counts.
-    Redirects are not followed. The response body is never read. The time allowed is the
-    client's timeout. Never raises for a delivery problem.
+    A host that resolves to an address that is not public (the client's transport is
+    :func:`notifier.targets.public_only_transport`) is a permanent failure of the target,
+    reported only as :data:`TARGET_NOT_ALLOWED`. Redirects are not followed. The response
+    body is never read. The time allowed is the client's timeout. Never raises for a delivery
+    problem.
     """
     headers = {
         "Content-Type": "application/json",
@@ -94,6 +102,10 @@ async def post_webhook(
             status = response.status_code
     except httpx.TimeoutException:
         return SendOutcome(False, False, "timeout")
+    except httpx.ConnectError as exc:
+        if isinstance(exc.__cause__, TargetNotAllowed):
+            return SendOutcome(False, True, TARGET_NOT_ALLOWED)
+        return SendOutcome(False, False, f"connection error: {type(exc).__name__}")
     except httpx.UnsupportedProtocol:
         return SendOutcome(False, True, "unsupported URL scheme")
     except httpx.TransportError as exc:

@@ -4,9 +4,10 @@ people who act on them, built through the same domain functions the CLI uses."""
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.identity.admin import (
@@ -103,6 +104,17 @@ async def token_for(client: AsyncClient, user: User) -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def web_login(client: AsyncClient, email: str, password: str = PASSWORD) -> Response:
+    """Log in through the log-in page as a browser does: open the form (which sets its log-in
+    cookie) and post it back with the form's token."""
+    page = await client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    return await client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": found.group(1)}
+    )
 
 
 async def post_dispatch(

@@ -12,6 +12,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.template import TemplateConfig
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.api.bodies import declared_media_type_only
 from mailbox.api.dependencies import provide_services, provide_session
 from mailbox.api.headers import security_headers
+from mailbox.api.pages import account as account_pages
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         route_handlers=[
             health,
             auth.issue_token,
+            auth.change_own_password,
             auth.jwks,
             # Only a dispatch carries a document: the upload limit and room for its fields.
             Router(
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *inbox_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,
+            *account_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
@@ -112,6 +116,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             title="Secure electronic-delivery mailbox",
             version="1",
             path="/schema",
+            # The document only (JSON at /schema and /schema/openapi.json, and YAML): the
+            # viewer pages load unpinned scripts from a CDN, which our CSP rightly forbids.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(

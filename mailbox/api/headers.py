@@ -19,8 +19,6 @@ CONTENT_SECURITY_POLICY = (
     "style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'"
 )
 _HSTS = "max-age=31536000; includeSubDomains"
-# The OpenAPI documentation pages load their viewer from a CDN; a policy would break them.
-_DOCUMENTATION_PREFIX = "/schema"
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -40,8 +38,7 @@ def _answer_headers(settings: Settings) -> Callable[[str, Headers], Headers]:
         content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
         extra = list(every)
         if content_type.lower().startswith(b"text/html"):
-            if not path.startswith(_DOCUMENTATION_PREFIX):
-                extra.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+            extra.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
             extra.append((b"cache-control", b"no-store"))
         return headers + [(name, value) for name, value in extra if name not in present]
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails
 from mailbox.db import DATABASE_RETRY_AFTER, is_transient
-from mailbox.errors import DatabaseUnavailable, MailboxError, Unavailable
+from mailbox.errors import DatabaseUnavailable, MailboxError
 
 __all__ = ["exception_handlers", "problem_response", "problem_responses"]
 
@@ -74,9 +74,7 @@ def problem_response(
 def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[ProblemDetails]:
     if exc.status_code >= 500:
         log.error("domain error %s: %s", type(exc).__name__, exc.detail)
-    headers = None
-    if isinstance(exc, Unavailable):
-        headers = {"Retry-After": str(exc.retry_after)}
+    retry_after = getattr(exc, "retry_after", None)
     return problem_response(
         exc.status_code,
         exc.detail,
@@ -84,7 +82,7 @@ def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[Pro
         title=exc.title,
         errors=[FieldProblem(e.field, e.message) for e in exc.errors],
         evidence_id=exc.evidence_id,
-        headers=headers,
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 

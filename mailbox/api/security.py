@@ -8,12 +8,16 @@ refused before it is received) and raises 401 problems for a missing, invalid or
 token; the ``principal`` dependency (:func:`provide_principal`) hands the handler what it found.
 Web pages use :func:`principal_or_none` instead (the cookie; no session: go to the login page),
 and their state-changing forms carry the session's form token (:data:`FORM_TOKEN_FIELD`), which
-a cookie alone does not prove.
+a cookie alone does not prove. The log-in form, which has no session yet, carries a token bound
+to a random cookie of its own (:func:`login_form_token`), and log-in and log-out refuse a post
+whose ``Origin`` is another site's (:func:`foreign_origin`).
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -23,21 +27,29 @@ from mailbox.db import retry_transient
 from mailbox.errors import NotAuthenticated, PermissionDenied
 from mailbox.identity.policy import Action, offices_where
 from mailbox.identity.principal import Principal, load_client_principal, load_principal
+from mailbox.identity.sessions import check_current
 from mailbox.services import Services
 
 __all__ = [
     "FORM_TOKEN_FIELD",
+    "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "authenticate",
     "client_address",
+    "foreign_origin",
     "form_token",
     "form_token_valid",
+    "login_form_token",
+    "login_form_token_valid",
+    "login_nonce",
     "may_dispatch",
     "principal_or_none",
     "provide_principal",
 ]
 
 SESSION_COOKIE = "mailbox_session"
+# A random value the log-in page gives the browser, which the log-in form's token is bound to.
+LOGIN_COOKIE = "mailbox_login"
 FORM_TOKEN_FIELD = "csrf_token"
 # The handler parameter naming the caller, and where the guard keeps it on the request.
 _PRINCIPAL = "principal"
@@ -64,11 +76,13 @@ async def principal_from_token(
     services: Services, token: str, *, clients: bool = True
 ) -> Principal:
     """The principal an access token stands for; :class:`NotAuthenticated` if it is invalid,
-    expired, or (``clients=False``: web sessions) a machine client's."""
+    expired, logged out, older than its user's last password change, or (``clients=False``:
+    web sessions) a machine client's."""
     claims = services.tokens.decode(token)
 
     async def load() -> Principal:
         async with services.db.session() as session:
+            await check_current(session=session, claims=claims)
             if claims.get("kind") == "client":
                 if not clients:
                     raise NotAuthenticated("Machine clients have no web session")
@@ -138,3 +152,52 @@ def form_token_valid(request: Request[Any, Any, Any], services: Services, submit
     return bool(session_token and submitted) and services.tokens.form_token_matches(
         session_token, submitted
     )
+
+
+def login_nonce(request: Request[Any, Any, Any]) -> str:
+    """The browser's log-in cookie value, or a new one to set (32 random bytes)."""
+    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+
+
+def login_form_token(services: Services, nonce: str) -> str:
+    """The token the log-in form carries: an HMAC of the log-in cookie that only this service
+    computes, so another site can neither read nor forge it (no log-in CSRF)."""
+    return services.tokens.form_token(f"login:{nonce}")
+
+
+def login_form_token_valid(
+    request: Request[Any, Any, Any], services: Services, submitted: str
+) -> bool:
+    """True when a posted log-in form carries the token of the browser's log-in cookie."""
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    return bool(nonce and submitted) and services.tokens.form_token_matches(
+        f"login:{nonce}", submitted
+    )
+
+
+# Sec-Fetch-Site values of a request another site (or a sibling subdomain) made.
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip().lower())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def foreign_origin(request: Request[Any, Any, Any], services: Services) -> bool:
+    """True when the browser says the request comes from another site: an ``Origin`` that is
+    neither this service's public one (``MAILBOX_PUBLIC_BASE_URL``) nor the one the browser
+    addressed (``Host``), or ``Sec-Fetch-Site: cross-site`` / ``same-site``. ``Origin: null``
+    proves nothing either way (our pages' ``Referrer-Policy: no-referrer`` makes browsers send
+    it on our own form posts), and a request without these headers (not a browser) is judged
+    by its form token alone."""
+    if request.headers.get("sec-fetch-site", "").lower() in _OTHER_SITES:
+        return True
+    origin = request.headers.get("origin")
+    if origin is None or origin.strip().lower() == "null":
+        return False
+    ours = {
+        _origin(services.settings.public_base_url),
+        _origin(f"{request.url.scheme}://{request.headers.get('host', '')}"),
+    }
+    return _origin(origin) not in ours

@@ -5,7 +5,8 @@
   computed from it (``can_read_delivery``, ``can_pick_up``, ``can_manage``, ...). Every room
   asks it; nobody else reads a principal's roles to decide.
 - :mod:`.auth`: passwords (argon2) and access tokens (JWT); :mod:`.clients`: machine clients
-  (``private_key_jwt``).
+  (``private_key_jwt``); :mod:`.passwords`: the rule new passwords meet; :mod:`.sessions`:
+  log-out and password change, which end tokens early; :mod:`.throttle`: log-in limits.
 - :mod:`.accounts`: the accounts a user acts for; :mod:`.admin`: creating offices, accounts,
   users and grants.
 

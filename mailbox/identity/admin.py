@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound
 from mailbox.identity.auth import hash_password
+from mailbox.identity.passwords import password_problem
 from mailbox.models import Account, Grant, NotificationAddress, Office, Role, User
 from mailbox.models.parties import ACCOUNT_ROLES, OFFICE_ROLES
 
@@ -30,7 +31,6 @@ __all__ = [
 # An office's policy for PDFs with active content (see mailbox.signing.active_content).
 ACTIVE_CONTENT_POLICIES = ("reject", "allow")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
-MIN_PASSWORD = 10
 
 
 async def create_office(
@@ -124,8 +124,9 @@ async def create_user(
     errors = []
     if not EMAIL.match(email):
         errors.append(FieldError("email", "is not an email address"))
-    if len(password) < MIN_PASSWORD:
-        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD} characters"))
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        errors.append(FieldError("password", problem))
     if errors:
         raise InvalidRequest("The user is invalid", errors=errors)
     if (await session.exec(select(User).where(User.email == email))).first():

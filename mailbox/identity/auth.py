@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -96,16 +97,22 @@ class TokenIssuer:
             )
         )
 
-    def issue(self, subject: str, *, kind: str = "user") -> AccessToken:
+    def issue(self, subject: str, *, kind: str = "user", epoch: int = 0) -> AccessToken:
+        """A token for ``subject``, with its own ``jti`` (so that a log-out can end it) and, for
+        a user, the ``epoch`` of the user's credentials (a password change ends the tokens of
+        earlier epochs; see :mod:`mailbox.identity.sessions`)."""
         issued = now()
-        claims = {
+        claims: dict[str, Any] = {
             "sub": subject,
             "kind": kind,
             "aud": self.audience,
             "iss": self.issuer,
             "iat": int(issued.timestamp()),
             "exp": int((issued + timedelta(seconds=self.ttl)).timestamp()),
+            "jti": secrets.token_urlsafe(16),
         }
+        if kind == "user":
+            claims["epoch"] = epoch
         token = jwt.encode(
             claims, self._private, algorithm=self.algorithm, headers={"kid": self.kid}
         )

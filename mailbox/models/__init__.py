@@ -22,7 +22,12 @@ from mailbox.models.parties import (
     User,
 )
 from mailbox.models.retention import ANY_KIND, RetentionPolicy
-from mailbox.models.throttle import ClientAssertionUse, LoginFailure
+from mailbox.models.throttle import (
+    ClientAssertionUse,
+    LoginFailure,
+    RevokedToken,
+    VerificationEmailSent,
+)
 
 __all__ = [
     "ANY_KIND",
@@ -45,8 +50,10 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "RetentionPolicy",
+    "RevokedToken",
     "Role",
     "User",
+    "VerificationEmailSent",
     "WebhookAttempt",
     "WebhookSubscription",
 ]

@@ -65,6 +65,9 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200)
     is_admin: bool = Field(default=False)
     disabled: bool = Field(default=False)
+    # Raised by a password change: access tokens carry the epoch they were issued in, and
+    # those of an earlier one are refused (every session and bearer token ends).
+    credentials_epoch: int = Field(default=0)
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 

@@ -1,7 +1,9 @@
 """What authentication remembers to refuse repeats: the client assertions already used (a
-``jti`` is good for one token) and recent failed log-ins (to throttle password guessing).
+``jti`` is good for one token), recent failed log-ins (to throttle password guessing), the
+access tokens ended by a log-out, and the verification emails sent lately (to throttle
+resends).
 
-Both live in the database so that every process of one install sees the same state.
+All live in the database so that every process of one install sees the same state.
 """
 
 from __future__ import annotations
@@ -33,6 +35,28 @@ class LoginFailure(SQLModel, table=True):
 
     __tablename__ = "login_failure"
     __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    at: datetime = Field(default_factory=now, sa_type=UTCDateTime, index=True)
+
+
+class RevokedToken(SQLModel, table=True):
+    """An access token ended before its expiry (its web session was logged out): refused
+    until ``expires_at``, after which it is refused as expired anyway and the row can go."""
+
+    __tablename__ = "revoked_token"
+
+    jti: str = Field(max_length=64, primary_key=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class VerificationEmailSent(SQLModel, table=True):
+    """One address-verification email queued, counted against ``key``: the address it went to
+    or the account that asked, each hashed (see :mod:`mailbox.notifications.verify_limits`)."""
+
+    __tablename__ = "verification_email_sent"
+    __table_args__ = (Index("ix_verification_email_sent_key_at", "key", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=80)

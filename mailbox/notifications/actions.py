@@ -18,6 +18,7 @@ from mailbox.identity.principal import Principal
 from mailbox.models import Account, NotificationAddress, WebhookSubscription
 from mailbox.notifications import settings, webhooks
 from mailbox.notifications.settings import NotificationSettings
+from mailbox.notifications.verify_limits import VerificationLimits
 from mailbox.services import Services
 
 __all__ = [
@@ -85,7 +86,12 @@ async def add_notification_address(
 ) -> NotificationAddress:
     """Add an address; its verification link is queued in the same transaction."""
     async with _as_owner(services, principal, account_id) as (session, account):
-        address, _token = await settings.add_address(session=session, account=account, email=email)
+        address, _token = await settings.add_address(
+            session=session,
+            account=account,
+            email=email,
+            limits=VerificationLimits.from_settings(services.settings),
+        )
         return address
 
 
@@ -95,7 +101,10 @@ async def resend_verification_link(
     """Send a new verification link to an unverified address (the earlier one stops working)."""
     async with _as_owner(services, principal, account_id) as (session, account):
         address, _token = await settings.resend_verification(
-            session=session, account=account, address_id=address_id
+            session=session,
+            account=account,
+            address_id=address_id,
+            limits=VerificationLimits.from_settings(services.settings),
         )
         return address
 
@@ -135,6 +144,7 @@ async def create_webhook(
             account_id=account_id,
             office_id=office_id,
             allow_http_loopback=services.settings.webhook_allow_http_loopback,
+            allow_private=services.settings.webhook_allow_private_targets,
         )
 
 

@@ -36,6 +36,7 @@ from mailbox.identity.accounts import account_for
 from mailbox.identity.admin import EMAIL, refresh_edelivery
 from mailbox.identity.principal import Principal
 from mailbox.models import Account, NotificationAddress, OutboxKind, OutboxMessage
+from mailbox.notifications.verify_limits import VerificationLimits, count_verification_email
 from mailbox.signing.records import EvidenceSigner
 from mailbox.timefmt import rfc3339
 
@@ -157,10 +158,16 @@ def _issue_verification(session: AsyncSession, address: NotificationAddress) -> 
 
 
 async def add_address(
-    *, session: AsyncSession, account: Account, email: str
+    *,
+    session: AsyncSession,
+    account: Account,
+    email: str,
+    limits: VerificationLimits | None = None,
 ) -> tuple[NotificationAddress, str]:
     """Add an unverified address and queue the email with its verification link (valid 48 h).
-    Return the address and the link's token (only its SHA-256 is stored)."""
+    Return the address and the link's token (only its SHA-256 is stored). With ``limits``
+    (every request of a user), :class:`TooManyAttempts` once the address or the account has
+    had its verification emails for a while."""
     email = email.strip().lower()
     if len(email) > 320 or not EMAIL.match(email):
         raise InvalidRequest(
@@ -178,6 +185,10 @@ async def add_address(
         )
     if len(existing) >= MAX_ADDRESSES:
         raise Conflict(f"An account has at most {MAX_ADDRESSES} notification addresses")
+    if limits is not None:
+        await count_verification_email(
+            session=session, limits=limits, email=email, account_id=account.id
+        )
     address = NotificationAddress(account_id=account.id, email=email)
     session.add(address)
     try:
@@ -197,12 +208,22 @@ async def _address_of(
 
 
 async def resend_verification(
-    *, session: AsyncSession, account: Account, address_id: str
+    *,
+    session: AsyncSession,
+    account: Account,
+    address_id: str,
+    limits: VerificationLimits | None = None,
 ) -> tuple[NotificationAddress, str]:
-    """Send a new link to an unverified address; the earlier link stops working."""
+    """Send a new link to an unverified address; the earlier link stops working. With
+    ``limits``, :class:`TooManyAttempts` (and no email) once the address or the account has
+    had its verification emails for a while."""
     address = await _address_of(session, account, address_id)
     if address.verified_at is not None:
         raise Conflict(f"{address.email} is already verified")
+    if limits is not None:
+        await count_verification_email(
+            session=session, limits=limits, email=address.email, account_id=account.id
+        )
     token = _issue_verification(session, address)
     await session.flush()
     return address, token

@@ -34,7 +34,7 @@ from mailbox.models import (
 )
 from mailbox.services import Services
 from mailbox.timefmt import rfc3339
-from notifier import SendOutcome, post_webhook
+from notifier import SendOutcome, post_webhook, public_only_transport
 
 __all__ = [
     "WebhookChannel",
@@ -171,9 +171,12 @@ async def post_all(
     *,
     timeout: float,
     at: datetime,
+    allow_private: bool = False,
 ) -> dict[str, SendOutcome]:
     """POST each ``webhook.delivery`` message to its subscription; one outcome per outbox id.
-    A subscription removed or paused since the fan-out is a permanent failure."""
+    A subscription removed or paused since the fan-out is a permanent failure, and so is a
+    host that resolves to an address that is not public (unless ``allow_private``): the
+    subscriber's fault, never posted to."""
     outcomes: dict[str, SendOutcome] = {}
     limit = asyncio.Semaphore(_CONCURRENT_POSTS)
     timestamp = int(at.timestamp())
@@ -196,7 +199,8 @@ async def post_all(
             )
 
     if messages:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        transport = public_only_transport(allow_private=allow_private)
+        async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
             await asyncio.gather(*(post(client, m) for m in messages))
     return outcomes
 
@@ -236,8 +240,14 @@ class WebhookChannel:
         if hooks:
             async with self._services.db.session() as session:
                 subscriptions = await load_subscriptions(session=session, messages=hooks)
-            timeout = self._services.settings.webhook_timeout_seconds
-            outcomes = await post_all(hooks, subscriptions, timeout=timeout, at=now())
+            settings = self._services.settings
+            outcomes = await post_all(
+                hooks,
+                subscriptions,
+                timeout=settings.webhook_timeout_seconds,
+                at=now(),
+                allow_private=settings.webhook_allow_private_targets,
+            )
             handled.update((outbox_id, Handled(o)) for outbox_id, o in outcomes.items())
         return handled
 

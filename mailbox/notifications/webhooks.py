@@ -1,5 +1,6 @@
 """Webhook subscriptions: an account's owner, or a dispatcher of an office, asks for the
-account's (office's) delivery events to be posted to an HTTPS URL, signed with a shared secret.
+account's (office's) delivery events to be posted to an HTTPS URL of a public host (see
+:mod:`notifier.targets`), signed with a shared secret.
 
 The service makes the secret (32 random bytes) and shows it once, when the subscription is
 created or its secret rotated; lists never show it. Deleting a subscription deactivates it, so
@@ -34,6 +35,7 @@ from mailbox.identity.policy import (
 from mailbox.identity.principal import Principal
 from mailbox.models import Office, WebhookAttempt, WebhookSubscription
 from mailbox.pagination import check_limit, decode_cursor, encode_cursor
+from notifier import host_problem
 
 __all__ = [
     "EVENT_TYPES",
@@ -70,7 +72,7 @@ def _new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _url_problem(url: str, *, allow_http_loopback: bool) -> str | None:
+def _url_problem(url: str, *, allow_http_loopback: bool, allow_private: bool) -> str | None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
@@ -82,21 +84,29 @@ def _url_problem(url: str, *, allow_http_loopback: bool) -> str | None:
         return "must not carry a user name or password"
     if parts.fragment:
         return "must not have a #fragment"
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if allow_http_loopback:
-        if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-            return None
-        return "must be an https:// URL (or http:// on 127.0.0.1 or localhost)"
-    return "must be an https:// URL"
+    if not (parts.scheme == "https" and parts.hostname) and not (
+        allow_http_loopback and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    ):
+        if allow_http_loopback:
+            return "must be an https:// URL (or http:// on 127.0.0.1 or localhost)"
+        return "must be an https:// URL"
+    # Only names and literals here; what a name resolves to is checked on every connection.
+    problem = None if allow_private else host_problem(parts.hostname or "")
+    if problem is not None:
+        return f"{problem}; webhooks are posted to public internet hosts only"
+    return None
 
 
-def check_url(url: str, *, allow_http_loopback: bool) -> str:
-    """The URL, stripped, if events may be posted to it: ``https://`` with a host, no
-    credentials and no fragment; ``http://`` only to this machine, and only when
-    ``allow_http_loopback`` (tests and local demos)."""
+def check_url(url: str, *, allow_http_loopback: bool, allow_private: bool = False) -> str:
+    """The URL, stripped, if events may be posted to it: ``https://`` with a public host (no
+    loopback, private, link-local, ... address in any spelling, no local or internal name;
+    see :mod:`notifier.targets`), no credentials and no fragment. ``allow_private`` lets it
+    name such hosts, ``allow_http_loopback`` use ``http://`` to this machine (tests and local
+    demos)."""
     url = url.strip()
-    problem = _url_problem(url, allow_http_loopback=allow_http_loopback)
+    problem = _url_problem(
+        url, allow_http_loopback=allow_http_loopback, allow_private=allow_private
+    )
     if problem is not None:
         raise InvalidRequest(f"The webhook URL {problem}", errors=[FieldError("url", problem)])
     return url
@@ -125,10 +135,11 @@ async def subscribe(
     account_id: str | None = None,
     office_id: str | None = None,
     allow_http_loopback: bool = False,
+    allow_private: bool = False,
 ) -> tuple[WebhookSubscription, str]:
     """Subscribe ``url`` to the events of one account (its owner asks) or one office (its
     dispatcher asks); no events means all of them. Return the subscription and its secret,
-    which is shown this once."""
+    which is shown this once. The URL's rules are :func:`check_url`'s."""
     if (account_id is None) == (office_id is None):
         raise InvalidRequest(
             "A subscription names exactly one of account_id and office_id",
@@ -145,7 +156,12 @@ async def subscribe(
     errors = [
         FieldError(name, problem)
         for name, problem in (
-            ("url", _url_problem(url, allow_http_loopback=allow_http_loopback)),
+            (
+                "url",
+                _url_problem(
+                    url, allow_http_loopback=allow_http_loopback, allow_private=allow_private
+                ),
+            ),
             ("events", _events_problem(events)),
         )
         if problem is not None

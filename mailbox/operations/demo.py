@@ -22,9 +22,9 @@ from mailbox.services import Services
 __all__ = ["DEMO_USERS", "demo_pdf", "seed_demo"]
 
 DEMO_USERS = {
-    "applicant": ("applicant@demo.test", "applicant-demo-1"),
-    "dispatcher": ("dispatcher@demo.test", "dispatcher-demo-1"),
-    "auditor": ("auditor@demo.test", "auditor-demo-1"),
+    "applicant": ("applicant@demo.test", "lighthouse-demo-1"),
+    "dispatcher": ("dispatcher@demo.test", "riverboat-demo-2"),
+    "auditor": ("auditor@demo.test", "snowfield-demo-3"),
 }
 DEMO_DOCUMENTS = [
     ("R71", "EP23123456.7", "Communication under Rule 71(3) EPC (intention to grant)"),

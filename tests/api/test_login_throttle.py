@@ -15,7 +15,7 @@ from mailbox import clock
 from mailbox.api.app import create_app
 from mailbox.config import Settings
 from mailbox.services import Services
-from tests.factories import PASSWORD, make_world
+from tests.factories import PASSWORD, make_world, web_login
 from tests.fixtures.db import both_backends
 
 PER_ACCOUNT = 3
@@ -124,10 +124,10 @@ async def test_login_page_answers_429_with_a_message_when_locked_out(
     world = await make_world(services)
     http = from_address("198.51.100.5")
     for _ in range(PER_ACCOUNT):
-        wrong = await http.post("/login", data={"email": world.applicant.email, "password": "x"})
+        wrong = await web_login(http, world.applicant.email, "x")
         assert wrong.status_code == 401
 
-    locked = await http.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
+    locked = await web_login(http, world.applicant.email, PASSWORD)
     assert locked.status_code == 429
     assert "Too many failed log-in attempts" in locked.text
     assert int(locked.headers["Retry-After"]) > 0
@@ -136,5 +136,5 @@ async def test_login_page_answers_429_with_a_message_when_locked_out(
     assert (await _token(http, world.applicant.email, PASSWORD)).status_code == 429
 
     clock.set_offset(timedelta(seconds=WINDOW + 1))
-    page = await http.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
+    page = await web_login(http, world.applicant.email, PASSWORD)
     assert page.status_code == 303

@@ -37,3 +37,24 @@ async def test_jwks_publishes_the_token_key(client: AsyncClient) -> None:
     keys = (await client.get("/.well-known/jwks.json")).json()["keys"]
     assert keys[0]["alg"] == "ES256"
     assert keys[0]["kid"]
+
+
+async def test_schema_redoc_cdn_without_sri_not_served(client: AsyncClient) -> None:
+    """The viewer pages (ReDoc, Swagger UI, ...) load unpinned scripts from a CDN: they are not
+    served. The document itself is, as JSON and YAML, and nothing under /schema escapes the
+    content security policy."""
+    for viewer in ("redoc", "swagger", "elements", "rapidoc", "scalar"):
+        response = await client.get(f"/schema/{viewer}")
+        assert response.status_code == 404, viewer
+        assert "cdn" not in response.text.lower()
+    for path in ("/schema", "/schema/openapi.json"):
+        document = await client.get(path)
+        assert document.status_code == 200
+        assert document.json()["openapi"].startswith("3.")
+    yaml = await client.get("/schema/openapi.yaml")
+    assert yaml.status_code == 200
+    assert "openapi:" in yaml.text
+    for response in (document, yaml):
+        assert "<script" not in response.text
+    page = await client.get("/login")
+    assert "script-src 'self'" in page.headers["content-security-policy"]

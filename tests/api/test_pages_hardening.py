@@ -8,7 +8,7 @@ from httpx import AsyncClient
 
 from mailbox.api.app import create_app
 from mailbox.services import Services
-from tests.factories import PASSWORD, make_world, token_for
+from tests.factories import PASSWORD, make_world, token_for, web_login
 
 EVERY_ANSWER = {
     "x-content-type-options": "nosniff",
@@ -21,7 +21,7 @@ async def test_personal_page_carries_security_headers_and_is_not_cached(
     client: AsyncClient, services: Services
 ) -> None:
     world = await make_world(services)
-    login = await client.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
+    login = await web_login(client, world.applicant.email, PASSWORD)
     assert login.status_code == 303, login.text
     for path in ("/inbox", f"/accounts/{world.account.id}/settings"):
         page = await client.get(path)

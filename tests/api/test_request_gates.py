@@ -13,7 +13,7 @@ from sqlmodel import func, select
 from mailbox.api.bodies import FORM_FIELD_LIMIT
 from mailbox.models import Delivery, WebhookSubscription
 from mailbox.services import Services
-from tests.factories import PASSWORD, make_world, post_dispatch, token_for
+from tests.factories import PASSWORD, make_world, post_dispatch, token_for, web_login
 
 DISPATCHES = "/api/v1/dispatches"
 BOUNDARY = "gate-boundary"
@@ -113,7 +113,7 @@ async def test_the_session_cookie_does_not_authenticate_the_api(
     """A page another site serves can make the browser post with its cookie and a text/plain
     body, never with an Authorization header: the API answers it as anonymous."""
     world = await make_world(services)
-    login = await client.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
+    login = await web_login(client, world.applicant.email, PASSWORD)
     assert login.status_code == 303
     account = f"/api/v1/accounts/{world.account.id}"
     forged = {"Origin": "https://attacker.example", "Content-Type": "text/plain"}
@@ -172,7 +172,7 @@ async def test_the_delivery_page_downloads_with_the_session_and_the_api_does_not
     delivery_id = created.json()["id"]
 
     anonymous = await client.get(f"/deliveries/{delivery_id}/document")
-    await client.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
+    await web_login(client, world.applicant.email, PASSWORD)
     page = await client.get(f"/deliveries/{delivery_id}")
     api_with_cookie = await client.get(f"/api/v1/deliveries/{delivery_id}/document")
     document = await client.get(f"/deliveries/{delivery_id}/document")

@@ -27,7 +27,7 @@ from mailbox.models import Delivery, Document, EvidenceRecord
 from mailbox.proof.check import verify_bundle
 from mailbox.services import Services
 from mailbox.storage.blobs import LocalBlobStore, load_master_key
-from tests.factories import PASSWORD, make_world, post_dispatch, token_for
+from tests.factories import make_world, post_dispatch, token_for, web_login
 from tests.fixtures.cli import run_cli
 from tests.fixtures.db import both_backends
 
@@ -143,7 +143,7 @@ async def test_purge_job_shreds_expired_content_and_the_proof_still_verifies(
     )
     assert refuted.failed() == ["content purged"]
 
-    login = await client.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
+    login = await web_login(client, world.applicant.email)
     assert login.status_code == 303
     page = await client.get(f"/deliveries/{delivery_id}")
     assert "Removed on" in page.text

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from mailbox.identity.admin import grant_role
 from mailbox.models import Account, NotificationAddress, OutboxMessage, Role, User
 from mailbox.services import Services
-from tests.factories import PASSWORD, add_member, make_world, token_for
+from tests.factories import PASSWORD, add_member, make_world, token_for, web_login
 
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]*)"')
 REFUSED = "This form has expired or did not come from this site"
@@ -26,7 +26,7 @@ def page_of(account_id: str) -> str:
 
 async def log_in(client: AsyncClient, user: User) -> None:
     client.cookies.clear()
-    response = await client.post("/login", data={"email": user.email, "password": PASSWORD})
+    response = await web_login(client, user.email, PASSWORD)
     assert response.status_code == 303, response.text
 
 

@@ -71,7 +71,7 @@ async def test_url_that_is_not_https_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("url", "allow_http_loopback", "accepted"),
+    ("url", "test_mode", "accepted"),
     [
         ("https://hooks.example.com/x?y=1", False, True),
         ("http://127.0.0.1:8081/hook", True, True),
@@ -84,12 +84,14 @@ async def test_url_that_is_not_https_is_refused(
         ("https:///no-host", False, False),
     ],
 )
-def test_webhook_url_rules(url: str, allow_http_loopback: bool, accepted: bool) -> None:
+def test_webhook_url_rules(url: str, test_mode: bool, accepted: bool) -> None:
+    """``test_mode``: the test/demo settings that allow http:// and private targets."""
+    rules = {"allow_http_loopback": test_mode, "allow_private": test_mode}
     if accepted:
-        assert check_url(url, allow_http_loopback=allow_http_loopback) == url
+        assert check_url(url, **rules) == url
     else:
         with pytest.raises(InvalidRequest) as raised:
-            check_url(url, allow_http_loopback=allow_http_loopback)
+            check_url(url, **rules)
         assert raised.value.errors[0].field == "url"
 
 

@@ -19,7 +19,9 @@ def settings(settings: Settings, smtp_server: SmtpServer) -> Settings:
             "smtp_timeout": 5.0,
             "smtp_sender": "Secure Mailbox <no-reply@mailbox.test>",
             "outbox_max_attempts": 3,
+            # The tests' webhook receiver listens on 127.0.0.1.
             "webhook_allow_http_loopback": True,
+            "webhook_allow_private_targets": True,
             "webhook_timeout_seconds": 5.0,
         }
     )

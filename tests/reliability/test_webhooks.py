@@ -141,3 +141,18 @@ async def test_gone_endpoint_is_given_up_at_once(
     async with services.db.session() as session:
         rows = await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "paper.job"))
         assert rows.all() == []
+
+
+async def test_webhook_post_keeps_the_host_name_of_the_url(
+    services: Services, webhook_receiver: WebhookReceiver
+) -> None:
+    """The connection goes to the address that was checked, the request still names the host
+    of the URL (the Host header; the TLS server name likewise)."""
+    world = await make_world(services)
+    await subscribe(services, world, f"http://localhost:{webhook_receiver.port}/hooks/mailbox")
+    await deliver(services, world)
+
+    await drain(services)
+
+    [request] = webhook_receiver.requests
+    assert request.headers["host"] == f"localhost:{webhook_receiver.port}"

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
@@ -25,10 +26,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.api.schemas.deliveries import DeliveryPublic
 from mailbox.api.security import (
     FORM_TOKEN_FIELD,
+    LOGIN_COOKIE,
     SESSION_COOKIE,
     client_address,
+    foreign_origin,
     form_token,
     form_token_valid,
+    login_form_token,
+    login_form_token_valid,
+    login_nonce,
     principal_or_none,
 )
 from mailbox.deliveries.inbox import list_inbox, read_delivery
@@ -38,6 +44,7 @@ from mailbox.errors import MailboxError, NotAuthenticated, TooManyAttempts
 from mailbox.identity import policy
 from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal
+from mailbox.identity.sessions import log_out
 from mailbox.identity.throttle import LoginLimits, log_in_with_password
 from mailbox.proof.bundle import proof_contents
 from mailbox.services import Services
@@ -49,6 +56,7 @@ __all__ = [
     "form_refused",
     "register_template_callables",
     "routes",
+    "session_cookie",
 ]
 
 # A form post was forged, or its page is older than the session (logged in again since).
@@ -103,19 +111,76 @@ async def home(request: Request, services: Services) -> Redirect:
 
 # What ``/login?error=<code>`` may show: only our own words, never text from the link.
 LOGIN_MESSAGES = {"expired": "Your session has expired. Please log in again."}
+# The log-in cookie outlives any page left open for a while; it is not a credential.
+LOGIN_COOKIE_SECONDS = 12 * 3600
+LOGIN_REFUSED = (
+    "This log-in form has expired or did not come from this site. Reload the page and log in again."
+)
+
+
+def _login_form(
+    request: Request,
+    services: Services,
+    *,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    """The log-in page, its form bound to the browser's log-in cookie (set when missing)."""
+    nonce = login_nonce(request)
+    cookies = []
+    if request.cookies.get(LOGIN_COOKIE) != nonce:
+        cookies.append(
+            Cookie(
+                key=LOGIN_COOKIE,
+                value=nonce,
+                max_age=LOGIN_COOKIE_SECONDS,
+                path="/",
+                httponly=True,
+                samesite="strict",
+                secure=services.settings.public_base_url.startswith("https"),
+            )
+        )
+    return Template(
+        "login.html",
+        context={
+            "error": error,
+            "email": email,
+            "login_token": login_form_token(services, nonce),
+            "token_field": FORM_TOKEN_FIELD,
+        },
+        status_code=status_code,
+        headers=headers,
+        cookies=cookies,
+    )
 
 
 @get("/login", include_in_schema=False)
-async def login_page(error: str | None = None) -> Template:
+async def login_page(request: Request, services: Services, error: str | None = None) -> Template:
     """The login form; a known ``error`` code shows its message, anything else nothing."""
     message = LOGIN_MESSAGES.get(error) if error else None
-    return Template("login.html", context={"error": message, "email": ""})
+    return _login_form(request, services, error=message)
 
 
 @dataclass
 class LoginForm:
     email: str = ""
     password: str = ""
+    csrf_token: str = ""
+
+
+def session_cookie(response: Response[Any], services: Services, user_id: str, epoch: int) -> None:
+    """Give the browser a new web session for the user (an access token of ``epoch``)."""
+    token = services.tokens.issue(user_id, epoch=epoch)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.token,
+        max_age=token.expires_in,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.public_base_url.startswith("https"),
+    )
 
 
 @post("/login", include_in_schema=False, status_code=303)
@@ -124,6 +189,13 @@ async def login(
     data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     services: Services,
 ) -> Response[Any]:
+    # Another site must not log a browser in (to an account of the attacker's choosing).
+    if foreign_origin(request, services) or not login_form_token_valid(
+        request, services, data.csrf_token
+    ):
+        return _login_form(
+            request, services, error=LOGIN_REFUSED, email=data.email, status_code=403
+        )
     try:
         user = await log_in_with_password(
             services.db,
@@ -133,26 +205,18 @@ async def login(
             address=client_address(request),
         )
     except TooManyAttempts as exc:
-        return Template(
-            "login.html",
-            context={"error": exc.detail, "email": data.email},
+        return _login_form(
+            request,
+            services,
+            error=exc.detail,
+            email=data.email,
             status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
         )
     except NotAuthenticated as exc:
-        return Template(
-            "login.html", context={"error": exc.detail, "email": data.email}, status_code=401
-        )
-    token = services.tokens.issue(user.id)
+        return _login_form(request, services, error=exc.detail, email=data.email, status_code=401)
     response = Redirect("/inbox", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token.token,
-        max_age=token.expires_in,
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https"),
-    )
+    session_cookie(response, services, user.id, user.credentials_epoch)
     return response
 
 
@@ -162,10 +226,15 @@ async def logout(
     data: Annotated[FormTokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     services: Services,
 ) -> Response[Any]:
-    # An expired or invalid session may always be cleared; a live one only by its own form.
+    """End the web session: its token is revoked, so a copy of the cookie stops working too."""
     principal = await principal_or_none(request, services)
-    if principal is not None and not form_token_valid(request, services, data.csrf_token):
+    if foreign_origin(request, services):
         return form_refused(principal)
+    # An expired or invalid session may always be cleared; a live one only by its own form.
+    if principal is not None:
+        if not form_token_valid(request, services, data.csrf_token):
+            return form_refused(principal)
+        await log_out(services.db, services.tokens.decode(request.cookies[SESSION_COOKIE]))
     response = Redirect("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -1,4 +1,5 @@
-"""OAuth 2.0-shaped token endpoint and the service's public keys (JWKS)."""
+"""OAuth 2.0-shaped token endpoint, the service's public keys (JWKS), and changing one's
+password (which ends every earlier token)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from litestar.params import Body
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_response, problem_responses
+from mailbox.api.schemas.accounts import PasswordChange
 from mailbox.api.schemas.deliveries import ProblemDetails, TokenPublic
 from mailbox.api.security import client_address
-from mailbox.errors import NotAuthenticated, TooManyAttempts
+from mailbox.errors import NotAuthenticated, PermissionDenied, TooManyAttempts
 from mailbox.identity.auth import AccessToken
 from mailbox.identity.clients import ASSERTION_TYPE, authenticate_client
+from mailbox.identity.principal import Principal
+from mailbox.identity.sessions import change_password
 from mailbox.identity.throttle import LoginLimits, log_in_with_password
 from mailbox.services import Services
 
@@ -98,7 +102,7 @@ async def issue_token(
         return problem_response(
             400, exc.detail, type_="/problems/invalid-grant", oauth_error="invalid_grant"
         )
-    return _token_response(services.tokens.issue(user.id))
+    return _token_response(services.tokens.issue(user.id, epoch=user.credentials_epoch))
 
 
 async def _client_credentials(
@@ -131,6 +135,43 @@ def _token_response(token: AccessToken) -> Response[TokenPublic]:
     return Response(
         TokenPublic(token.token, token.expires_in), headers={"Cache-Control": "no-store"}
     )
+
+
+@post(
+    "/api/v1/account/password",
+    tags=["auth"],
+    summary="Change your password; every earlier session and token ends",
+    status_code=200,
+    responses=problem_responses(
+        401,
+        415,
+        details={
+            403: "Machine clients have no password.",
+            422: "The current password is wrong, or the new one is too short, a common or "
+            "breached password, or contains your email address; `errors` names the field.",
+            429: "Too many wrong passwords for this user or from this address (the log-in "
+            "limits): refused for the `Retry-After` seconds.",
+        },
+    ),
+)
+async def change_own_password(
+    request: Request[Any, Any, Any], data: PasswordChange, principal: Principal, services: Services
+) -> Response[TokenPublic]:
+    """Give the `current_password` and a `new_password` (at least 10 characters, not a common
+    or breached password, not containing your email address). A wrong current password counts
+    as a failed log-in. Every access token issued before, the one of this request and every
+    web session included, stops working; the answer carries a fresh token."""
+    if principal.kind != "user":
+        raise PermissionDenied("Machine clients have no password; they sign client assertions")
+    user = await change_password(
+        services.db,
+        LoginLimits.from_settings(services.settings),
+        user_id=principal.user_id,
+        current_password=data.current_password,
+        new_password=data.new_password,
+        address=client_address(request),
+    )
+    return _token_response(services.tokens.issue(user.id, epoch=user.credentials_epoch))
 
 
 @get("/.well-known/jwks.json", tags=["auth"], summary="Public keys that sign access tokens")

@@ -147,7 +147,17 @@ async def withdraw(
     summary="Add an address; it receives a verification link (owners)",
     status_code=201,
     responses=problem_responses(
-        400, 401, 403, 404, 415, 422, details={409: "The account already has this address."}
+        400,
+        401,
+        403,
+        404,
+        415,
+        422,
+        details={
+            409: "The account already has this address.",
+            429: "Too many verification emails to this address or for this account lately "
+            "(3 an hour per address, 10 per account by default): none sent; `Retry-After`.",
+        },
     ),
 )
 async def create_address(
@@ -164,7 +174,16 @@ async def create_address(
     tags=TAGS,
     summary="Send a new verification link to an unverified address (owners)",
     status_code=202,
-    responses=problem_responses(401, 403, 404, details={409: "The address is already verified."}),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        details={
+            409: "The address is already verified.",
+            429: "Too many verification emails to this address or for this account lately "
+            "(3 an hour per address, 10 per account by default): none sent; `Retry-After`.",
+        },
+    ),
 )
 async def resend_link(
     account_id: str, address_id: str, principal: Principal, services: Services

@@ -47,7 +47,9 @@ NO_STORE = {"Cache-Control": "no-store"}
         details={
             409: "The account or office has the most active subscriptions allowed.",
             422: "Not exactly one of account_id and office_id, a URL that is not https://, "
-            "or unknown event types; `errors` names each.",
+            "a URL whose host is not public (a loopback, private, link-local or reserved "
+            "address in any spelling, or a local or internal name), or unknown event types; "
+            "`errors` names each.",
         },
     ),
 )

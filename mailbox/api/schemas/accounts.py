@@ -25,6 +25,7 @@ __all__ = [
     "NotificationAddressPublic",
     "NotificationSettingsPatch",
     "NotificationSettingsPublic",
+    "PasswordChange",
     "WebhookAttemptPublic",
     "WebhookAttemptsPublic",
     "WebhookCreate",
@@ -155,6 +156,19 @@ class AddressVerifiedPublic(Struct, kw_only=True):
             verified_at=rfc3339(address.verified_at),
             edelivery_status=edelivery_status(account).value,
         )
+
+
+class PasswordChange(Struct, kw_only=True, forbid_unknown_fields=True):
+    """The current password proves it is you; the new one follows the password rule."""
+
+    current_password: str
+    new_password: Annotated[
+        str,
+        Meta(
+            description="At least 10 characters, not a common or breached password, not "
+            "containing your email address."
+        ),
+    ]
 
 
 class WebhookCreate(Struct, kw_only=True, forbid_unknown_fields=True):
