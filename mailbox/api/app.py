@@ -22,6 +22,7 @@ from mailbox.api.headers import security_headers
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
+from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
 from mailbox.api.security import authenticate, provide_principal
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *inbox_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,
+            *two_factor_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -21,6 +21,7 @@ from mailbox.models.parties import (
     Role,
     User,
 )
+from mailbox.models.second_factor import RecoveryCode, UserTotp
 from mailbox.models.throttle import ClientAssertionUse, LoginFailure
 
 __all__ = [
@@ -42,8 +43,10 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "RecoveryCode",
     "Role",
     "User",
+    "UserTotp",
     "WebhookAttempt",
     "WebhookSubscription",
 ]

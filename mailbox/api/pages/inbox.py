@@ -22,6 +22,7 @@ from litestar.template import TemplateEngineProtocol
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.api.pages.sessions import after_password
 from mailbox.api.schemas.deliveries import DeliveryPublic
 from mailbox.api.security import (
     FORM_TOKEN_FIELD,
@@ -142,17 +143,8 @@ async def login(
         return Template(
             "login.html", context={"error": exc.detail, "email": data.email}, status_code=401
         )
-    token = services.tokens.issue(user.id)
-    response = Redirect("/inbox", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token.token,
-        max_age=token.expires_in,
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https"),
-    )
-    return response
+    # The session starts now, or after the second factor (mailbox.api.pages.sessions).
+    return await after_password(request, services, user)
 
 
 @post("/logout", include_in_schema=False, status_code=303)
