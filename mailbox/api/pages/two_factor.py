@@ -97,6 +97,12 @@ def _refusal(exc: MailboxError) -> dict[str, str]:
     return {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
 
 
+def _words(exc: MailboxError) -> str:
+    """What the page says about a refusal: its detail, and what is wrong with the field."""
+    fields = "; ".join(error.message for error in exc.errors)
+    return f"{exc.detail}: {fields}" if fields else exc.detail
+
+
 def _expired() -> Redirect:
     return Redirect("/login?error=expired", status_code=303)
 
@@ -122,7 +128,7 @@ async def _enrol_page(
             "action": action,
             "csrf": csrf,
             "mandatory": mandatory,
-            "error": error.detail if error else None,
+            "error": _words(error) if error else None,
         },
         status_code=error.status_code if error else 200,
         headers=_refusal(error) if error else None,
@@ -132,7 +138,7 @@ async def _enrol_page(
 def _code_page(csrf: str, error: MailboxError | None = None) -> Template:
     return Template(
         "login_second_factor.html",
-        context={"csrf": csrf, "error": error.detail if error else None, "action": STEP},
+        context={"csrf": csrf, "error": _words(error) if error else None, "action": STEP},
         status_code=error.status_code if error else 200,
         headers=_refusal(error) if error else None,
     )
@@ -253,7 +259,7 @@ async def _settings_page(
             "since": human(status.since),
             "total": RECOVERY_CODES,
             "notice": notice,
-            "error": error.detail if error else None,
+            "error": _words(error) if error else None,
         },
         status_code=error.status_code if error else 200,
         headers=_refusal(error) if error else None,
