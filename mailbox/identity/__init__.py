@@ -6,6 +6,9 @@
   asks it; nobody else reads a principal's roles to decide.
 - :mod:`.auth`: passwords (argon2) and access tokens (JWT); :mod:`.clients`: machine clients
   (``private_key_jwt``).
+- :mod:`.throttle`: failed password log-ins; :mod:`.second_factor`: two-step log-in (TOTP and
+  recovery codes, its own throttle); :mod:`.signed_values`: the signed values a browser keeps
+  for us (a half-finished log-in, a remembered device).
 - :mod:`.accounts`: the accounts a user acts for; :mod:`.admin`: creating offices, accounts,
   users and grants.
 

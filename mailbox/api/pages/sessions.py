@@ -102,6 +102,7 @@ async def after_password(
     if need is Need.NONE:
         return forget_pending(open_session(Redirect("/inbox", status_code=303), services, user.id))
     response = Redirect("/login/second-factor", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)  # nobody's session until the second factor
     pending = signed_values(services).make(PENDING, {"sub": user.id}, lifetime=PENDING_LIFETIME)
     _set(response, services, PENDING_COOKIE, pending, int(PENDING_LIFETIME.total_seconds()))
     return response
