@@ -33,7 +33,7 @@ from mailbox.api.pages.sessions import (
     remember_device,
 )
 from mailbox.api.security import form_token_valid, principal_or_none
-from mailbox.errors import MailboxError, NotAuthenticated, TooManyAttempts
+from mailbox.errors import Conflict, MailboxError, NotAuthenticated, TooManyAttempts
 from mailbox.identity.principal import Principal
 from mailbox.identity.second_factor import (
     RECOVERY_CODES,
@@ -198,6 +198,8 @@ async def enrol_at_log_in(
         return form_refused(None)
     try:
         codes = await confirm_enrolment(services.db, _limits(services), user_id, data.code)
+    except Conflict:  # set up already (a form posted twice): the code step follows
+        return Redirect(STEP, status_code=303)
     except MailboxError as exc:
         return await _enrol_page(
             services,
