@@ -166,8 +166,10 @@ async def test_token_endpoint_asks_for_the_code_and_takes_each_code_once(
     client: AsyncClient, services: Services
 ) -> None:
     world = await make_world(services)
+    clock.freeze(clock.now())  # no step boundary in the middle of the test
     secret = TOTP_SECRETS[world.dispatcher.id]
-    code = pyotp.TOTP(secret).now()
+    step = int(clock.now().timestamp()) // 30
+    code = pyotp.TOTP(secret).generate_otp(step)
 
     missing = await token(client, world.dispatcher)
     wrong = await token(client, world.dispatcher, "123456" if code != "123456" else "654321")
@@ -185,7 +187,6 @@ async def test_token_endpoint_asks_for_the_code_and_takes_each_code_once(
     assert replayed.status_code == 400
     assert replayed.json()["type"] == "/problems/second-factor-invalid"
     # An older code is refused once a newer one was used; the next step's code is accepted.
-    step = int(clock.now().timestamp()) // 30
     older = pyotp.TOTP(secret).generate_otp(step - 1)
     newer = pyotp.TOTP(secret).generate_otp(step + 1)
     assert (await token(client, world.dispatcher, older)).status_code == 400
@@ -196,6 +197,7 @@ async def test_codes_outside_one_step_either_side_are_refused(
     client: AsyncClient, services: Services
 ) -> None:
     world = await make_world(services)
+    clock.freeze(clock.now())
     secret = TOTP_SECRETS[world.auditor.id]
     step = int(clock.now().timestamp()) // 30
     for far in (step - 2, step + 2):
