@@ -34,6 +34,7 @@ if "mailbox" in sys.modules and not hasattr(sys.modules["mailbox"], "__path__"):
     del sys.modules["mailbox"]
 
 import httpx  # noqa: E402
+import pyotp  # noqa: E402
 
 
 def make_pdf(size_bytes: int | None = None) -> bytes:
@@ -77,6 +78,9 @@ def seal_floor(key_dir: Path, pdf: bytes, seconds: float) -> dict:
     }
 
 
+BENCH_TOTP_SECRET = "BENCHDISPATCHERTOTPSECRETAAAAAAA"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -94,6 +98,7 @@ async def seed(env: dict[str, str]) -> tuple[str, str, str]:
         create_user,
         grant_role,
     )
+    from mailbox.identity.second_factor import enrol_with_secret
     from mailbox.models import Role
 
     settings = Settings(data_dir=Path(env["MAILBOX_DATA_DIR"]))
@@ -110,6 +115,8 @@ async def seed(env: dict[str, str]) -> tuple[str, str, str]:
         await grant_role(
             session=session, user_id=user.id, role=Role.DISPATCHER, office_id=office.id
         )
+        # Dispatchers log in with a second factor.
+        await enrol_with_secret(session=session, user_id=user.id, secret=BENCH_TOTP_SECRET)
     await database.dispose()
     return account.id, "d@bench.test", "bench-password-1"
 
@@ -196,7 +203,12 @@ async def measure(
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         response = await client.post(
             "/api/v1/auth/token",
-            data={"grant_type": "password", "username": email, "password": password},
+            data={
+                "grant_type": "password",
+                "username": email,
+                "password": password,
+                "totp": pyotp.TOTP(BENCH_TOTP_SECRET).now(),
+            },
         )
         token = response.json()["access_token"]
     # Warm the sealing workers, then sequential latency, then throughput under load.

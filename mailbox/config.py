@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Window (seconds) in which address-verification emails are counted.",
     )
+    totp_failures_per_account: int = Field(
+        5,
+        ge=1,
+        description="Wrong second-factor codes (TOTP or recovery code) for one account within "
+        "the login failure window after which its codes are refused (429, even the right one) "
+        "until the window has passed; a right code clears the count.",
+    )
     sealing_workers: int = Field(
         -1,
         ge=-1,

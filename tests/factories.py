@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from dataclasses import dataclass
 
+import pyotp
 from httpx import AsyncClient, Response
 
+from mailbox import clock
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.identity.admin import (
     add_verified_address,
@@ -17,6 +20,7 @@ from mailbox.identity.admin import (
     create_user,
     grant_role,
 )
+from mailbox.identity.second_factor import enrol_with_secret
 from mailbox.models import Account, Delivery, Office, Role, User
 from mailbox.notifications.settings import give_consent
 from mailbox.operations.demo import demo_pdf
@@ -24,6 +28,11 @@ from mailbox.services import Services
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
+# The TOTP secrets of the users the factories enrolled (dispatchers and auditors must have
+# one), and the newest time step each has answered with: a code is accepted once.
+TOTP_SECRETS: dict[str, str] = {}
+_last_step: dict[str, int] = {}
+FORM_TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 @dataclass
@@ -85,6 +94,8 @@ async def make_world(
         await grant_role(
             session=session, user_id=users["stranger"].id, role=Role.OWNER, account_id=other.id
         )
+        for name in ("dispatcher", "auditor"):
+            await enrol_totp(session, users[name])
     return World(
         office,
         account,
@@ -96,12 +107,41 @@ async def make_world(
     )
 
 
+async def enrol_totp(session, user: User) -> str:
+    """Give ``user`` a TOTP second factor with a fresh secret (kept in :data:`TOTP_SECRETS`)."""
+    secret = pyotp.random_base32()
+    await enrol_with_secret(session=session, user_id=user.id, secret=secret)
+    TOTP_SECRETS[user.id] = secret
+    _last_step.pop(user.id, None)
+    return secret
+
+
+def totp_code(user: User | str, secret: str | None = None) -> str:
+    """The code an authenticator app of ``user`` would show, as the service's clock reads the
+    time, for a step not answered before. The service accepts one step either side of now and
+    each step once: the code is of this step or the next (never the last, which may leave the
+    window before the service reads it); a third log-in within a step waits for the next."""
+    user_id = user if isinstance(user, str) else user.id
+    secret = secret or TOTP_SECRETS[user_id]
+    while True:
+        current = int(clock.now().timestamp()) // 30
+        step = max(current, _last_step.get(user_id, current - 1) + 1)
+        if step <= current + 1:
+            break
+        before = clock.now()
+        time.sleep(1)
+        assert clock.now() > before, "the clock is frozen and every TOTP step is used"
+    _last_step[user_id] = step
+    return pyotp.TOTP(secret).generate_otp(step)
+
+
 async def token_for(client: AsyncClient, user: User) -> dict[str, str]:
-    """Authorization headers for ``user``, obtained through the token endpoint."""
-    response = await client.post(
-        "/api/v1/auth/token",
-        data={"grant_type": "password", "username": user.email, "password": PASSWORD},
-    )
+    """Authorization headers for ``user``, obtained through the token endpoint (with a code
+    of their authenticator when they have a second factor)."""
+    form = {"grant_type": "password", "username": user.email, "password": PASSWORD}
+    if user.id in TOTP_SECRETS:
+        form["totp"] = totp_code(user)
+    response = await client.post("/api/v1/auth/token", data=form)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -115,6 +155,25 @@ async def web_login(client: AsyncClient, email: str, password: str = PASSWORD) -
     return await client.post(
         "/login", data={"email": email, "password": password, "csrf_token": found.group(1)}
     )
+
+
+async def log_in_page(client: AsyncClient, user: User, *, remember: bool = False):
+    """Log ``user`` in through the log-in page like a browser (answering the second-factor
+    step with a code when they have one); returns the last answer (303 to the inbox)."""
+    client.cookies.clear()
+    response = await web_login(client, user.email)
+    assert response.status_code == 303, response.text
+    if response.headers["location"] == "/login/second-factor":
+        step = await client.get("/login/second-factor")
+        token = FORM_TOKEN_FIELD.search(step.text)
+        assert step.status_code == 200 and token is not None, step.text
+        form = {"code": totp_code(user), "csrf_token": token.group(1)}
+        response = await client.post(
+            "/login/second-factor", data={**form, **({"remember": "yes"} if remember else {})}
+        )
+        assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/inbox"
+    return response
 
 
 async def post_dispatch(

@@ -24,6 +24,7 @@ from mailbox.api.pages import account as account_pages
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
+from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
 from mailbox.api.security import authenticate, provide_principal
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *download_pages.routes,
             *settings_pages.routes,
             *account_pages.routes,
+            *two_factor_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -131,6 +131,31 @@ async def user_create(ctx: click.Context, email: str, display_name: str, passwor
     emit(ctx, payload, f"User {created.email}: {created.id}")
 
 
+@user.command("reset-second-factor")
+@click.option("--email", required=True)
+@click.pass_context
+@domain_command
+async def user_reset_second_factor(ctx: click.Context, email: str) -> None:
+    """Turn a person's two-step log-in off (lost phone and recovery codes): they set it up
+    again at their next log-in if their role requires it, and remembered devices are
+    forgotten."""
+    from sqlmodel import select
+
+    from mailbox.errors import NotFound
+    from mailbox.identity.second_factor import reset_second_factor
+    from mailbox.models import User
+
+    async with open_database() as database, database.write() as session:
+        found = (
+            await session.exec(select(User).where(User.email == email.strip().lower()))
+        ).one_or_none()
+        if found is None:
+            raise NotFound(f"No user with email {email}")
+        had = await reset_second_factor(session=session, user_id=found.id)
+    state = "turned off" if had else "was not on"
+    emit(ctx, {"user_id": found.id, "reset": had}, f"Two-step log-in of {email} {state}")
+
+
 @main.command()
 @click.option("--user", "user_id", required=True, help="User id.")
 @click.option(

@@ -127,7 +127,7 @@ def worker() -> None:
 def demo(port: int | None, no_serve: bool) -> None:
     """Set up a demo install (keys, database, demo office, applicant and a delivered
     document), print how to log in, and run the service."""
-    from mailbox.operations.demo import DEMO_USERS, seed_demo
+    from mailbox.operations.demo import DEMO_TOTP_SECRETS, DEMO_USERS, seed_demo
     from mailbox.operations.setup import initialise
 
     settings = load_settings()
@@ -142,6 +142,10 @@ def demo(port: int | None, no_serve: bool) -> None:
     click.echo(f"Demo mailbox ready: {base}/login   (API docs: {base}/schema)")
     for role, (email, password) in DEMO_USERS.items():
         click.echo(f"  {role:<10} {email:<26} password: {password}")
+        if role in DEMO_TOTP_SECRETS:
+            click.echo(f"  {'':<10} {'':<26} TOTP secret: {DEMO_TOTP_SECRETS[role]}")
+    click.echo("  Dispatchers and auditors also type a code: add their TOTP secret to an")
+    click.echo("  authenticator app, or print the current code with pyotp.TOTP(secret).now().")
     if settings.email_pickup_dir is not None:
         where = f"are written to {settings.email_pickup_dir} (.eml files)"
     else:

@@ -7,6 +7,9 @@
 - :mod:`.auth`: passwords (argon2) and access tokens (JWT); :mod:`.clients`: machine clients
   (``private_key_jwt``); :mod:`.passwords`: the rule new passwords meet; :mod:`.sessions`:
   log-out and password change, which end tokens early; :mod:`.throttle`: log-in limits.
+- :mod:`.second_factor`: two-step log-in (TOTP and recovery codes, its own throttle);
+  :mod:`.signed_values`: the signed values a browser keeps for us (a half-finished log-in, a
+  remembered device).
 - :mod:`.accounts`: the accounts a user acts for; :mod:`.admin`: creating offices, accounts,
   users and grants.
 

@@ -150,6 +150,17 @@ class TokenIssuer:
             raise NotAuthenticated("The access token has expired; request a new one")
         return claims
 
+    def derived_key(self, purpose: bytes) -> bytes:
+        """A 32-byte secret key for ``purpose`` (e.g. signing a cookie), derived from the token
+        key: the same in every process of one install, and different for each purpose."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+            self._private.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
     def form_token(self, token: str) -> str:
         """The token that the forms of the session holding access token ``token`` carry: an
         HMAC of it that only this service computes. Another site knows neither, so it cannot

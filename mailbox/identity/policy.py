@@ -50,6 +50,7 @@ __all__ = [
     "offices_where",
     "reads_any_account",
     "reads_any_office",
+    "second_factor_required",
 ]
 
 
@@ -216,3 +217,17 @@ def reads_any_office(principal: Principal) -> bool:
     """Whether the principal sees at least one office (the pages then offer to look up one of
     its deliveries)."""
     return bool(offices_where(principal, Action.READ_OFFICE))
+
+
+# Office staff send documents with legal effect and read every delivery of their office: a
+# stolen password alone must not be enough for them.
+_SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR})
+
+
+def second_factor_required(principal: Principal) -> bool:
+    """Whether the person must log in with a second factor (and enrol one before anything
+    else): dispatchers and auditors. Applicants may choose to; machine clients never log in
+    with a password, so this never applies to them."""
+    return principal.kind == "user" and any(
+        not held.isdisjoint(_SECOND_FACTOR_ROLES) for held in principal.office_roles.values()
+    )

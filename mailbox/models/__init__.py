@@ -22,6 +22,7 @@ from mailbox.models.parties import (
     User,
 )
 from mailbox.models.retention import ANY_KIND, RetentionPolicy
+from mailbox.models.second_factor import RecoveryCode, UserTotp
 from mailbox.models.throttle import (
     ClientAssertionUse,
     LoginFailure,
@@ -49,10 +50,12 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "RecoveryCode",
     "RetentionPolicy",
     "RevokedToken",
     "Role",
     "User",
+    "UserTotp",
     "VerificationEmailSent",
     "WebhookAttempt",
     "WebhookSubscription",

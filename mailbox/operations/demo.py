@@ -16,15 +16,23 @@ from mailbox.identity.admin import (
     create_user,
     grant_role,
 )
+from mailbox.identity.second_factor import enrol_with_secret
 from mailbox.models import Office, Role
 from mailbox.services import Services
 
-__all__ = ["DEMO_USERS", "demo_pdf", "seed_demo"]
+__all__ = ["DEMO_TOTP_SECRETS", "DEMO_USERS", "demo_pdf", "seed_demo"]
 
 DEMO_USERS = {
     "applicant": ("applicant@demo.test", "lighthouse-demo-1"),
     "dispatcher": ("dispatcher@demo.test", "riverboat-demo-2"),
     "auditor": ("auditor@demo.test", "snowfield-demo-3"),
+}
+# Dispatchers and auditors must log in with a second factor: the demo's are enrolled with these
+# TOTP secrets (printed by `demo`, to be typed into an authenticator app). Never do this for
+# real people.
+DEMO_TOTP_SECRETS = {
+    "dispatcher": "DEMODISPATCHERTOTPSECRETAAAAAAAA",
+    "auditor": "DEMOAUDITORTOTPSECRETBBBBBBBBBBB",
 }
 DEMO_DOCUMENTS = [
     ("R71", "EP23123456.7", "Communication under Rule 71(3) EPC (intention to grant)"),
@@ -94,6 +102,8 @@ async def seed_demo(settings: Settings) -> int:
                 role=Role.AUDITOR,
                 office_id=office.id,
             )
+            for role, secret in DEMO_TOTP_SECRETS.items():
+                await enrol_with_secret(session=session, user_id=people[role].id, secret=secret)
         for kind, dossier, title in DEMO_DOCUMENTS:
             await dispatch(
                 services,

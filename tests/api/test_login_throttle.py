@@ -80,7 +80,7 @@ async def test_wrong_passwords_lock_the_account_until_the_window_passes(
     wrong = await _token(http, world.applicant.email, "guess")
     assert (wrong.status_code, wrong.json()) == (right.status_code, right.json())
     # Other accounts from the same address are not locked out by it.
-    assert (await _token(http, world.dispatcher.email, PASSWORD)).status_code == 200
+    assert (await _token(http, world.stranger.email, PASSWORD)).status_code == 200
 
     clock.set_offset(timedelta(seconds=WINDOW + 1))
     assert (await _token(http, world.applicant.email, PASSWORD)).status_code == 200

@@ -18,7 +18,13 @@ from httpx import AsyncClient
 from mailbox.proof.check import NO_DOCUMENT_NOTE, verify_bundle
 from mailbox.services import Services
 from mailbox.signing.records import cert_pem
-from tests.factories import PASSWORD, World, make_world, post_dispatch, token_for, web_login
+from tests.factories import (
+    World,
+    log_in_page,
+    make_world,
+    post_dispatch,
+    token_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_FILES = {
@@ -180,7 +186,7 @@ async def test_office_staff_get_a_verifiable_proof_without_the_document_and_reco
     page_proof = f"/deliveries/{delivery_id}/proof"
 
     by_dispatcher = await client.get(proof, headers=await token_for(client, world.dispatcher))
-    login = await web_login(client, world.auditor.email, PASSWORD)
+    login = await log_in_page(client, world.auditor)
     page = await client.get(f"/deliveries/{delivery_id}")
     by_auditor = await client.get(page_proof)
 

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from mailbox.identity.admin import grant_role
 from mailbox.models import Account, NotificationAddress, OutboxMessage, Role, User
 from mailbox.services import Services
-from tests.factories import PASSWORD, add_member, make_world, token_for, web_login
+from tests.factories import add_member, log_in_page, make_world, token_for
 
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]*)"')
 REFUSED = "This form has expired or did not come from this site"
@@ -25,9 +25,7 @@ def page_of(account_id: str) -> str:
 
 
 async def log_in(client: AsyncClient, user: User) -> None:
-    client.cookies.clear()
-    response = await web_login(client, user.email, PASSWORD)
-    assert response.status_code == 303, response.text
+    await log_in_page(client, user)
 
 
 async def form_token(client: AsyncClient, account_id: str) -> str:

@@ -29,6 +29,7 @@ from mailbox.identity.policy import (
     offices_where,
     reads_any_account,
     reads_any_office,
+    second_factor_required,
 )
 from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, Role
@@ -246,3 +247,12 @@ def test_dispatch_office_is_the_one_named_when_held() -> None:
 def test_dispatch_office_refused(principal: Principal, office_id: str | None, refusal: str) -> None:
     with pytest.raises(PermissionDenied, match=refusal):
         dispatch_office(principal, office_id)
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_second_factor_is_required_of_dispatchers_and_auditors_only(name: str) -> None:
+    """People holding a dispatcher or auditor role on any office must log in with a second
+    factor; account grantees may choose; machine clients never log in with a password."""
+    kind = KINDS[name]
+    staff = kind.principal.kind == "user" and bool(kind.principal.office_roles)
+    assert second_factor_required(kind.principal) is staff

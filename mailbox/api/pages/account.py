@@ -15,7 +15,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from mailbox.api.pages.inbox import form_refused, session_cookie
+from mailbox.api.pages.inbox import form_refused
+from mailbox.api.pages.sessions import open_session
 from mailbox.api.security import client_address, form_token_valid, principal_or_none
 from mailbox.errors import MailboxError, TooManyAttempts
 from mailbox.identity.principal import Principal
@@ -96,9 +97,9 @@ async def change_password_form(
         return _page(principal, error=exc, headers={"Retry-After": str(exc.retry_after)})
     except MailboxError as exc:
         return _page(principal, error=exc)
-    response = Redirect(f"{PAGE}?done=changed", status_code=303)
-    session_cookie(response, services, user.id, user.credentials_epoch)
-    return response
+    return open_session(
+        Redirect(f"{PAGE}?done=changed", status_code=303), services, user.id, user.credentials_epoch
+    )
 
 
 routes = [password_page, change_password_form]

@@ -23,6 +23,7 @@ from litestar.template import TemplateEngineProtocol
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from mailbox.api.pages.sessions import after_password
 from mailbox.api.schemas.deliveries import DeliveryPublic
 from mailbox.api.security import (
     FORM_TOKEN_FIELD,
@@ -56,7 +57,6 @@ __all__ = [
     "form_refused",
     "register_template_callables",
     "routes",
-    "session_cookie",
 ]
 
 # A form post was forged, or its page is older than the session (logged in again since).
@@ -170,19 +170,6 @@ class LoginForm:
     csrf_token: str = ""
 
 
-def session_cookie(response: Response[Any], services: Services, user_id: str, epoch: int) -> None:
-    """Give the browser a new web session for the user (an access token of ``epoch``)."""
-    token = services.tokens.issue(user_id, epoch=epoch)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token.token,
-        max_age=token.expires_in,
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.public_base_url.startswith("https"),
-    )
-
-
 @post("/login", include_in_schema=False, status_code=303)
 async def login(
     request: Request,
@@ -215,9 +202,8 @@ async def login(
         )
     except NotAuthenticated as exc:
         return _login_form(request, services, error=exc.detail, email=data.email, status_code=401)
-    response = Redirect("/inbox", status_code=303)
-    session_cookie(response, services, user.id, user.credentials_epoch)
-    return response
+    # The session starts now, or after the second factor (mailbox.api.pages.sessions).
+    return await after_password(request, services, user)
 
 
 @post("/logout", include_in_schema=False, status_code=303)

@@ -13,12 +13,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_response, problem_responses
 from mailbox.api.schemas.accounts import PasswordChange
-from mailbox.api.schemas.deliveries import ProblemDetails, TokenPublic
+from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails, TokenPublic
 from mailbox.api.security import client_address
 from mailbox.errors import NotAuthenticated, PermissionDenied, TooManyAttempts
 from mailbox.identity.auth import AccessToken
 from mailbox.identity.clients import ASSERTION_TYPE, authenticate_client
 from mailbox.identity.principal import Principal
+from mailbox.identity.second_factor import (
+    Need,
+    SecondFactorLimits,
+    check_second_factor,
+    need_after_password,
+)
 from mailbox.identity.sessions import change_password
 from mailbox.identity.throttle import LoginLimits, log_in_with_password
 from mailbox.services import Services
@@ -35,6 +41,8 @@ class TokenForm:
     client_id: str | None = None
     client_assertion_type: str | None = None
     client_assertion: str | None = None
+    # People with two-step log-in: a code of their authenticator app, or a recovery code.
+    totp: str | None = None
 
 
 @post(
@@ -45,8 +53,15 @@ class TokenForm:
     responses=problem_responses(
         details={
             400: "Bad credentials (`error`: invalid_grant / invalid_client) or request.",
-            429: "Too many failed password log-ins for this username or from this address: "
-            "refused, whatever the password, for the `Retry-After` seconds.",
+            429: "Too many failed password log-ins for this username or from this address, "
+            "or too many wrong second-factor codes for this person: refused, whatever the "
+            "password or code, for the `Retry-After` seconds.",
+            401: "A second factor is required (`type` /problems/second-factor-required: "
+            "send `totp`) or was wrong or used already (`type` "
+            "/problems/second-factor-invalid); `error`: invalid_grant.",
+            403: "The person must set up two-step log-in (dispatchers and auditors) before "
+            "getting a token: log in once in the browser (`type` "
+            "/problems/second-factor-enrolment-required).",
             415: "The body is not `application/x-www-form-urlencoded`.",
         }
     ),
@@ -64,7 +79,11 @@ async def issue_token(
     `exp` within 5 minutes, `jti`). The token is an ES256 JWT with `kid`, `aud` and `exp`;
     present it as `Authorization: Bearer <token>`. Repeated failed password log-ins lock the
     username, or the client address, out for a while (429 with `Retry-After`); each client
-    assertion gets one token only (its `jti` may not be used again)."""
+    assertion gets one token only (its `jti` may not be used again). A person with two-step
+    log-in also sends `totp`: the code their authenticator app shows (each code is good once)
+    or one of their recovery codes; wrong codes are throttled per person (429). Dispatchers and
+    auditors must have two-step log-in: without it they get no token (403) until they have set
+    it up in the browser."""
     if data.grant_type == "client_credentials":
         return await _client_credentials(data, services, session)
     if data.grant_type != "password":
@@ -102,7 +121,58 @@ async def issue_token(
         return problem_response(
             400, exc.detail, type_="/problems/invalid-grant", oauth_error="invalid_grant"
         )
+    refused = await _second_factor(services, user.id, data.totp)
+    if refused is not None:
+        return refused
     return _token_response(services.tokens.issue(user.id, epoch=user.credentials_epoch))
+
+
+async def _second_factor(
+    services: Services, user_id: str, code: str | None
+) -> Response[ProblemDetails] | None:
+    """None when the person needs no second factor or ``code`` is a right one; else the
+    problem to answer."""
+    need = await need_after_password(services.db, user_id)
+    if need is Need.ENROL:
+        return problem_response(
+            403,
+            "Two-step log-in is required for dispatchers and auditors and is not set up for "
+            "this account: log in once at /login in a browser to set it up.",
+            type_="/problems/second-factor-enrolment-required",
+            oauth_error="invalid_grant",
+        )
+    if need is Need.NONE:
+        return None
+    if not code or not code.strip():
+        return problem_response(
+            400,
+            "This account uses two-step log-in: send the code of the authenticator app (or a "
+            "recovery code) as `totp`.",
+            type_="/problems/second-factor-required",
+            errors=[FieldProblem("totp", "required for this account")],
+            oauth_error="invalid_grant",
+        )
+    try:
+        await check_second_factor(
+            services.db, SecondFactorLimits.from_settings(services.settings), user_id, code
+        )
+    except TooManyAttempts as exc:
+        return problem_response(
+            429,
+            exc.detail,
+            type_=exc.type,
+            title=exc.title,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    except NotAuthenticated as exc:
+        return problem_response(
+            400,
+            exc.detail,
+            type_="/problems/second-factor-invalid",
+            errors=[FieldProblem("totp", "wrong or already used")],
+            oauth_error="invalid_grant",
+        )
+    return None
 
 
 async def _client_credentials(
