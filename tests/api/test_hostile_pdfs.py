@@ -112,7 +112,7 @@ async def test_dispatch_with_active_content_is_refused_naming_what_was_found(
     found = record.details["active_content"]
     assert found["complete"] is True
     assert [item["kind"] for item in found["found"]] == [kind]
-    refusals = [r for r in caplog.records if r.name == "mailbox.deliveries"]
+    refusals = [r for r in caplog.records if r.name == "mailbox.deliveries.dispatch"]
     assert len(refusals) == 1
     assert len(refusals[0].getMessage()) < 600
     assert "\n" not in refusals[0].getMessage()
@@ -165,7 +165,7 @@ async def test_dispatch_of_a_pdf_that_cannot_be_read_or_sealed_is_refused(
     assert record.details["document_reason"] == "malformed"
     # No traceback anywhere: one bounded line for the refusal, nothing logged as an error.
     assert all(r.exc_info is None and r.levelno < logging.ERROR for r in caplog.records)
-    refusals = [r for r in caplog.records if r.name == "mailbox.deliveries"]
+    refusals = [r for r in caplog.records if r.name == "mailbox.deliveries.dispatch"]
     assert len(refusals) == 1
     assert len(refusals[0].getMessage()) < 600
 
