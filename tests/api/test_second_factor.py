@@ -26,6 +26,7 @@ from tests.factories import (
     log_in_page,
     make_world,
     totp_code,
+    web_login,
 )
 from tests.fixtures.db import both_backends
 
@@ -81,7 +82,7 @@ async def test_dispatcher_without_second_factor_must_enrol_before_any_session(
     world = await make_world(services)
     dispatcher = await new_dispatcher(services, world.office.id)
 
-    login = await client.post("/login", data={"email": dispatcher.email, "password": PASSWORD})
+    login = await web_login(client, dispatcher.email)
     assert login.status_code == 303 and login.headers["location"] == STEP
     assert SESSION_COOKIE not in client.cookies
     # The half-finished log-in opens nothing else, pages or API.
@@ -125,7 +126,7 @@ async def test_enrolment_code_typed_badly_is_a_field_error_and_changes_nothing(
 ) -> None:
     world = await make_world(services)
     dispatcher = await new_dispatcher(services, world.office.id)
-    await client.post("/login", data={"email": dispatcher.email, "password": PASSWORD})
+    await web_login(client, dispatcher.email)
     csrf = await form_token_of(client, STEP)
 
     typo = await client.post(STEP + "/enrol", data={"code": "12ab", "csrf_token": csrf})
@@ -157,7 +158,7 @@ async def test_applicants_without_second_factor_log_in_with_their_password(
 ) -> None:
     world = await make_world(services)
     assert (await token(client, world.applicant)).status_code == 200
-    login = await client.post("/login", data={"email": world.applicant.email, "password": PASSWORD})
+    login = await web_login(client, world.applicant.email)
     assert login.headers["location"] == "/inbox"
 
 
@@ -220,7 +221,7 @@ async def test_wrong_codes_are_throttled_per_person_until_the_window_passes(
     window = services.settings.login_failure_window_seconds
     assert 0 < int(locked.headers["Retry-After"]) <= window
     # The log-in page refuses the code as well; another person is not affected.
-    await client.post("/login", data={"email": world.dispatcher.email, "password": PASSWORD})
+    await web_login(client, world.dispatcher.email)
     csrf = await form_token_of(client, STEP)
     page = await client.post(STEP, data={"code": totp_code(world.dispatcher), "csrf_token": csrf})
     assert page.status_code == 429
@@ -236,7 +237,7 @@ async def test_log_in_page_asks_for_the_code_after_the_password(
     client: AsyncClient, services: Services
 ) -> None:
     world = await make_world(services)
-    login = await client.post("/login", data={"email": world.auditor.email, "password": PASSWORD})
+    login = await web_login(client, world.auditor.email)
     assert login.headers["location"] == STEP
     csrf = await form_token_of(client, STEP)
 
@@ -254,7 +255,7 @@ async def test_log_in_page_asks_for_the_code_after_the_password(
 
 async def test_half_finished_log_in_expires(client: AsyncClient, services: Services) -> None:
     world = await make_world(services)
-    await client.post("/login", data={"email": world.auditor.email, "password": PASSWORD})
+    await web_login(client, world.auditor.email)
     csrf = await form_token_of(client, STEP)
 
     clock.set_offset(timedelta(minutes=11))
@@ -274,14 +275,12 @@ async def test_remembered_device_skips_the_code_until_the_second_factor_is_turne
     # Another log-in on this device: no code.
     client.cookies.clear()
     client.cookies.set(DEVICE_COOKIE, device)
-    again = await client.post(
-        "/login", data={"email": world.dispatcher.email, "password": PASSWORD}
-    )
+    again = await web_login(client, world.dispatcher.email)
     assert again.headers["location"] == "/inbox"
     # The device is remembered for this person only.
     client.cookies.clear()
     client.cookies.set(DEVICE_COOKIE, device)
-    other = await client.post("/login", data={"email": world.auditor.email, "password": PASSWORD})
+    other = await web_login(client, world.auditor.email)
     assert other.headers["location"] == STEP
 
     # Turned off (with the password), the device is forgotten, also after setting it up again.
@@ -294,9 +293,7 @@ async def test_remembered_device_skips_the_code_until_the_second_factor_is_turne
     assert await totp_row(services, world.dispatcher) is None
     client.cookies.clear()
     client.cookies.set(DEVICE_COOKIE, device)
-    after = await client.post(
-        "/login", data={"email": world.dispatcher.email, "password": PASSWORD}
-    )
+    after = await web_login(client, world.dispatcher.email)
     assert after.headers["location"] == STEP
     assert 'id="mandatory"' in (await client.get(STEP)).text  # a dispatcher must set it up again
 
