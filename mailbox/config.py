@@ -170,8 +170,8 @@ class Settings(BaseSettings):
     ready_outbox_max_age_seconds: float = Field(
         900.0,
         gt=0,
-        description="`/health/ready` reports the outbox as degraded when its oldest due "
-        "message has waited longer than this (seconds).",
+        description="`/health/ready` reports the outbox as degraded when its oldest pending "
+        "message was written longer ago than this (seconds).",
     )
     metrics_networks: list[str] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"],

@@ -6,7 +6,7 @@ Two kinds, and what a scrape of one process tells:
   sealing, alerts by outcome. Each process counts its own since it started, as Prometheus
   expects; sum them over the instances (``sum by (outcome) (rate(...))``).
 - **Read from the database at scrape time** (:func:`observe_backlog`): outbox depth and the age
-  of its oldest due message by channel, evidence records, age of the newest checkpoint. These
+  of its oldest pending message by channel, evidence records, age of the newest checkpoint. These
   are the same whichever process is scraped.
 
 The circuit state is this process's own (each process keeps its circuit breakers, see
@@ -76,8 +76,8 @@ _OUTBOX_DEPTH = Gauge(
 )
 _OUTBOX_OLDEST = Gauge(
     "mailbox_outbox_oldest_age_seconds",
-    "Age in seconds of the oldest pending outbox message that is due, by channel (0: none); "
-    "from the database.",
+    "Seconds since the oldest pending outbox message was written, by channel (0: none "
+    "pending); from the database.",
     ["channel"],
     registry=REGISTRY,
 )

@@ -123,9 +123,7 @@ def _large_pdf(size: int) -> bytes:
     from mailbox.operations.demo import demo_pdf
 
     writer = IncrementalPdfFileWriter(io.BytesIO(demo_pdf("A large notice")))
-    writer.root["/Padding"] = writer.add_object(
-        generic.StreamObject(stream_data=os.urandom(size))
-    )
+    writer.root["/Padding"] = writer.add_object(generic.StreamObject(stream_data=os.urandom(size)))
     writer.update_root()
     out = io.BytesIO()
     writer.write(out)

@@ -83,7 +83,8 @@ async def test_scheduler_drains_and_survives_a_failing_job(
 
     monkeypatch.setattr("mailbox.operations.scheduling.run_legal_scans", broken)
     with caplog.at_level(logging.ERROR, logger="mailbox.operations.scheduling"):
-        scheduler = start_scheduler(services)
+        jobs = start_scheduler(services)
+        scheduler = jobs.scheduler
         try:
             await smtp_server.wait_for(1)
             for _ in range(100):
@@ -93,7 +94,7 @@ async def test_scheduler_drains_and_survives_a_failing_job(
             assert scheduler.running
             assert scheduler.get_job("outbox-drain") is not None
         finally:
-            scheduler.shutdown(wait=False)
+            await jobs.stop(grace=10)
     [failed] = [r for r in caplog.records if r.getMessage() == "job failed"]
     assert failed.job == "legal-scan" and failed.worker_id
     assert "legal scan bug" in failed.exc_text or failed.exc_info
