@@ -18,6 +18,7 @@ from mailbox.config import Settings
 from mailbox.notifications.outbox import drain_until_idle
 from mailbox.services import Services
 from tests.factories import make_world, post_dispatch, token_for
+from tests.fixtures.db import both_backends
 from tests.fixtures.service_process import free_port
 
 METRICS_TOKEN = "scrape-me-7c1f0e"
@@ -65,6 +66,7 @@ async def test_liveness_answers_without_a_token(client: httpx.AsyncClient) -> No
     assert response.json() == {"status": "ok"}
 
 
+@both_backends
 async def test_readiness_lists_every_check_and_is_ready(client: httpx.AsyncClient) -> None:
     response = await client.get("/health/ready")
 
@@ -131,6 +133,7 @@ async def test_metrics_are_served_to_a_metrics_network_without_a_token(
     assert "mailbox_outbox_depth" in response.text
 
 
+@both_backends
 async def test_a_dispatch_moves_the_counters_and_an_alert_waits_while_smtp_is_down(
     client: httpx.AsyncClient, services: Services
 ) -> None:

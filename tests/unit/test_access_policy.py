@@ -12,14 +12,17 @@ import pytest
 
 from mailbox.errors import PermissionDenied
 from mailbox.identity.policy import (
+    OBSERVERS,
     POLICY,
     Action,
+    Observation,
     account_role,
     accounts_where,
     can_dispatch_for,
     can_manage,
     can_manage_office,
     can_manage_webhooks,
+    can_observe,
     can_pick_up,
     can_read_account,
     can_read_delivery,
@@ -246,3 +249,11 @@ def test_dispatch_office_is_the_one_named_when_held() -> None:
 def test_dispatch_office_refused(principal: Principal, office_id: str | None, refusal: str) -> None:
     with pytest.raises(PermissionDenied, match=refusal):
         dispatch_office(principal, office_id)
+
+
+def test_health_is_for_anyone_and_metrics_for_scrapers_only() -> None:
+    assert set(OBSERVERS) == set(Observation)
+    for observation in (Observation.LIVENESS, Observation.READINESS):
+        assert can_observe(observation, scraper=False)
+    assert not can_observe(Observation.METRICS, scraper=False)
+    assert can_observe(Observation.METRICS, scraper=True)
