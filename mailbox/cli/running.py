@@ -73,7 +73,12 @@ def show_settings(markdown: bool) -> None:
 @click.option("--host", default=None, help="Bind address (default: MAILBOX_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: MAILBOX_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the web service (API and pages) with its scheduler."""
+    """Run the web service (API and pages) with its scheduler, until SIGTERM or SIGINT: then
+    it stops accepting, lets requests in progress and the current drain round finish (within
+    MAILBOX_SHUTDOWN_GRACE_SECONDS), stops the sealing processes and exits 0.
+
+    On SQLite, when another process already runs the database's scheduler, it serves without
+    one and says so (CRITICAL in the log, and in /health/ready)."""
     _serve(load_settings(), host=host, port=port)
 
 

@@ -18,7 +18,7 @@ from mailbox.config import Settings
 from mailbox.notifications.outbox import drain_until_idle
 from mailbox.services import Services
 from tests.factories import make_world, post_dispatch, token_for
-from tests.fixtures.db import both_backends
+from tests.fixtures.db import _pg_execute, both_backends
 from tests.fixtures.service_process import free_port
 
 METRICS_TOKEN = "scrape-me-7c1f0e"
@@ -92,6 +92,25 @@ async def test_readiness_is_503_when_the_keys_cannot_be_loaded(
     assert body["checks"]["keys"]["status"] == "failing"
     assert "master.key" in body["checks"]["keys"]["detail"]
     assert body["checks"]["database"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_readiness_is_503_when_the_database_is_gone(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    name = settings.database_url.rsplit("/", 1)[1]
+    await _pg_execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"]["status"] == "failing"
+    assert body["checks"]["outbox"]["detail"] == "unknown: the database did not answer"
+    assert body["checks"]["keys"]["status"] == "ok"  # the other checks still run
+    assert (await client.get("/health/live")).status_code == 200
 
 
 async def test_readiness_is_503_when_the_blob_store_takes_no_writes(
