@@ -118,6 +118,23 @@ def start_scheduler(services: Services) -> PeriodicJobs:
     settings = services.settings
     me = worker_identity()
     jobs = PeriodicJobs(services, take_scheduler_lock(settings, holder=me))
+    try:
+        _schedule(jobs, services, me)
+    except BaseException:
+        if jobs._lock is not None:
+            jobs._lock.release()
+        raise
+    services.scheduler = (
+        f"running here ({me}, holding the SQLite database's scheduler lock)"
+        if jobs.holds_lock
+        else f"running here ({me}; the outbox is shared, the scans run in one instance at a time)"
+    )
+    log.info("scheduler started", extra={"worker_id": me})
+    return jobs
+
+
+def _schedule(jobs: PeriodicJobs, services: Services, me: str) -> None:
+    settings = services.settings
     scheduler = jobs.scheduler
     started = datetime.now(UTC)
     scheduler.add_job(
@@ -153,13 +170,6 @@ def start_scheduler(services: Services) -> PeriodicJobs:
         digest, "date", run_date=started, id="digest-catch-up", name="digest-catch-up"
     )
     scheduler.start()
-    services.scheduler = (
-        f"running here ({me}, holding the SQLite database's scheduler lock)"
-        if jobs.holds_lock
-        else f"running here ({me}; the outbox is shared, the scans run in one instance at a time)"
-    )
-    log.info("scheduler started", extra={"worker_id": me})
-    return jobs
 
 
 async def run_worker(settings: Settings) -> None:
