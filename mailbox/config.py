@@ -8,6 +8,7 @@ prints the effective values, secrets masked).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from functools import cached_property
@@ -218,6 +219,31 @@ class Settings(BaseSettings):
         "its own network).",
     )
     log_level: str = Field("INFO", description="Logging level.")
+    # Running, health and metrics
+    shutdown_grace_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="On SIGTERM or SIGINT: how long requests in progress (a dispatch being "
+        "sealed) and the current outbox drain round may take to finish before they are cut; "
+        "then the sealing processes stop and the process exits 0.",
+    )
+    ready_outbox_max_age_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="`/health/ready` reports the outbox as degraded when its oldest pending "
+        "message was written longer ago than this (seconds).",
+    )
+    metrics_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Addresses or networks that may read `/metrics` without a token (the "
+        "client address as `MAILBOX_TRUSTED_PROXIES` makes it). Empty: only with the token.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token with which a scraper anywhere may read `/metrics`. Unset: "
+        "only clients in `MAILBOX_METRICS_NETWORKS`.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -252,6 +278,13 @@ class Settings(BaseSettings):
             )
         if any(day <= 0 for day in self.reminder_days):
             raise ValueError("reminder_days must be positive")
+        for network in self.metrics_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"metrics_networks: {network!r} is not an address or network"
+                ) from None
         return self
 
     @cached_property
@@ -286,4 +319,6 @@ class Settings(BaseSettings):
         values["key_dir"] = str(self.effective_key_dir)
         if self.smtp_password is not None:
             values["smtp_password"] = "********"
+        if self.metrics_token is not None:
+            values["metrics_token"] = "********"
         return values

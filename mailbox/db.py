@@ -37,6 +37,7 @@ __all__ = [
     "protect_sqlite_files",
     "retry_transient",
     "run_migrations",
+    "sqlite_file",
     "try_advisory_lock",
 ]
 
@@ -50,7 +51,7 @@ _PRIVATE_FILE_MODE = 0o600
 _SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite database URL; ``None`` for another database or an in-memory one."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
@@ -62,7 +63,7 @@ def protect_sqlite_files(url: str) -> None:
     """Make a SQLite database's file (created empty if missing, so SQLite never creates it with
     the umask's mode) and its -wal/-shm/-journal files readable by the owner only. Nothing for
     other databases."""
-    path = _sqlite_file(url)
+    path = sqlite_file(url)
     if path is None:
         return
     if not path.exists() and path.parent.is_dir():

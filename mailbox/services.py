@@ -32,6 +32,9 @@ class Services:
     evidence: EvidenceSigner
     tokens: TokenIssuer
     circuits: Circuits = field(default_factory=Circuits)
+    # Where the periodic jobs of this process stand, as readiness reports it: set by whoever
+    # starts them (mailbox.operations.scheduling), or says why they do not run here.
+    scheduler: str = "off in this process"
 
     @classmethod
     def start(cls, settings: Settings, *, sealing_workers: int | None = None) -> Services:

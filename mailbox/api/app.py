@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Router
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -26,13 +27,22 @@ from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
-from mailbox.api.routes import auth, deliveries, dispatches, notifications, webhooks
+from mailbox.api.routes import (
+    auth,
+    deliveries,
+    dispatches,
+    notifications,
+    operations,
+    webhooks,
+)
 from mailbox.api.security import authenticate, provide_principal
 from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.db import assert_migrated
 from mailbox.identity.principal import Principal
-from mailbox.models import Channel
 from mailbox.services import Services
+
+if TYPE_CHECKING:
+    from mailbox.operations.scheduling import PeriodicJobs
 
 __all__ = ["create_app"]
 
@@ -42,11 +52,21 @@ log = logging.getLogger("mailbox")
 BODY_LIMIT = 1024 * 1024
 
 
-@get("/healthz", tags=["operations"], summary="Liveness", include_in_schema=True)
-async def health(services: Services) -> dict[str, str]:
-    """Alive, and whether email goes out: ``"email": "ok"`` or since when and why its
-    circuit is open (our mail server or disk failing, as this process sees it)."""
-    return {"status": "ok", "email": services.circuits[Channel.EMAIL].health()}
+def _start_jobs(services: Services) -> PeriodicJobs | None:
+    """The periodic jobs of this process; ``None``, said loudly, when another process already
+    runs them on this SQLite database: the web service then serves without them."""
+    from mailbox.operations.scheduling import SchedulerTaken, start_scheduler
+
+    try:
+        return start_scheduler(services)
+    except SchedulerTaken as taken:
+        services.scheduler = f"not running here: {taken.detail}"
+        log.critical(
+            "SERVING WITHOUT THE SCHEDULER: no alert, reminder, deemed delivery or checkpoint "
+            "is sent or made by this process. %s",
+            taken.detail,
+        )
+        return None
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
@@ -61,21 +81,23 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         try:
             await assert_migrated(running.db)
             app.state.services = running
-            from mailbox.operations.scheduling import start_scheduler
-
-            scheduler = start_scheduler(running) if owned and settings.scheduler_enabled else None
+            jobs = _start_jobs(running) if owned and settings.scheduler_enabled else None
+            if owned and not settings.scheduler_enabled:
+                running.scheduler = "off in this process (MAILBOX_SCHEDULER_ENABLED=false)"
             try:
                 yield
             finally:
-                if scheduler is not None:
-                    scheduler.shutdown(wait=False)
+                if jobs is not None:
+                    # Requests are done (the server waited for them): let the drain round in
+                    # progress finish before the parts it uses close.
+                    await jobs.stop(settings.shutdown_grace_seconds)
         finally:
             if owned:
                 await running.close()
 
     return Litestar(
         route_handlers=[
-            health,
+            *operations.routes,
             auth.issue_token,
             auth.change_own_password,
             auth.jwks,
@@ -128,7 +150,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                         scheme="bearer",
                         bearer_format="JWT",
                         description="Access token from POST /api/v1/auth/token",
-                    )
+                    ),
+                    "MetricsToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="MAILBOX_METRICS_TOKEN (GET /metrics only; not needed "
+                        "from MAILBOX_METRICS_NETWORKS)",
+                    ),
                 }
             ),
             security=[{"BearerToken": []}],

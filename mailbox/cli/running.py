@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import signal
 import sys
 
 import click
@@ -71,7 +73,12 @@ def show_settings(markdown: bool) -> None:
 @click.option("--host", default=None, help="Bind address (default: MAILBOX_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: MAILBOX_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the web service (API and pages) with its scheduler."""
+    """Run the web service (API and pages) with its scheduler, until SIGTERM or SIGINT: then
+    it stops accepting, lets requests in progress and the current drain round finish (within
+    MAILBOX_SHUTDOWN_GRACE_SECONDS), stops the sealing processes and exits 0.
+
+    On SQLite, when another process already runs the database's scheduler, it serves without
+    one and says so (CRITICAL in the log, and in /health/ready)."""
     _serve(load_settings(), host=host, port=port)
 
 
@@ -91,6 +98,12 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> None:
             pass
 
     run_domain(refuse_unmigrated())
+    # uvicorn shuts down gracefully on SIGTERM or SIGINT (stops accepting, lets the requests in
+    # progress finish within the grace period, then the app's shutdown stops the scheduler
+    # and the sealing processes), then raises the signal again. Handled here, that second
+    # signal ends the process with 0: it stopped the way it was asked to.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -100,7 +113,12 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> None:
         # X-Forwarded-For only from the proxies the operator names, never from any peer.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 @main.command()
@@ -111,7 +129,8 @@ def worker() -> None:
 
     With several web instances, set MAILBOX_SCHEDULER_ENABLED=false on them and run workers
     instead: on PostgreSQL any number of workers share the outbox, and only one at a time
-    runs the scans. On SQLite run one process that sends (one worker, or the web server).
+    runs the scans. On SQLite one process runs them (one worker, or the web server): a worker
+    started while another process holds the database's scheduler lock exits with an error.
     """
     from mailbox.logs import configure_logging
     from mailbox.operations.scheduling import run_worker

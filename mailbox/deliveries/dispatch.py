@@ -46,9 +46,11 @@ from mailbox.errors import Conflict, FieldError, InvalidDocument, InvalidRequest
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
 from mailbox.ids import new_id
+from mailbox.metrics import DISPATCHES, SEAL_SECONDS
 from mailbox.models import (
     Account,
     Delivery,
+    DeliveryStatus,
     Document,
     EvidenceRecord,
     IdempotencyRecord,
@@ -217,7 +219,36 @@ async def dispatch(
 ) -> Dispatched:
     """Serve ``request``: seal, store and deliver it (or queue it for paper), or replay the
     earlier dispatch of the same Idempotency-Key. A refused request raises its domain error
-    after writing its SubmissionRejection record (named by the error's ``evidence_id``)."""
+    after writing its SubmissionRejection record (named by the error's ``evidence_id``).
+    Each outcome is counted (``mailbox_dispatches_total``)."""
+    try:
+        dispatched = await _dispatch(
+            services, request, actor=actor, actor_ip=actor_ip, idempotency_key=idempotency_key
+        )
+    except MailboxError:
+        DISPATCHES.labels(outcome="rejected").inc()
+        raise
+    except Exception:
+        DISPATCHES.labels(outcome="failed").inc()
+        raise
+    DISPATCHES.labels(outcome=_outcome(dispatched)).inc()
+    return dispatched
+
+
+def _outcome(dispatched: Dispatched) -> str:
+    if not dispatched.created:
+        return "replayed"
+    return "paper" if dispatched.delivery.status == DeliveryStatus.PAPER_QUEUED else "delivered"
+
+
+async def _dispatch(
+    services: Services,
+    request: DispatchRequest,
+    *,
+    actor: str,
+    actor_ip: str | None,
+    idempotency_key: str | None,
+) -> Dispatched:
     claim = None
     if idempotency_key is not None:
         claim = IdempotencyClaim(
@@ -345,12 +376,13 @@ async def _parties(session: AsyncSession, request: DispatchRequest) -> _Parties:
 async def _seal_and_store(services: Services, request: DispatchRequest, office: Office) -> _Sealed:
     """Seal the PDF in the sealing pool and store it encrypted; no transaction is open."""
     try:
-        sealed = await services.sealing.seal_document(
-            request.pdf,
-            reason=f"Official {request.kind_code} of {office.name}",
-            location=office.code,
-            active_content="allow" if office.active_content == "allow" else "reject",
-        )
+        with SEAL_SECONDS.time():
+            sealed = await services.sealing.seal_document(
+                request.pdf,
+                reason=f"Official {request.kind_code} of {office.name}",
+                location=office.code,
+                active_content="allow" if office.active_content == "allow" else "reject",
+            )
     except PdfRejected as exc:
         found = {"active_content": exc.active_content.as_evidence()} if exc.active_content else {}
         raise InvalidDocument(str(exc), reason=exc.reason, evidence=found) from None

@@ -32,8 +32,11 @@ if TYPE_CHECKING:
     from mailbox.identity.principal import Principal
 
 __all__ = [
+    "OBSERVERS",
     "POLICY",
     "Action",
+    "Observation",
+    "Observer",
     "account_role",
     "accounts_where",
     "allows",
@@ -41,6 +44,7 @@ __all__ = [
     "can_manage",
     "can_manage_office",
     "can_manage_webhooks",
+    "can_observe",
     "can_pick_up",
     "can_read_account",
     "can_read_delivery",
@@ -83,6 +87,42 @@ POLICY: Mapping[Action, frozenset[Role]] = MappingProxyType(
         Action.DISPATCH: frozenset({Role.DISPATCHER}),
     }
 )
+
+
+class Observation(StrEnum):
+    """What the operations endpoints show of the running service; each is a row of
+    :data:`OBSERVERS`. They concern no account or office, so no role allows them."""
+
+    LIVENESS = "liveness"  # GET /health/live (and /healthz): the process answers
+    READINESS = "readiness"  # GET /health/ready: each check, no personal data
+    METRICS = "metrics"  # GET /metrics: counts and ages of the service's work
+
+
+class Observer(StrEnum):
+    """Who may read an :class:`Observation`."""
+
+    # Anyone, without a token: load balancers and orchestrators probe without credentials.
+    ANYONE = "anyone"
+    # A metrics scraper: a client in MAILBOX_METRICS_NETWORKS (loopback by default) or one
+    # that shows MAILBOX_METRICS_TOKEN. Metrics tell volumes and failures of the service,
+    # which strangers have no business knowing.
+    SCRAPER = "scraper"
+
+
+OBSERVERS: Mapping[Observation, Observer] = MappingProxyType(
+    {
+        Observation.LIVENESS: Observer.ANYONE,
+        Observation.READINESS: Observer.ANYONE,
+        Observation.METRICS: Observer.SCRAPER,
+    }
+)
+
+
+def can_observe(observation: Observation, *, scraper: bool) -> bool:
+    """Whether a caller may read ``observation``: anyone for the health checks, a metrics
+    scraper (``scraper``: from a metrics network or with the metrics token) for the metrics."""
+    return OBSERVERS[observation] is Observer.ANYONE or scraper
+
 
 # Strongest first: the role reported when a principal holds several on one account.
 _ROLE_ORDER = (Role.OWNER, Role.EDITOR, Role.VIEWER)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.channels import ChannelHandler, Fate, Handled, Settled
 from mailbox.clock import now
 from mailbox.config import Settings
+from mailbox.metrics import ALERTS
 from mailbox.models import Channel, OutboxKind, OutboxMessage, OutboxStatus
 from mailbox.notifications.claim import claim_due
 from mailbox.notifications.email_channel import EmailChannel
@@ -101,10 +103,16 @@ async def drain_once(
 
 
 async def drain_until_idle(
-    services: Services, *, worker_id: str, max_rounds: int = 100, lanes: int = 2
+    services: Services,
+    *,
+    worker_id: str,
+    max_rounds: int = 100,
+    lanes: int = 2,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[DrainReport]:
-    """Drain rounds until one finds nothing due (or ``max_rounds`` ran). Messages a round
-    creates (webhook deliveries fanned out, paper jobs) go out in the following rounds.
+    """Drain rounds until one finds nothing due (or ``max_rounds`` ran, or ``stopping()`` says
+    the process is shutting down: then each lane ends with its current round). Messages a
+    round creates (webhook deliveries fanned out, paper jobs) go out in the following rounds.
 
     ``lanes`` rounds run side by side, so that one lane records its results (CPU and
     database) while another waits on the network; they share ``smtp_connections``.
@@ -116,6 +124,8 @@ async def drain_until_idle(
 
     async def lane(name: str) -> None:
         for _ in rounds:
+            if stopping():
+                return
             report = await _drain_round(
                 services, handlers, worker_id=name, limit=None, connections=connections
             )
@@ -203,6 +213,7 @@ async def _record(
     at = now()
     counts = dict.fromkeys(("sent", "skipped", "completed", "retrying", "dead"), 0)
     fanned_out = relayed = 0
+    emails: Counter[str] = Counter()
     async with services.db.write() as session:
         rows = await _lock_own(session, [m.id for m in claimed], lease)
         groups, unknown = _by_channel(rows)
@@ -218,10 +229,14 @@ async def _record(
             ]
             for item in settled:
                 counts[_counter(item)] += 1
+                if channel == Channel.EMAIL:
+                    emails[_counter(item)] += 1
             recorded = await handlers[channel].record(session, settled, at=at)
             fanned_out += recorded.fanned_out
             relayed += recorded.relayed_to_paper
         session.add_all(rows)
+    for outcome, number in emails.items():  # counted once committed
+        ALERTS.labels(outcome=outcome).inc(number)
     return DrainReport(
         worker_id,
         claimed=len(claimed),

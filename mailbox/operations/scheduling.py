@@ -8,7 +8,8 @@ one, and rounds missed while the loop was busy collapse into one. A job's error 
 (structured, with the job and worker ids) and the job runs again at its next time; it never
 stops the scheduler. With several instances on PostgreSQL, each outbox drain shares the queue
 (``SKIP LOCKED``) while the scans and checkpoints run in one instance at a time (advisory
-locks).
+locks). On SQLite, which has neither, one process per database file runs them
+(:mod:`.scheduler_lock`).
 """
 
 from __future__ import annotations
@@ -31,15 +32,12 @@ from mailbox.evidence.checkpoints import make_checkpoint
 from mailbox.notifications.digests import queue_digests
 from mailbox.notifications.outbox import drain_until_idle
 from mailbox.operations.blob_sweep import sweep_blobs
+from mailbox.operations.scheduler_lock import SchedulerLock, SchedulerTaken, take_scheduler_lock
 from mailbox.services import Services
 
-__all__ = ["run_worker", "start_scheduler", "worker_identity"]
+__all__ = ["PeriodicJobs", "SchedulerTaken", "run_worker", "start_scheduler", "worker_identity"]
 
 log = logging.getLogger("mailbox.operations.scheduling")
-
-# Seconds a stopping worker waits for the job in progress (a drain between sending and
-# recording) before it gives up; what it abandons is sent again after the lease, never lost.
-_STOP_GRACE = 30.0
 
 
 def worker_identity() -> str:
@@ -47,20 +45,73 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _logged(
-    job: str, worker_id: str, run: Callable[[], Awaitable[Any]]
-) -> Callable[[], Awaitable[None]]:
-    async def guarded() -> None:
-        try:
-            await run()
-        except Exception:
-            log.exception("job failed", extra={"job": job, "worker_id": worker_id})
+class PeriodicJobs:
+    """The periodic jobs of this process (see :func:`start_scheduler`), and how to stop them
+    without cutting the work in progress."""
 
-    return guarded
+    def __init__(self, services: Services, lock: SchedulerLock | None) -> None:
+        self.services = services
+        self.worker_id = worker_identity()
+        self.stopping = False
+        self._lock = lock
+        self._running: set[asyncio.Task[Any]] = set()
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+
+    @property
+    def holds_lock(self) -> bool:
+        """Whether this process holds the SQLite database's scheduler lock."""
+        return self._lock is not None and self._lock.fd is not None
+
+    def job(self, name: str, run: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        """``run`` as a job: its error logged (it runs again at its next time), its task known
+        to :meth:`stop`, and nothing started once the jobs are stopping."""
+
+        async def guarded() -> None:
+            if self.stopping:
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await run()
+            except Exception:
+                log.exception("job failed", extra={"job": name, "worker_id": self.worker_id})
+            finally:
+                self._running.discard(task)
+
+        return guarded
+
+    async def stop(self, grace: float) -> None:
+        """Start no new run, let the runs in progress finish (a drain stops after its current
+        round) for up to ``grace`` seconds, then shut the scheduler down (which cancels what is
+        left: a drain cut between sending and recording sends again after its lease, never
+        loses a message) and let the next process take the scheduler."""
+        self.stopping = True
+        self.scheduler.pause()
+        running = set(self._running)
+        if running:
+            log.info("waiting for %d job(s) in progress", len(running))
+            _, late = await asyncio.wait(running, timeout=grace)
+            if late:
+                log.warning(
+                    "%d job(s) still running after %.0f s: cut",
+                    len(late),
+                    grace,
+                    extra={"worker_id": self.worker_id},
+                )
+        self.scheduler.shutdown(wait=False)
+        if self._lock is not None:
+            self._lock.release()
+        log.info("scheduler stopped", extra={"worker_id": self.worker_id})
 
 
-def start_scheduler(services: Services) -> AsyncIOScheduler:
-    """Start the periodic jobs on the running event loop; the caller shuts the scheduler down.
+def start_scheduler(services: Services) -> PeriodicJobs:
+    """Start the periodic jobs on the running event loop; the caller stops them
+    (:meth:`PeriodicJobs.stop`). On SQLite the process must first take the database's
+    scheduler lock: :class:`SchedulerTaken` when another process holds it.
 
     The drain, the legal scans, the checkpoint and the retention purge run at once, then every
     ``outbox_interval_seconds``, ``legal_scan_interval_seconds``,
@@ -70,13 +121,31 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
     """
     settings = services.settings
     me = worker_identity()
-    scheduler = AsyncIOScheduler(
-        timezone=UTC,
-        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    jobs = PeriodicJobs(services, take_scheduler_lock(settings, holder=me))
+    try:
+        _schedule(jobs, services, me)
+    except BaseException:
+        if jobs._lock is not None:
+            jobs._lock.release()
+        raise
+    services.scheduler = (
+        f"running here ({me}, holding the SQLite database's scheduler lock)"
+        if jobs.holds_lock
+        else f"running here ({me}; the outbox is shared, the scans run in one instance at a time)"
     )
+    log.info("scheduler started", extra={"worker_id": me})
+    return jobs
+
+
+def _schedule(jobs: PeriodicJobs, services: Services, me: str) -> None:
+    settings = services.settings
+    scheduler = jobs.scheduler
     started = datetime.now(UTC)
     scheduler.add_job(
-        _logged("outbox-drain", me, lambda: drain_until_idle(services, worker_id=me)),
+        jobs.job(
+            "outbox-drain",
+            lambda: drain_until_idle(services, worker_id=me, stopping=lambda: jobs.stopping),
+        ),
         "interval",
         seconds=settings.outbox_interval_seconds,
         id="outbox-drain",
@@ -84,7 +153,7 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         next_run_time=started,
     )
     scheduler.add_job(
-        _logged("legal-scan", me, lambda: run_legal_scans(services)),
+        jobs.job("legal-scan", lambda: run_legal_scans(services)),
         "interval",
         seconds=settings.legal_scan_interval_seconds,
         id="legal-scan",
@@ -92,7 +161,7 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         next_run_time=started,
     )
     scheduler.add_job(
-        _logged("checkpoint", me, lambda: make_checkpoint(services)),
+        jobs.job("checkpoint", lambda: make_checkpoint(services)),
         "interval",
         seconds=settings.checkpoint_interval_seconds,
         id="checkpoint",
@@ -100,7 +169,7 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         next_run_time=started,
     )
     scheduler.add_job(
-        _logged("retention", me, lambda: purge_expired(services)),
+        jobs.job("retention", lambda: purge_expired(services)),
         "interval",
         seconds=settings.retention_interval_seconds,
         id="retention",
@@ -108,25 +177,25 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         next_run_time=started,
     )
     scheduler.add_job(
-        _logged("blob-sweep", me, lambda: sweep_blobs(services)),
+        jobs.job("blob-sweep", lambda: sweep_blobs(services)),
         "interval",
         seconds=settings.blob_sweep_interval_seconds,
         id="blob-sweep",
         name="blob-sweep",
         next_run_time=started,
     )
-    digest = _logged("digest", me, lambda: queue_digests(services))
+    digest = jobs.job("digest", lambda: queue_digests(services))
     scheduler.add_job(digest, "cron", hour=settings.digest_hour_utc, id="digest", name="digest")
     scheduler.add_job(
         digest, "date", run_date=started, id="digest-catch-up", name="digest-catch-up"
     )
     scheduler.start()
-    log.info("scheduler started", extra={"worker_id": me})
-    return scheduler
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run the periodic jobs without the web server until SIGINT or SIGTERM."""
+    """Run the periodic jobs without the web server until SIGINT or SIGTERM, then stop them
+    gracefully (:meth:`PeriodicJobs.stop`, within ``shutdown_grace_seconds``).
+    :class:`SchedulerTaken` at once when another process runs this SQLite database's jobs."""
     from mailbox.db import assert_migrated
 
     services = Services.start(settings, sealing_workers=0)
@@ -136,12 +205,9 @@ async def run_worker(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        scheduler = start_scheduler(services)
+        jobs = start_scheduler(services)
         await stop.wait()
-        scheduler.shutdown(wait=False)
-        running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        if running:
-            await asyncio.wait(running, timeout=_STOP_GRACE)
+        await jobs.stop(settings.shutdown_grace_seconds)
         log.info("worker stopped", extra={"worker_id": worker_identity()})
     finally:
         await services.close()

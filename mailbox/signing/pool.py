@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -131,6 +132,11 @@ def _init_worker(
     global _worker_sealer
     if worker_setup is not None:
         worker_setup()
+    # The parent stops its workers when it is told to stop, after the seals in progress: a
+    # SIGINT or SIGTERM sent to the whole process group (Ctrl-C in a terminal, a service
+    # manager) must not cut a seal that a request is waiting for.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_sealer = _build_sealer(load_key_material(Path(key_dir)), tsa_url)
 
 

@@ -17,11 +17,12 @@ from sqlmodel import select
 
 from mailbox.models import OutboxMessage
 from mailbox.notifications.outbox import drain_once
-from mailbox.operations.scheduling import start_scheduler
+from mailbox.operations.scheduling import SchedulerTaken, start_scheduler
 from mailbox.services import Services
 from tests.factories import deliver, make_world
-from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.smtp import SmtpServer, WebhookReceiver
 from tests.reliability.test_alerts import outbox
+from tests.reliability.test_webhooks import attempts, subscribe
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = 80
@@ -83,7 +84,8 @@ async def test_scheduler_drains_and_survives_a_failing_job(
 
     monkeypatch.setattr("mailbox.operations.scheduling.run_legal_scans", broken)
     with caplog.at_level(logging.ERROR, logger="mailbox.operations.scheduling"):
-        scheduler = start_scheduler(services)
+        jobs = start_scheduler(services)
+        scheduler = jobs.scheduler
         try:
             await smtp_server.wait_for(1)
             for _ in range(100):
@@ -93,7 +95,7 @@ async def test_scheduler_drains_and_survives_a_failing_job(
             assert scheduler.running
             assert scheduler.get_job("outbox-drain") is not None
         finally:
-            scheduler.shutdown(wait=False)
+            await jobs.stop(grace=10)
     [failed] = [r for r in caplog.records if r.getMessage() == "job failed"]
     assert failed.job == "legal-scan" and failed.worker_id
     assert "legal scan bug" in failed.exc_text or failed.exc_info
@@ -140,3 +142,38 @@ async def test_worker_command_sends_alerts_and_stops_on_sigterm(
             )
         ).all()
     assert arrived.message["Message-ID"] == f"<{alert.id}@mailbox.test>"
+
+
+async def test_stopping_the_scheduler_lets_the_send_in_progress_finish_and_be_recorded(
+    services: Services, webhook_receiver: WebhookReceiver
+) -> None:
+    world = await make_world(services)
+    await subscribe(services, world, webhook_receiver.url)
+    webhook_receiver.respond_with(204, delay=1.0)  # the receiver takes its time
+    await deliver(services, world)
+
+    jobs = start_scheduler(services)
+    for _ in range(500):
+        if webhook_receiver.requests:
+            break
+        await asyncio.sleep(0.01)
+    assert webhook_receiver.requests, "the drain never posted the webhook"
+    await jobs.stop(grace=10)  # asked to stop while the POST waits for its answer
+
+    webhooks = await outbox(services, "webhook.delivery")
+    assert [(m.status, m.claimed_until) for m in webhooks] == [("done", None)]
+    assert [a.ok for a in await attempts(services)] == [True]
+    assert not jobs.scheduler.running
+
+
+async def test_one_process_at_a_time_holds_a_sqlite_database_s_scheduler(
+    services: Services,
+) -> None:
+    first = start_scheduler(services)
+    try:
+        with pytest.raises(SchedulerTaken, match=r"already runs in .*:\d+"):
+            start_scheduler(services)  # another open of the lock file: refused, like a process
+    finally:
+        await first.stop(grace=10)
+    second = start_scheduler(services)  # let go: the next one takes it
+    await second.stop(grace=10)

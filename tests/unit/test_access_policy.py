@@ -12,14 +12,17 @@ import pytest
 
 from mailbox.errors import PermissionDenied
 from mailbox.identity.policy import (
+    OBSERVERS,
     POLICY,
     Action,
+    Observation,
     account_role,
     accounts_where,
     can_dispatch_for,
     can_manage,
     can_manage_office,
     can_manage_webhooks,
+    can_observe,
     can_pick_up,
     can_read_account,
     can_read_delivery,
@@ -256,3 +259,11 @@ def test_second_factor_is_required_of_dispatchers_and_auditors_only(name: str) -
     kind = KINDS[name]
     staff = kind.principal.kind == "user" and bool(kind.principal.office_roles)
     assert second_factor_required(kind.principal) is staff
+
+
+def test_health_is_for_anyone_and_metrics_for_scrapers_only() -> None:
+    assert set(OBSERVERS) == set(Observation)
+    for observation in (Observation.LIVENESS, Observation.READINESS):
+        assert can_observe(observation, scraper=False)
+    assert not can_observe(Observation.METRICS, scraper=False)
+    assert can_observe(Observation.METRICS, scraper=True)

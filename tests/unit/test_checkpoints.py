@@ -123,11 +123,11 @@ async def test_scheduler_runs_the_checkpoint_job_at_the_configured_interval(
     services: Services,
 ) -> None:
     services.settings = services.settings.model_copy(update={"checkpoint_interval_seconds": 900})
-    scheduler = start_scheduler(services)
+    jobs = start_scheduler(services)
     try:
-        job = scheduler.get_job("checkpoint")
+        job = jobs.scheduler.get_job("checkpoint")
     finally:
-        scheduler.shutdown(wait=False)
+        await jobs.stop(grace=10)
 
     assert job is not None
     assert job.trigger.interval == timedelta(seconds=900)

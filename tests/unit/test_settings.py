@@ -56,6 +56,19 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
+def test_metrics_settings_refuse_a_bad_network_and_keep_the_token_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAILBOX_METRICS_NETWORKS", '["10.0.0.0/8", "prometheus.local"]')
+    with pytest.raises(ValidationError, match=r"'prometheus\.local' is not an address or network"):
+        Settings()
+    monkeypatch.setenv("MAILBOX_METRICS_NETWORKS", '["10.0.0.0/8"]')
+    monkeypatch.setenv("MAILBOX_METRICS_TOKEN", "scrape-secret")
+    described = Settings().describe()
+    assert described["metrics_token"] == "********"
+    assert "scrape-secret" not in str(described)
+
+
 def test_cli_names_the_bad_setting_and_masks_secrets(tmp_path: Path) -> None:
     env = {**os.environ, "MAILBOX_DATA_DIR": str(tmp_path), "MAILBOX_PORT": "not-a-port"}
     result = subprocess.run(
