@@ -167,7 +167,7 @@ class AddressCreate(Struct, kw_only=True, forbid_unknown_fields=True):
 
     __rules__: ClassVar[Rules] = Rules(
         closed=True,
-        fields={"email": {"max_length": 320, "pattern": EMAIL.pattern, "format": "email"}},
+        fields={"email": {"max_length": 320, "pattern": EMAIL.pattern}},
     )
 
 

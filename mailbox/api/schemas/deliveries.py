@@ -162,7 +162,11 @@ class DispatchForm:
     __rules__: ClassVar[Rules] = Rules(
         required=("file", "recipient_account_id", "kind_code", "dossier_number", "title"),
         fields={
-            "file": {"description": "The PDF (at most MAILBOX_UPLOAD_LIMIT_BYTES)."},
+            "file": {
+                "description": "The PDF (at most MAILBOX_UPLOAD_LIMIT_BYTES), sent as a file "
+                "part (with a file name): a part without one is a text field, and one that "
+                "is not UTF-8 text is refused (400)."
+            },
             "recipient_account_id": {"min_length": 1, "max_length": 64, "pattern": r"\S"},
             "kind_code": {"max_length": 32, "pattern": KIND_CODE.pattern},
             "dossier_number": {"max_length": 64, "pattern": DOSSIER.pattern},
@@ -181,9 +185,8 @@ LimitParam = Annotated[int, Parameter(ge=1, le=200, description="Page size (1-20
 CursorParam = Annotated[
     str,
     Parameter(
-        description="next_cursor of the page before (opaque).",
-        min_length=1,
+        description="next_cursor of the page before (opaque; empty: the first page).",
         max_length=256,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        pattern=r"^[A-Za-z0-9_-]*$",
     ),
 ]
