@@ -11,7 +11,7 @@ from datetime import datetime
 from mailbox.clock import to_utc
 from mailbox.errors import FieldError, InvalidRequest
 
-__all__ = ["MAX_LIMIT", "check_limit", "decode_cursor", "encode_cursor"]
+__all__ = ["MAX_LIMIT", "check_limit", "check_page", "decode_cursor", "encode_cursor"]
 
 MAX_LIMIT = 200
 
@@ -28,6 +28,14 @@ def check_limit(limit: int) -> None:
             f"limit must be between 1 and {MAX_LIMIT}",
             errors=[FieldError("limit", f"1..{MAX_LIMIT}")],
         )
+
+
+def check_page(limit: int, cursor: str | None) -> None:
+    """Refuse a bad page size or a cursor this service did not issue, before any other work
+    (so that a bad cursor is refused alike whether or not the list would be empty)."""
+    check_limit(limit)
+    if cursor:
+        decode_cursor(cursor)
 
 
 def encode_cursor(at: datetime, row_id: str) -> str:

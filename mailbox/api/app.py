@@ -15,7 +15,9 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.template import TemplateConfig
+from litestar.types import Message, Scope
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.bodies import declared_media_type_only
@@ -35,6 +37,7 @@ from mailbox.api.routes import (
     operations,
     webhooks,
 )
+from mailbox.api.schemas.rules import RulesSchemaPlugin
 from mailbox.api.security import authenticate, provide_principal
 from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.db import assert_migrated
@@ -67,6 +70,23 @@ def _start_jobs(services: Services) -> PeriodicJobs | None:
             taken.detail,
         )
         return None
+
+
+async def _allow_every_method(message: Message, scope: Scope) -> None:
+    """An ``OPTIONS`` answer's ``Allow`` names every method of its path. (litestar builds the
+    header when the first handler of a path is registered, so it misses the methods of handlers
+    registered after it on the same path.)"""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    template = scope.get("path_template")
+    route = next(
+        (r for r in scope["app"].routes if isinstance(r, HTTPRoute) and r.path_format == template),
+        None,
+    )
+    if route is not None:
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+        headers.append((b"allow", ", ".join(sorted(route.methods)).encode()))
+        message["headers"] = headers
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
@@ -129,6 +149,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         guards=[authenticate, declared_media_type_only],
         exception_handlers=exception_handlers,
         middleware=[security_headers(settings)],
+        before_send=[_allow_every_method],
+        plugins=[RulesSchemaPlugin()],
         lifespan=[lifespan],
         request_max_body_size=BODY_LIMIT,
         template_config=TemplateConfig(

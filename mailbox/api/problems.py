@@ -1,6 +1,12 @@
 """Every error becomes RFC 9457 ``application/problem+json`` here, and only here: domain errors,
 litestar's validation and HTTP errors, and anything unexpected (as a 500 that leaks nothing).
 
+One status per kind of fault, on every route: 400 only for a request that cannot be parsed
+(malformed JSON or multipart, a form field that is not text); 422 for a well-formed request
+that breaks a rule (a wrong type, an unknown field, a value out of range, a field missing),
+whether litestar's types or the domain found it. The token endpoint alone answers 400 for
+everything, as RFC 6749 section 5.2 requires (:func:`oauth_invalid_request`).
+
 Our own faults answer what they are, with ``Retry-After``, never a bare 500: a full blob store
 507, a blob store that cannot be written or a database that stayed away through the use case's
 retries 503; so does a lost database connection outside a use case that retries (a read)."""
@@ -23,7 +29,12 @@ from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails
 from mailbox.db import DATABASE_RETRY_AFTER, is_transient
 from mailbox.errors import DatabaseUnavailable, MailboxError
 
-__all__ = ["exception_handlers", "problem_response", "problem_responses"]
+__all__ = [
+    "exception_handlers",
+    "oauth_invalid_request",
+    "problem_response",
+    "problem_responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("mailbox.api")
@@ -105,7 +116,7 @@ def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respons
     )
 
 
-def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def _field_problems(exc: ValidationException) -> list[FieldProblem]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
@@ -114,16 +125,35 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
             named = re.search(r"`\$\.(\w+)`|field `(\w+)`", message)
             key = next((g for g in named.groups() if g), None) if named else None
             errors.append(FieldProblem(key or str(item.get("key") or "body"), message))
+    return errors
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    # Parsed, but breaks the endpoint's rules: the same 422 the domain answers for its rules.
+    return problem_response(
+        422,
+        "The request breaks this endpoint's rules; `errors` names each bad field",
+        type_="/problems/invalid-request",
+        errors=_field_problems(exc),
+    )
+
+
+def oauth_invalid_request(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """The token endpoint's answer to a form that breaks its rules: 400 ``invalid_request``
+    (RFC 6749 section 5.2), naming each bad field like every other problem."""
     return problem_response(
         400,
-        "The request is malformed or misses required fields",
-        type_="/problems/malformed-request",
-        errors=errors,
+        "The token request is missing a field or has a bad one",
+        type_="/problems/invalid-request",
+        errors=_field_problems(exc),
+        oauth_error="invalid_request",
     )
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    return problem_response(exc.status_code, exc.detail, headers=exc.headers)
+    # litestar's 400s are bodies it could not parse (malformed JSON, multipart, form).
+    type_ = "/problems/malformed-request" if exc.status_code == 400 else "about:blank"
+    return problem_response(exc.status_code, exc.detail, type_=type_, headers=exc.headers)
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -141,7 +171,7 @@ exception_handlers: dict[Any, Any] = {
 
 
 PROBLEM_RESPONSES_DOC = {
-    400: "The request is malformed or misses required fields.",
+    400: "The request cannot be parsed (malformed JSON or multipart, a field that is not text).",
     401: "No valid access token.",
     403: "You may see this resource but not do this with it.",
     404: "No such resource, or not one you may see.",
@@ -150,7 +180,8 @@ PROBLEM_RESPONSES_DOC = {
     "why. The delivery, its evidence and the document's SHA-256 remain.",
     413: "The upload exceeds the size limit.",
     415: "The body is not of the media type this endpoint takes.",
-    422: "The request is well-formed but invalid; `errors` names each bad field.",
+    422: "The request is well-formed but breaks a rule (a wrong type, an unknown or missing "
+    "field, a value out of range); `errors` names each bad field.",
     503: "Our database or document store is unavailable; nothing was done. Send the same "
     "request again after `Retry-After` seconds (with the same Idempotency-Key).",
     507: "Our document store is full; nothing was done. Send the same request again after "
@@ -177,7 +208,7 @@ def problem_responses(
     *statuses: int, details: Mapping[int, str] | None = None
 ) -> dict[int, ResponseSpec]:
     """OpenAPI entries for a handler's problem responses, e.g. ``problem_responses(401, 404)``;
-    ``details`` says more than the usual description about some of them. 400 (malformed
+    ``details`` says more than the usual description about some of them. 400 (unparseable
     request) is always listed: every handler that takes input may answer it."""
     specs = {}
     for status in sorted({400, *statuses, *(details or {})}):

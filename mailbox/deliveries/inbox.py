@@ -29,7 +29,7 @@ from mailbox.identity.policy import (
 )
 from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, Document, EvidenceRecord, Office
-from mailbox.pagination import check_limit, decode_cursor, encode_cursor
+from mailbox.pagination import check_page, decode_cursor, encode_cursor
 
 __all__ = [
     "DeliveryView",
@@ -70,7 +70,7 @@ async def list_inbox(
     account_id: str | None = None,
 ) -> InboxPage:
     """Deliveries made available to the principal's accounts, newest first."""
-    check_limit(limit)
+    check_page(limit, cursor)
     accounts = accounts_where(principal, Action.READ_DELIVERY)
     if account_id is not None:
         accounts = [a for a in accounts if a == account_id]

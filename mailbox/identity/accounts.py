@@ -26,7 +26,7 @@ from mailbox.identity.policy import (
 )
 from mailbox.identity.principal import Principal
 from mailbox.models import Account, Role
-from mailbox.pagination import check_limit, decode_cursor, encode_cursor
+from mailbox.pagination import check_page, decode_cursor, encode_cursor
 
 __all__ = [
     "AccountPage",
@@ -91,7 +91,7 @@ async def list_accounts(
     *, session: AsyncSession, principal: Principal, limit: int = 50, cursor: str | None = None
 ) -> AccountPage:
     """The accounts the principal may read, oldest first, keyset-paginated."""
-    check_limit(limit)
+    check_page(limit, cursor)
     readable = accounts_where(principal, Action.READ_ACCOUNT)
     if not readable:
         return AccountPage([], None)

@@ -30,7 +30,10 @@ __all__ = [
 
 # An office's policy for PDFs with active content (see mailbox.signing.active_content).
 ACTIVE_CONTENT_POLICIES = ("reject", "allow")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
+# Any character but "@" and white space, white space spelled out (Python's and JavaScript's
+# union), so that this pattern means the same in the OpenAPI document as here.
+_PART = r"[^@ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+EMAIL = re.compile(rf"^{_PART}@{_PART}\.{_PART}$|^{_PART}@localhost$")
 
 
 async def create_office(

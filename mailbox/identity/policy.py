@@ -5,11 +5,18 @@ Every caller asks this module: the API, the pages, the domain rooms. Nobody else
 principal's role dictionaries to decide anything (loading them is
 :mod:`mailbox.identity.principal`'s job).
 
-:data:`POLICY` names, for each :class:`Action`, the roles that allow it. A role on an account
-allows the action on that account and its deliveries; a role on an office, on that office and
-the deliveries it dispatched. A machine client is judged by its one role, as a user holding that
-role would be. Being an administrator (``User.is_admin``) allows nothing here: administration
-(offices, accounts, users, grants, keys) is done with the command line.
+:data:`POLICY` names, for each :class:`Action`, the roles that allow it, and :data:`ROUTES`
+names, for each route of the service (API and pages), what decides who may call it: anyone,
+anyone signed in (the answer then holds only what the caller may see), or the actions of
+:data:`POLICY` on the thing the route names. Together they are the one table of route x kind
+of principal -> allowed; the test suite calls every route of the app as every kind of
+principal and compares the answer with it, and fails on a route the table does not name.
+
+A role on an account allows the action on that account and its deliveries; a role on an
+office, on that office and the deliveries it dispatched. A machine client is judged by its one
+role, as a user holding that role would be. Being an administrator (``User.is_admin``) allows
+nothing here: administration (offices, accounts, users, grants, keys) is done with the command
+line.
 
 Refusals are the callers' to raise, in one shape: who may not even see a thing is told it does
 not exist (:class:`~mailbox.errors.NotFound`, so other people's deliveries, accounts and offices
@@ -34,9 +41,12 @@ if TYPE_CHECKING:
 __all__ = [
     "OBSERVERS",
     "POLICY",
+    "ROUTES",
+    "Access",
     "Action",
     "Observation",
     "Observer",
+    "RouteRule",
     "account_role",
     "accounts_where",
     "allows",
@@ -123,6 +133,89 @@ def can_observe(observation: Observation, *, scraper: bool) -> bool:
     scraper (``scraper``: from a metrics network or with the metrics token) for the metrics."""
     return OBSERVERS[observation] is Observer.ANYONE or scraper
 
+
+class Access(StrEnum):
+    """Who may call a route that no action on a named thing decides."""
+
+    ANYONE = "anyone"  # no token or session: health, keys, the token endpoint, log-in, links
+    SIGNED_IN = "signed_in"  # any principal; the answer holds only what it may see
+
+
+# A route's rule: an Access, or the actions of POLICY (any one of them) on the account, office
+# or delivery the route names (a webhook subscription: on the account or office it serves).
+RouteRule = Access | tuple[Action, ...]
+
+_ANYONE, _SIGNED_IN = Access.ANYONE, Access.SIGNED_IN
+_DELIVERY = "/api/v1/deliveries/{delivery_id}"
+_SETTINGS = "/api/v1/accounts/{account_id}"
+_WEBHOOK = "/api/v1/webhooks/{subscription_id}"
+_MANAGE_WEBHOOK = (Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE)
+_PAGE = "/accounts/{account_id}/settings"
+
+ROUTES: Mapping[str, RouteRule] = MappingProxyType(
+    {
+        # Operations, keys, authentication, the OpenAPI document.
+        "GET /healthz": _ANYONE,
+        "GET /.well-known/jwks.json": _ANYONE,
+        "POST /api/v1/auth/token": _ANYONE,
+        "GET /schema": _ANYONE,
+        "GET /schema/openapi.json": _ANYONE,
+        "GET /schema/openapi.yaml": _ANYONE,
+        "GET /schema/openapi.yml": _ANYONE,
+        "GET /schema/swagger": _ANYONE,
+        "GET /schema/redoc": _ANYONE,
+        "GET /schema/rapidoc": _ANYONE,
+        "GET /schema/elements": _ANYONE,
+        "GET /schema/oauth2-redirect.html": _ANYONE,
+        "GET /schema/{path}": _ANYONE,
+        # Offices.
+        "POST /api/v1/dispatches": (Action.DISPATCH,),
+        "GET /api/v1/dispatches/{delivery_id}": (Action.READ_OFFICE,),
+        # Applicants, and office staff following what they dispatched.
+        "GET /api/v1/inbox": _SIGNED_IN,
+        f"GET {_DELIVERY}": (Action.READ_DELIVERY,),
+        f"GET {_DELIVERY}/document": (Action.PICK_UP,),
+        f"GET {_DELIVERY}/proof": (Action.READ_EVIDENCE,),
+        # Accounts and their notification settings.
+        "GET /api/v1/accounts": _SIGNED_IN,
+        f"GET {_SETTINGS}/notification-settings": (Action.READ_ACCOUNT,),
+        f"PATCH {_SETTINGS}/notification-settings": (Action.MANAGE_ACCOUNT,),
+        f"POST {_SETTINGS}/consent": (Action.MANAGE_ACCOUNT,),
+        f"DELETE {_SETTINGS}/consent": (Action.MANAGE_ACCOUNT,),
+        f"POST {_SETTINGS}/notification-addresses": (Action.MANAGE_ACCOUNT,),
+        f"POST {_SETTINGS}/notification-addresses/{{address_id}}/verification": (
+            Action.MANAGE_ACCOUNT,
+        ),
+        f"DELETE {_SETTINGS}/notification-addresses/{{address_id}}": (Action.MANAGE_ACCOUNT,),
+        # The emailed link: the token in it is the proof.
+        "GET /api/v1/notification-addresses/verify": _ANYONE,
+        # Webhook subscriptions of an account (its owners) or an office (its dispatchers).
+        "POST /api/v1/webhooks": _MANAGE_WEBHOOK,
+        "GET /api/v1/webhooks": _SIGNED_IN,
+        f"GET {_WEBHOOK}": _MANAGE_WEBHOOK,
+        f"DELETE {_WEBHOOK}": _MANAGE_WEBHOOK,
+        f"POST {_WEBHOOK}/rotate-secret": _MANAGE_WEBHOOK,
+        f"GET {_WEBHOOK}/attempts": _MANAGE_WEBHOOK,
+        # Pages (a web session; machine clients have none).
+        "GET /": _ANYONE,
+        "GET /login": _ANYONE,
+        "POST /login": _ANYONE,
+        "POST /logout": _ANYONE,
+        "GET /inbox": _SIGNED_IN,
+        "GET /deliveries": _SIGNED_IN,
+        "GET /deliveries/{delivery_id}": (Action.READ_DELIVERY,),
+        "GET /deliveries/{delivery_id}/document": (Action.PICK_UP,),
+        "GET /deliveries/{delivery_id}/proof": (Action.READ_EVIDENCE,),
+        "GET /settings": _SIGNED_IN,
+        f"GET {_PAGE}": (Action.READ_ACCOUNT,),
+        f"POST {_PAGE}/alerts": (Action.MANAGE_ACCOUNT,),
+        f"POST {_PAGE}/addresses": (Action.MANAGE_ACCOUNT,),
+        f"POST {_PAGE}/addresses/{{address_id}}/resend": (Action.MANAGE_ACCOUNT,),
+        f"POST {_PAGE}/addresses/{{address_id}}/remove": (Action.MANAGE_ACCOUNT,),
+        f"POST {_PAGE}/consent": (Action.MANAGE_ACCOUNT,),
+        f"POST {_PAGE}/consent/withdraw": (Action.MANAGE_ACCOUNT,),
+    }
+)
 
 # Strongest first: the role reported when a principal holds several on one account.
 _ROLE_ORDER = (Role.OWNER, Role.EDITOR, Role.VIEWER)

@@ -34,7 +34,7 @@ from mailbox.identity.policy import (
 )
 from mailbox.identity.principal import Principal
 from mailbox.models import Office, WebhookAttempt, WebhookSubscription
-from mailbox.pagination import check_limit, decode_cursor, encode_cursor
+from mailbox.pagination import check_limit, check_page, decode_cursor, encode_cursor
 from notifier import host_problem
 
 __all__ = [
@@ -209,7 +209,7 @@ async def list_subscriptions(
     *, session: AsyncSession, principal: Principal, limit: int = 50, cursor: str | None = None
 ) -> SubscriptionPage:
     """The active subscriptions the principal manages, oldest first, keyset-paginated."""
-    check_limit(limit)
+    check_page(limit, cursor)
     owned = accounts_where(principal, Action.MANAGE_ACCOUNT)
     offices = offices_where(principal, Action.MANAGE_OFFICE)
     if not owned and not offices:

@@ -4,16 +4,19 @@ password (which ends every earlier token)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import Schema
 from litestar.params import Body
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.api.problems import problem_response, problem_responses
+from mailbox.api.problems import oauth_invalid_request, problem_response, problem_responses
 from mailbox.api.schemas.accounts import PasswordChange
 from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails, TokenPublic
+from mailbox.api.schemas.rules import Rules
 from mailbox.api.security import client_address
 from mailbox.errors import NotAuthenticated, PermissionDenied, TooManyAttempts
 from mailbox.identity.auth import AccessToken
@@ -44,21 +47,46 @@ class TokenForm:
     # People with two-step log-in: a code of their authenticator app, or a recovery code.
     totp: str | None = None
 
+    __rules__: ClassVar[Rules] = Rules(
+        fields={"grant_type": {"enum": ["password", "client_credentials"]}},
+        one_of=(
+            Schema(
+                properties={"grant_type": Schema(const="password")},
+                required=["grant_type", "username", "password"],
+            ),
+            Schema(
+                properties={
+                    "grant_type": Schema(const="client_credentials"),
+                    "client_assertion_type": Schema(const=ASSERTION_TYPE),
+                },
+                required=["grant_type", "client_assertion_type", "client_assertion"],
+            ),
+        ),
+    )
+
+
+# Public: this is where a token is obtained.
+NO_TOKEN: list[dict[str, list[str]]] = [{}]
+
 
 @post(
     "/api/v1/auth/token",
     tags=["auth"],
     summary="Exchange credentials for a short-lived access token (RFC 6749)",
     status_code=200,
+    security=NO_TOKEN,
+    # RFC 6749 section 5.2: every refusal of a token request is a 400 with an OAuth error code.
+    exception_handlers={ValidationException: oauth_invalid_request},
     responses=problem_responses(
         details={
-            400: "Bad credentials (`error`: invalid_grant / invalid_client) or request.",
+            400: "Bad credentials (`error`: invalid_grant / invalid_client), an unsupported "
+            "grant_type (unsupported_grant_type) or a field missing or bad (invalid_request): "
+            "RFC 6749 answers every refusal of a token request with 400. Also a second factor "
+            "that is required (`type` /problems/second-factor-required: send `totp`) or was "
+            "wrong or used already (`type` /problems/second-factor-invalid).",
             429: "Too many failed password log-ins for this username or from this address, "
             "or too many wrong second-factor codes for this person: refused, whatever the "
             "password or code, for the `Retry-After` seconds.",
-            401: "A second factor is required (`type` /problems/second-factor-required: "
-            "send `totp`) or was wrong or used already (`type` "
-            "/problems/second-factor-invalid); `error`: invalid_grant.",
             403: "The person must set up two-step log-in (dispatchers and auditors) before "
             "getting a token: log in once in the browser (`type` "
             "/problems/second-factor-enrolment-required).",
@@ -244,6 +272,11 @@ async def change_own_password(
     return _token_response(services.tokens.issue(user.id, epoch=user.credentials_epoch))
 
 
-@get("/.well-known/jwks.json", tags=["auth"], summary="Public keys that sign access tokens")
+@get(
+    "/.well-known/jwks.json",
+    tags=["auth"],
+    summary="Public keys that sign access tokens",
+    security=NO_TOKEN,
+)
 async def jwks(services: Services) -> dict[str, Any]:
     return services.tokens.jwks()

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.downloads import document_response, proof_response
 from mailbox.api.problems import problem_responses
-from mailbox.api.schemas.deliveries import DeliveryPublic, InboxPublic
+from mailbox.api.schemas.deliveries import CursorParam, DeliveryPublic, InboxPublic
 from mailbox.api.security import client_address
 from mailbox.deliveries import inbox as deliveries_query
 from mailbox.deliveries.inbox import list_inbox
@@ -26,13 +26,15 @@ from mailbox.services import Services
     "/api/v1/inbox",
     tags=["applicants"],
     summary="Your deliveries, newest first",
-    responses=problem_responses(400, 401, details={422: "The cursor is not one we issued."}),
+    responses=problem_responses(
+        400, 401, details={422: "A bad limit or filter, or a cursor this service did not issue."}
+    ),
 )
 async def inbox(
     principal: Principal,
     session: AsyncSession,
     limit: Annotated[int, Parameter(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[str | None, Parameter(description="next_cursor of the page before.")] = None,
+    cursor: CursorParam | None = None,
     unread: Annotated[bool | None, Parameter(description="Only (not) picked up ones.")] = None,
     dossier_number: Annotated[str | None, Parameter(max_length=64)] = None,
     account_id: Annotated[str | None, Parameter(description="Only this account.")] = None,

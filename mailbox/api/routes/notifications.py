@@ -6,10 +6,12 @@ Any grant on an account reads its settings; only its owners change them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from litestar import Request, Response, delete, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import Parameter
 from litestar.response import Template
 from msgspec import UnsetType
@@ -25,7 +27,7 @@ from mailbox.api.schemas.accounts import (
     NotificationSettingsPatch,
     NotificationSettingsPublic,
 )
-from mailbox.api.schemas.deliveries import LimitParam
+from mailbox.api.schemas.deliveries import CursorParam, LimitParam
 from mailbox.errors import MailboxError
 from mailbox.identity.accounts import list_accounts
 from mailbox.identity.principal import Principal
@@ -44,7 +46,6 @@ __all__ = ["routes"]
 
 TAGS = ["notification settings"]
 SETTINGS = "/api/v1/accounts/{account_id:str}"
-Cursor = Annotated[str | None, Parameter(description="next_cursor of the page before.")]
 T = TypeVar("T")
 
 
@@ -59,7 +60,10 @@ def _given(value: T | UnsetType) -> T | None:
     responses=problem_responses(401, 422),
 )
 async def accounts(
-    principal: Principal, session: AsyncSession, limit: LimitParam = 50, cursor: Cursor = None
+    principal: Principal,
+    session: AsyncSession,
+    limit: LimitParam = 50,
+    cursor: CursorParam | None = None,
 ) -> AccountsPublic:
     """Each with your role on it (owner, editor, viewer) and whether electronic delivery is
     active; oldest first, keyset-paginated."""
@@ -207,10 +211,23 @@ async def delete_address(
     await remove_notification_address(services, principal, account_id, address_id)
 
 
+@dataclass
+class _PageForBrowsers(Operation):
+    """The verification link's operation: every answer is also a small HTML page, which a
+    browser (anything not asking for JSON first) gets."""
+
+    def __post_init__(self) -> None:
+        page = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+        for response in (self.responses or {}).values():
+            if isinstance(response, OpenAPIResponse):
+                response.content = {**(response.content or {}), "text/html": page}
+
+
 @get(
     "/api/v1/notification-addresses/verify",
     tags=TAGS,
     summary="Verify an address: the link emailed to it",
+    operation_class=_PageForBrowsers,
     security=[{}],  # no access token: the token in the link is the proof
     responses={
         200: ResponseSpec(

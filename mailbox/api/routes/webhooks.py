@@ -3,10 +3,7 @@ to their systems, signed with a secret shown once, and read what each post answe
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Response, delete, get, post
-from litestar.params import Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.problems import problem_responses
@@ -18,7 +15,7 @@ from mailbox.api.schemas.accounts import (
     WebhooksPublic,
     WebhookSubscriptionPublic,
 )
-from mailbox.api.schemas.deliveries import LimitParam
+from mailbox.api.schemas.deliveries import CursorParam, LimitParam
 from mailbox.identity.principal import Principal
 from mailbox.notifications import actions
 from mailbox.notifications.webhooks import get_subscription, list_attempts, list_subscriptions
@@ -28,7 +25,6 @@ __all__ = ["routes"]
 
 TAGS = ["webhooks"]
 ONE = "/api/v1/webhooks/{subscription_id:str}"
-Cursor = Annotated[str | None, Parameter(description="next_cursor of the page before.")]
 # Responses that carry a secret must not be kept by caches or proxies.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -60,13 +56,14 @@ async def create_webhook(
     subset of the event types (`delivery.available`, `delivery.picked_up`, ...); empty means
     all. Each post is signed (`Mailbox-Signature: t=<unix>,v1=<HMAC-SHA256 hex>` over
     `"<t>." + body`) with the `secret` of this answer, which is never shown again."""
+    account_id, office_id = data.owner()
     subscription, secret = await actions.create_webhook(
         services,
         principal,
         url=data.url,
         events=data.events,
-        account_id=data.account_id,
-        office_id=data.office_id,
+        account_id=account_id,
+        office_id=office_id,
     )
     return Response(
         WebhookSecretPublic.with_secret(subscription, secret),
@@ -82,7 +79,10 @@ async def create_webhook(
     responses=problem_responses(401, 422),
 )
 async def webhooks(
-    principal: Principal, session: AsyncSession, limit: LimitParam = 50, cursor: Cursor = None
+    principal: Principal,
+    session: AsyncSession,
+    limit: LimitParam = 50,
+    cursor: CursorParam | None = None,
 ) -> WebhooksPublic:
     """Subscriptions of the accounts you own and the offices you dispatch for, oldest first,
     keyset-paginated. Secrets are never listed."""
@@ -136,7 +136,7 @@ async def webhook_attempts(
     principal: Principal,
     session: AsyncSession,
     limit: LimitParam = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam | None = None,
 ) -> WebhookAttemptsPublic:
     """One item per post: when, the event type, whether it succeeded, the HTTP status and a
     short detail. Keyset-paginated."""

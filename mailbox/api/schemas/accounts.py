@@ -3,18 +3,30 @@
 mailbox.notifications.webhooks).
 
 Request fields are typed loosely (``str``, ``list[int]``) on purpose: the domain checks their
-values and answers one 422 problem naming every bad field.
+values and answers one 422 problem naming every bad field. Each request schema states those
+rules for the OpenAPI document in ``__rules__`` (:mod:`mailbox.api.schemas.rules`), from the
+domain's own constants.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
+from litestar.openapi.spec import OpenAPIType, Schema
 from msgspec import UNSET, Meta, Struct, UnsetType, structs
 
+from mailbox.api.schemas.rules import Rules
 from mailbox.identity.accounts import AccountView, edelivery_status
+from mailbox.identity.admin import EMAIL
 from mailbox.models import Account, NotificationAddress, WebhookAttempt, WebhookSubscription
-from mailbox.notifications.settings import NotificationSettings
+from mailbox.notifications.settings import (
+    LANGUAGES,
+    MAX_REMINDERS,
+    MODES,
+    REMINDER_DAYS_RANGE,
+    NotificationSettings,
+)
+from mailbox.notifications.webhooks import EVENT_TYPES, MAX_URL_LENGTH
 from mailbox.timefmt import rfc3339, rfc3339_or_none
 
 __all__ = [
@@ -134,9 +146,30 @@ class NotificationSettingsPatch(Struct, kw_only=True, forbid_unknown_fields=True
     ) = UNSET
     language: Annotated[str, Meta(examples=["fr"], description="en or fr")] | UnsetType = UNSET
 
+    __rules__: ClassVar[Rules] = Rules(
+        closed=True,
+        fields={
+            "mode": {"enum": list(MODES)},
+            "reminder_days": {
+                "max_items": MAX_REMINDERS,
+                "items": Schema(
+                    type=OpenAPIType.INTEGER,
+                    minimum=REMINDER_DAYS_RANGE.start,
+                    maximum=REMINDER_DAYS_RANGE.stop - 1,
+                ),
+            },
+            "language": {"enum": list(LANGUAGES)},
+        },
+    )
 
-class AddressCreate(Struct, kw_only=True):
+
+class AddressCreate(Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, Meta(examples=["patents@example.com"])]
+
+    __rules__: ClassVar[Rules] = Rules(
+        closed=True,
+        fields={"email": {"max_length": 320, "pattern": EMAIL.pattern}},
+    )
 
 
 class AddressVerifiedPublic(Struct, kw_only=True):
@@ -171,12 +204,20 @@ class PasswordChange(Struct, kw_only=True, forbid_unknown_fields=True):
     ]
 
 
+# An https:// URL with a host, an optional port, path and query; no credentials, no fragment,
+# no spaces (the rules of mailbox.notifications.webhooks.check_url, written as one pattern).
+_WEBHOOK_URL = (
+    r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,4})?"
+    r"(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
+)
+
+
 class WebhookCreate(Struct, kw_only=True, forbid_unknown_fields=True):
     """Exactly one of ``account_id`` and ``office_id``."""
 
     url: Annotated[str, Meta(examples=["https://patents.example.com/hooks/mailbox"])]
-    account_id: str | None = None
-    office_id: str | None = None
+    account_id: str | UnsetType = UNSET
+    office_id: str | UnsetType = UNSET
     events: Annotated[
         list[str],
         Meta(
@@ -184,6 +225,27 @@ class WebhookCreate(Struct, kw_only=True, forbid_unknown_fields=True):
             description="Event types to receive; empty for all of them.",
         ),
     ] = []
+
+    __rules__: ClassVar[Rules] = Rules(
+        closed=True,
+        fields={
+            "url": {
+                "max_length": MAX_URL_LENGTH,
+                "pattern": _WEBHOOK_URL,
+                "description": "https:// only, without credentials or #fragment (a test "
+                "setting also allows http:// to 127.0.0.1 or localhost).",
+            },
+            "events": {"items": Schema(type=OpenAPIType.STRING, enum=list(EVENT_TYPES))},
+        },
+        one_of=(Schema(required=["account_id"]), Schema(required=["office_id"])),
+    )
+
+    def owner(self) -> tuple[str | None, str | None]:
+        """The account id and the office id given (``None`` for the one left out)."""
+        return (
+            None if isinstance(self.account_id, UnsetType) else self.account_id,
+            None if isinstance(self.office_id, UnsetType) else self.office_id,
+        )
 
 
 class WebhookSubscriptionPublic(Struct, kw_only=True):

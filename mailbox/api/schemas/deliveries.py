@@ -4,17 +4,20 @@ Times are RFC 3339 UTC with a ``Z``; identifiers are opaque strings; sizes are b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from litestar.datastructures import UploadFile
 from litestar.params import Parameter
 from msgspec import Meta, Struct
 
+from mailbox.api.schemas.rules import Rules
+from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
 from mailbox.deliveries.inbox import DeliveryView
 from mailbox.models import EvidenceRecord
 from mailbox.timefmt import rfc3339, rfc3339_or_none
 
 __all__ = [
+    "CursorParam",
     "DeliveryPublic",
     "DispatchForm",
     "EvidencePublic",
@@ -162,5 +165,34 @@ class DispatchForm:
     title: Annotated[str, Meta(max_length=500, examples=["Communication under Rule 71(3)"])] = ""
     office_id: str | None = field(default=None)
 
+    __rules__: ClassVar[Rules] = Rules(
+        required=("file", "recipient_account_id", "kind_code", "dossier_number", "title"),
+        fields={
+            "file": {
+                "description": "The PDF (at most MAILBOX_UPLOAD_LIMIT_BYTES), sent as a file "
+                "part (with a file name): a part without one is a text field, and one that "
+                "is not UTF-8 text is refused (400)."
+            },
+            "recipient_account_id": {"min_length": 1, "max_length": 64, "pattern": r"\S"},
+            "kind_code": {"max_length": 32, "pattern": KIND_CODE.pattern},
+            "dossier_number": {"max_length": 64, "pattern": DOSSIER.pattern},
+            "title": {"min_length": 1, "max_length": 500, "pattern": r"\S"},
+            "office_id": {
+                "description": "The office you dispatch as; needed only when you "
+                "dispatch for several."
+            },
+        },
+    )
+
 
 LimitParam = Annotated[int, Parameter(ge=1, le=200, description="Page size (1-200).")]
+# What the service issues as a cursor (URL-safe base64, see mailbox.pagination); a cursor of
+# that form that the service did not issue is refused all the same (422).
+CursorParam = Annotated[
+    str,
+    Parameter(
+        description="next_cursor of the page before (opaque; empty: the first page).",
+        max_length=256,
+        pattern=r"^[A-Za-z0-9_-]*$",
+    ),
+]

@@ -1,0 +1,334 @@
+"""Authorisation as data: every route of the app, called as every kind of principal, answers
+what the one table says (``mailbox.identity.policy.ROUTES`` with ``POLICY``): allowed, or
+refused with 401, 403, 404 (or, for a page, sent to the log-in page). A route the table does
+not name fails the suite, and so does an entry naming no route.
+
+The routes come from the app's own route table, so a route added later is checked (or fails)
+without anyone remembering to add it here. Each kind of principal holds at most one role on
+the world's account or office; "allowed" means the route did not refuse it (it may still answer
+409 or 422 about the request itself).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from httpx import AsyncClient, Response
+from litestar.routes import HTTPRoute
+
+from mailbox.api.app import create_app
+from mailbox.api.security import FORM_TOKEN_FIELD, SESSION_COOKIE
+from mailbox.clock import now
+from mailbox.identity.admin import create_user
+from mailbox.identity.clients import ASSERTION_TYPE, register_client
+from mailbox.identity.policy import POLICY, ROUTES, Access, Action
+from mailbox.models import Role
+from mailbox.operations.demo import demo_pdf
+from mailbox.services import Services
+from tests.factories import PASSWORD, World, add_member, deliver, make_world, token_for
+
+# Methods litestar answers by itself on every path.
+GENERATED = {"OPTIONS", "HEAD"}
+
+
+def app_routes() -> Iterator[str]:
+    """Every "METHOD /path" the app serves, path parameters as ``{name}``."""
+    app = create_app()
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for method in sorted(set(route.methods) - GENERATED):
+                yield f"{method} {route.path_format}"
+
+
+def test_every_route_of_the_app_has_an_entry_in_the_policy_table() -> None:
+    missing = sorted(set(app_routes()) - set(ROUTES))
+    assert not missing, f"routes without an entry in mailbox.identity.policy.ROUTES: {missing}"
+
+
+def test_every_entry_of_the_policy_table_names_a_route_of_the_app() -> None:
+    stale = sorted(set(ROUTES) - set(app_routes()))
+    assert not stale, f"entries of ROUTES naming no route: {stale}"
+
+
+def test_routes_open_to_anyone_are_exactly_those_the_openapi_document_says_need_no_token() -> None:
+    spec = create_app().openapi_schema.to_schema()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            open_to_anyone = ROUTES[f"{method.upper()} {path}"] is Access.ANYONE
+            assert (operation.get("security") == [{}]) is open_to_anyone, (method, path)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of principal: how it authenticates and the role it holds on the world's account
+    or office (``None``: none there)."""
+
+    name: str
+    token: str | None = None
+    on_account: Role | None = None
+    on_office: Role | None = None
+    machine: bool = False  # a machine client: API tokens only, never a web session
+
+
+def allowed(rule: Access | tuple[Action, ...], kind: Kind, *, page: bool, target: str) -> bool:
+    """What the table says: may ``kind`` call a route with ``rule``? ``target`` is what the
+    route names: "account" (an account, its settings, its webhook), "office" (a dispatch),
+    or "delivery" (its account and its office)."""
+    signed_in = kind.token is not None and not (page and kind.machine)
+    if rule is Access.ANYONE:
+        return True
+    if rule is Access.SIGNED_IN:
+        return signed_in
+    held = {
+        role
+        for role, counts in (
+            (kind.on_account, target in ("account", "delivery")),
+            (kind.on_office, target in ("office", "delivery")),
+        )
+        if role is not None and counts
+    }
+    return signed_in and any(held & POLICY[action] for action in rule)
+
+
+def refused(response: Response) -> bool:
+    """The route refused the caller: 401, 403, 404, or a page sending it to log in."""
+    location = response.headers.get("location", "")
+    return response.status_code in (401, 403, 404) or (
+        300 <= response.status_code < 400 and location.startswith("/login")
+    )
+
+
+@dataclass
+class Targets:
+    """The things the routes name, in one world. Addresses and subscriptions that a call
+    deletes are replaced before the next call."""
+
+    client: AsyncClient
+    services: Services
+    world: World
+    owner: dict[str, str]
+    delivery_id: str
+    address_id: str = ""
+    subscription_id: str = ""
+    used: set[str] = field(default_factory=set)
+
+    async def fresh(self) -> None:
+        if not self.address_id or "address" in self.used:
+            email = f"a{uuid.uuid4().hex[:10]}@example.com"
+            address = await self._post(f"{self._account}/notification-addresses", {"email": email})
+            self.address_id = address["id"]
+        if not self.subscription_id or "subscription" in self.used:
+            hook = {"url": "https://hooks.example.com/in", "account_id": self.world.account.id}
+            self.subscription_id = (await self._post("/api/v1/webhooks", hook))["id"]
+        self.used.clear()
+
+    @property
+    def _account(self) -> str:
+        return f"/api/v1/accounts/{self.world.account.id}"
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post(path, headers=self.owner, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def path(self, template: str) -> str:
+        return (
+            template.replace("{delivery_id}", self.delivery_id)
+            .replace("{account_id}", self.world.account.id)
+            .replace("{address_id}", self.address_id)
+            .replace("{subscription_id}", self.subscription_id)
+            .replace("{path}", "nothing-here")
+        )
+
+
+def target_of(key: str) -> str:
+    if "/dispatches" in key and "{" not in key:
+        return "office"
+    if "{delivery_id}" in key:
+        return "delivery"
+    return "account"
+
+
+def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
+    """A request the route accepts from someone it allows (so that a refusal is about who
+    calls, never about what is sent)."""
+    account = targets.world.account.id
+    bodies: dict[str, dict[str, Any]] = {
+        "POST /api/v1/auth/token": {
+            "data": {"grant_type": "password", "username": f"x{n}@example.com", "password": "x"}
+        },
+        "POST /login": {"data": {"email": f"y{n}@example.com", "password": "wrong password"}},
+        "POST /api/v1/dispatches": {
+            "files": {"file": ("notice.pdf", demo_pdf("Notice"), "application/pdf")},
+            "data": {
+                "recipient_account_id": account,
+                "office_id": targets.world.office.id,  # as the world's office
+                "kind_code": "R71",
+                "dossier_number": "EP1",
+                "title": "Notice",
+            },
+        },
+        "PATCH /api/v1/accounts/{account_id}/notification-settings": {"json": {"mode": "digest"}},
+        "POST /api/v1/accounts/{account_id}/notification-addresses": {
+            "json": {"email": f"new{n}@example.com"}
+        },
+        "POST /api/v1/webhooks": {
+            "json": {"url": "https://hooks.example.com/new", "account_id": account}
+        },
+        "POST /accounts/{account_id}/settings/alerts": {
+            "data": {"mode": "digest", "reminder_days": "3", "language": "en"}
+        },
+        "POST /accounts/{account_id}/settings/addresses": {"data": {"email": f"p{n}@example.com"}},
+    }
+    if key == "GET /api/v1/notification-addresses/verify":
+        return {"params": {"token": "not-a-link-we-sent"}}
+    body = bodies.get(key, {"data": {}} if key.startswith("POST /") and _page(key) else {})
+    if _page(key) and key.startswith("POST ") and kind.token:
+        # A page's form carries the form token of the session posting it.
+        form_token = targets.services.tokens.form_token(kind.token)
+        body = {**body, "data": {**body.get("data", {}), FORM_TOKEN_FIELD: form_token}}
+    return body
+
+
+def _page(key: str) -> bool:
+    path = key.partition(" ")[2]
+    return not path.startswith(("/api/", "/.well-known/", "/healthz", "/schema"))
+
+
+async def call(client: AsyncClient, key: str, targets: Targets, kind: Kind, n: int) -> Response:
+    method, _, template = key.partition(" ")
+    headers = {}
+    if kind.token and _page(key):
+        headers["Cookie"] = f"{SESSION_COOKIE}={kind.token}"
+    elif kind.token:
+        headers["Authorization"] = f"Bearer {kind.token}"
+    client.cookies.clear()
+    return await client.request(
+        method, targets.path(template), headers=headers, **body_of(key, targets, kind, n)
+    )
+
+
+async def _client_token(client: AsyncClient, services: Services, role: Role, **on: str) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    async with services.db.write() as session:
+        registered = await register_client(
+            session=session, name="A system", role=role, public_key_pem=pem.decode(), **on
+        )
+    moment = now()
+    assertion = jwt.encode(
+        {
+            "iss": registered.id,
+            "sub": registered.id,
+            "aud": f"{services.settings.public_base_url}/api/v1/auth/token",
+            "exp": int((moment + timedelta(seconds=120)).timestamp()),
+            "jti": uuid.uuid4().hex,
+        },
+        key,
+        algorithm="ES256",
+    )
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        },
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+async def _kinds(client: AsyncClient, services: Services, world: World) -> list[Kind]:
+    other = await make_world(services)
+    async with services.db.write() as session:
+        admin = await create_user(
+            session=session,
+            email=f"admin{uuid.uuid4().hex[:8]}@example.com",
+            password=PASSWORD,
+            display_name="Admin",
+            is_admin=True,
+        )
+
+    async def token(user: Any) -> str:
+        return (await token_for(client, user))["Authorization"].removeprefix("Bearer ")
+
+    editor = await add_member(services, world.account, Role.EDITOR)
+    viewer = await add_member(services, world.account, Role.VIEWER)
+    return [
+        Kind("anonymous"),
+        Kind("owner of the account", await token(world.applicant), on_account=Role.OWNER),
+        Kind("editor of the account", await token(editor), on_account=Role.EDITOR),
+        Kind("viewer of the account", await token(viewer), on_account=Role.VIEWER),
+        Kind("owner of another account", await token(world.stranger)),
+        Kind("dispatcher of the office", await token(world.dispatcher), on_office=Role.DISPATCHER),
+        Kind("dispatcher of another office", await token(other.dispatcher)),
+        Kind("auditor of the office", await token(world.auditor), on_office=Role.AUDITOR),
+        Kind("auditor of another office", await token(other.auditor)),
+        Kind(
+            "client of the account (owner)",
+            await _client_token(client, services, Role.OWNER, account_id=world.account.id),
+            on_account=Role.OWNER,
+            machine=True,
+        ),
+        Kind(
+            "client of the office (dispatcher)",
+            await _client_token(client, services, Role.DISPATCHER, office_id=world.office.id),
+            on_office=Role.DISPATCHER,
+            machine=True,
+        ),
+        Kind(
+            "client of another office (dispatcher)",
+            await _client_token(client, services, Role.DISPATCHER, office_id=other.office.id),
+            machine=True,
+        ),
+        Kind("administrator", await token(admin)),
+    ]
+
+
+async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    kinds = await _kinds(client, services, world)
+    delivery = await deliver(services, world)
+    owner = {"Authorization": f"Bearer {kinds[1].token}"}
+    targets = Targets(client, services, world, owner, delivery.id)
+    mismatches: list[str] = []
+    checked = 0
+    for n, key in enumerate(sorted(set(app_routes()))):
+        rule = ROUTES[key]
+        answers: dict[str, int] = {}
+        for kind in kinds:
+            await targets.fresh()
+            response = await call(client, key, targets, kind, n * 100 + len(answers))
+            checked += 1
+            answers[kind.name] = response.status_code
+            if response.status_code >= 500:
+                mismatches.append(f"{key} as {kind.name}: {response.status_code}")
+                continue
+            expected = allowed(rule, kind, page=_page(key), target=target_of(key))
+            # A route open to anyone must answer everyone alike (checked below), whatever it
+            # answers about the request itself (a wrong password, an unknown link).
+            if rule is not Access.ANYONE and refused(response) == expected:
+                mismatches.append(
+                    f"{key} as {kind.name}: {'refused' if expected else 'allowed'} "
+                    f"({response.status_code}), the table says "
+                    f"{'allowed' if expected else 'refused'}"
+                )
+            done = response.status_code < 400 and not refused(response)
+            if done and (key.startswith("DELETE ") or key.endswith("/remove")):
+                targets.used.add("address" if "{address_id}" in key else "subscription")
+        if rule is Access.ANYONE and len(set(answers.values())) > 1:
+            mismatches.append(f"{key} is open to anyone but answers differ: {answers}")
+    print(f"route policy: {len(set(app_routes()))} routes x {len(kinds)} principals = {checked}")
+    assert not mismatches, "\n".join(mismatches)
