@@ -43,6 +43,7 @@ __all__ = [
     "login_form_token_valid",
     "login_nonce",
     "may_dispatch",
+    "people_only",
     "principal_or_none",
     "provide_principal",
 ]
@@ -112,6 +113,13 @@ async def authenticate(
     bearer token (401 otherwise), checked from the headers before its body is read."""
     if _PRINCIPAL in handler.parsed_fn_signature.parameters:
         await _caller(connection)
+
+
+async def people_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of the routes about a person's own credentials: a machine client has none (403),
+    refused before the body is read."""
+    if (await _caller(connection)).kind != "user":
+        raise PermissionDenied("Machine clients have no password; they sign client assertions")
 
 
 async def may_dispatch(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -139,13 +139,17 @@ class Access(StrEnum):
 
     ANYONE = "anyone"  # no token or session: health, keys, the token endpoint, log-in, links
     SIGNED_IN = "signed_in"  # any principal; the answer holds only what it may see
+    PERSON = "person"  # any signed-in person, never a machine client: their own credentials
+    # A metrics scraper (see OBSERVERS): a client in MAILBOX_METRICS_NETWORKS or one showing
+    # MAILBOX_METRICS_TOKEN, whoever else it is.
+    SCRAPER = "scraper"
 
 
 # A route's rule: an Access, or the actions of POLICY (any one of them) on the account, office
 # or delivery the route names (a webhook subscription: on the account or office it serves).
 RouteRule = Access | tuple[Action, ...]
 
-_ANYONE, _SIGNED_IN = Access.ANYONE, Access.SIGNED_IN
+_ANYONE, _SIGNED_IN, _PERSON = Access.ANYONE, Access.SIGNED_IN, Access.PERSON
 _DELIVERY = "/api/v1/deliveries/{delivery_id}"
 _SETTINGS = "/api/v1/accounts/{account_id}"
 _WEBHOOK = "/api/v1/webhooks/{subscription_id}"
@@ -156,17 +160,17 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
     {
         # Operations, keys, authentication, the OpenAPI document.
         "GET /healthz": _ANYONE,
+        "GET /health/live": _ANYONE,
+        "GET /health/ready": _ANYONE,
+        "GET /metrics": Access.SCRAPER,
         "GET /.well-known/jwks.json": _ANYONE,
         "POST /api/v1/auth/token": _ANYONE,
+        # A person's own password (machine clients have none).
+        "POST /api/v1/account/password": _PERSON,
         "GET /schema": _ANYONE,
         "GET /schema/openapi.json": _ANYONE,
         "GET /schema/openapi.yaml": _ANYONE,
         "GET /schema/openapi.yml": _ANYONE,
-        "GET /schema/swagger": _ANYONE,
-        "GET /schema/redoc": _ANYONE,
-        "GET /schema/rapidoc": _ANYONE,
-        "GET /schema/elements": _ANYONE,
-        "GET /schema/oauth2-redirect.html": _ANYONE,
         "GET /schema/{path}": _ANYONE,
         # Offices.
         "POST /api/v1/dispatches": (Action.DISPATCH,),
@@ -201,6 +205,19 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         "GET /login": _ANYONE,
         "POST /login": _ANYONE,
         "POST /logout": _ANYONE,
+        # The second step of a log-in: the half-finished log-in's signed cookie is the proof.
+        "GET /login/second-factor": _ANYONE,
+        "POST /login/second-factor": _ANYONE,
+        "POST /login/second-factor/enrol": _ANYONE,
+        "GET /two-factor/qr.svg": _ANYONE,  # the caller's own pending set-up, or 404
+        # A person's own password and second factor.
+        "GET /settings/password": _SIGNED_IN,
+        "POST /settings/password": _SIGNED_IN,
+        "GET /settings/two-factor": _SIGNED_IN,
+        "POST /settings/two-factor/start": _SIGNED_IN,
+        "POST /settings/two-factor/confirm": _SIGNED_IN,
+        "POST /settings/two-factor/disable": _SIGNED_IN,
+        "POST /settings/two-factor/recovery-codes": _SIGNED_IN,
         "GET /inbox": _SIGNED_IN,
         "GET /deliveries": _SIGNED_IN,
         "GET /deliveries/{delivery_id}": (Action.READ_DELIVERY,),

@@ -17,8 +17,8 @@ from mailbox.api.problems import oauth_invalid_request, problem_response, proble
 from mailbox.api.schemas.accounts import PasswordChange
 from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails, TokenPublic
 from mailbox.api.schemas.rules import Rules
-from mailbox.api.security import client_address
-from mailbox.errors import NotAuthenticated, PermissionDenied, TooManyAttempts
+from mailbox.api.security import client_address, people_only
+from mailbox.errors import NotAuthenticated, TooManyAttempts
 from mailbox.identity.auth import AccessToken
 from mailbox.identity.clients import ASSERTION_TYPE, authenticate_client
 from mailbox.identity.principal import Principal
@@ -240,6 +240,7 @@ def _token_response(token: AccessToken) -> Response[TokenPublic]:
     tags=["auth"],
     summary="Change your password; every earlier session and token ends",
     status_code=200,
+    guards=[people_only],
     responses=problem_responses(
         401,
         415,
@@ -259,8 +260,6 @@ async def change_own_password(
     or breached password, not containing your email address). A wrong current password counts
     as a failed log-in. Every access token issued before, the one of this request and every
     web session included, stops working; the answer carries a fresh token."""
-    if principal.kind != "user":
-        raise PermissionDenied("Machine clients have no password; they sign client assertions")
     user = await change_password(
         services.db,
         LoginLimits.from_settings(services.settings),
