@@ -52,9 +52,11 @@ if "mailbox" in sys.modules and not hasattr(sys.modules["mailbox"], "__path__"):
     del sys.modules["mailbox"]
 
 import httpx  # noqa: E402
+import pyotp  # noqa: E402
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 PASSWORD = "fault-run-password-1"
+TOTP_SECRET = "FAULTRUNDISPATCHERTOTPSECRETAAAA"  # dispatchers log in with a second factor
 
 
 def free_port() -> int:
@@ -173,6 +175,7 @@ async def seed(env: dict[str, str], accounts: int = 1) -> list[str]:
         create_user,
         grant_role,
     )
+    from mailbox.identity.second_factor import enrol_with_secret
     from mailbox.models import Role
 
     settings = Settings(
@@ -196,6 +199,7 @@ async def seed(env: dict[str, str], accounts: int = 1) -> list[str]:
         await grant_role(
             session=session, user_id=user.id, role=Role.DISPATCHER, office_id=office.id
         )
+        await enrol_with_secret(session=session, user_id=user.id, secret=TOTP_SECRET)
     await database.dispose()
     return ids
 
@@ -220,7 +224,12 @@ async def query(env: dict[str, str], sql: str) -> list[tuple]:
 def token(base: str) -> str:
     response = httpx.post(
         f"{base}/api/v1/auth/token",
-        data={"grant_type": "password", "username": "clerk@fault.test", "password": PASSWORD},
+        data={
+            "grant_type": "password",
+            "username": "clerk@fault.test",
+            "password": PASSWORD,
+            "totp": pyotp.TOTP(TOTP_SECRET).now(),
+        },
         timeout=30,
     )
     response.raise_for_status()
@@ -474,7 +483,12 @@ def kill_during_dispatch(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     blob_dir = tmp / "blobs"
     blobs_before, temps_before = blob_files(blob_dir)
     ((documents,),) = asyncio.run(query(env, "SELECT count(*) FROM document"))
-    sweep = cli(env, "blobs", "sweep", "--json", "--grace-seconds", "0", check=False)
+    # As if the grace period (a day by default) had passed: every file two days old.
+    two_days_ago = time.time() - 2 * 86400
+    for path in blob_dir.rglob("*"):
+        if path.is_file():
+            os.utime(path, (two_days_ago, two_days_ago))
+    sweep = cli(env, "blobs", "sweep", "--json", check=False)
     blobs_after, temps_after = blob_files(blob_dir)
     verify = cli(env, "audit", "verify", check=False)
     return {
@@ -488,7 +502,7 @@ def kill_during_dispatch(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         "blob_files_before_sweep": blobs_before,
         "document_rows": documents,
         "temporary_files_before_sweep": temps_before,
-        "sweep": sweep.stdout.strip()[-500:] if sweep.returncode == 0 else sweep.stderr[-300:],
+        "sweep": json.loads(sweep.stdout) if sweep.returncode == 0 else sweep.stderr[-300:],
         "blob_files_after_sweep": blobs_after,
         "temporary_files_after_sweep": temps_after,
         "audit_verify_exit": verify.returncode,

@@ -22,7 +22,7 @@ import pytest
 
 from mailbox.operations.demo import DEMO_USERS
 from tests.fixtures.browser import DemoService
-from tests.fixtures.service_process import ROOT
+from tests.fixtures.service_process import ROOT, second_factor
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 CALLERS = ("anonymous", "applicant", "dispatcher")
@@ -75,7 +75,8 @@ def tokens(demo_service: DemoService) -> dict[str, str | None]:
         email, password = DEMO_USERS[role]
         answer = httpx.post(
             f"{demo_service.base_url}/api/v1/auth/token",
-            data={"grant_type": "password", "username": email, "password": password},
+            data={"grant_type": "password", "username": email, "password": password}
+            | second_factor(role),
         )
         assert answer.status_code == 200, answer.text
         found[role] = answer.json()["access_token"]

@@ -27,6 +27,7 @@ from tests.fixtures.service_process import (
     ROOT,
     free_port,
     group_alive,
+    second_factor,
     service_env,
     stop_process_group,
     wait_until_healthy,
@@ -137,7 +138,8 @@ def test_sigterm_during_a_dispatch_lets_it_finish_then_exits_0_with_no_process_l
     email, password = DEMO_USERS["dispatcher"]
     token = httpx.post(
         f"{service.base}/api/v1/auth/token",
-        data={"grant_type": "password", "username": email, "password": password},
+        data={"grant_type": "password", "username": email, "password": password}
+        | second_factor("dispatcher"),
         timeout=30,
     ).json()["access_token"]
     with sqlite3.connect(tmp_path / "mailbox.db") as db:

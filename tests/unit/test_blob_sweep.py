@@ -129,15 +129,15 @@ def test_orphan_grace_period_below_an_hour_is_refused(tmp_path: Path) -> None:
 async def test_scheduler_sweeps_at_start_and_then_every_interval(services: Services) -> None:
     stale = _temp_file(services, "00000003", 2 * 3600)
     services.settings = services.settings.model_copy(update={"blob_sweep_interval_seconds": 900})
-    scheduler = start_scheduler(services)
+    jobs = start_scheduler(services)
     try:
-        job = scheduler.get_job("blob-sweep")
+        job = jobs.scheduler.get_job("blob-sweep")
         for _ in range(100):
             if not stale.exists():
                 break
             await asyncio.sleep(0.05)
     finally:
-        scheduler.shutdown(wait=False)
+        await jobs.stop(grace=5)
     assert job is not None and job.trigger.interval == timedelta(seconds=900)
     assert not stale.exists()
 

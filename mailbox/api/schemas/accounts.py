@@ -18,6 +18,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType, structs
 from mailbox.api.schemas.rules import Rules
 from mailbox.identity.accounts import AccountView, edelivery_status
 from mailbox.identity.admin import EMAIL
+from mailbox.identity.passwords import MIN_PASSWORD
 from mailbox.models import Account, NotificationAddress, WebhookAttempt, WebhookSubscription
 from mailbox.notifications.settings import (
     LANGUAGES,
@@ -198,10 +199,16 @@ class PasswordChange(Struct, kw_only=True, forbid_unknown_fields=True):
     new_password: Annotated[
         str,
         Meta(
-            description="At least 10 characters, not a common or breached password, not "
-            "containing your email address."
+            description=f"At least {MIN_PASSWORD} characters, not a common or breached "
+            "password, not containing your email address.",
         ),
     ]
+
+    __rules__: ClassVar[Rules] = Rules(
+        closed=True,
+        required=("current_password", "new_password"),
+        fields={"new_password": {"min_length": MIN_PASSWORD}},
+    )
 
 
 # An https:// URL with a host, an optional port, path and query; no credentials, no fragment,
