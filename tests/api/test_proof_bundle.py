@@ -104,7 +104,8 @@ async def test_picked_up_delivery_proof_verifies_with_the_root_alone(
     handover = evidence["records"][2]
     assert handover["actor"] == f"user:{world.applicant.id}"
     assert handover["timestamp_gen_time"].endswith("Z")
-    assert evidence["delivery"]["counts_for_deadlines"] == evidence["delivery"]["picked_up_at"]
+    legal = evidence["delivery"]["legal_date"]
+    assert legal["basis"] == "pickup" and legal["sentence"].startswith("Delivered on ")
     assert f"audit verify-bundle proof-{delivery_id}.zip --root root.pem" in readme
 
     report = await asyncio.to_thread(
