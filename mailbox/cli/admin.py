@@ -72,6 +72,47 @@ async def office_policy(ctx: click.Context, office_ref: str, active_content: str
     )
 
 
+@office.command("clock")
+@click.argument("office_ref", metavar="OFFICE")
+@click.option(
+    "--rule",
+    "rule_id",
+    default=None,
+    help="A shipped rule of the legal clock, e.g. epo-2023-v1 (see the README's legal clock "
+    "section). Without it, print the office's choices.",
+)
+@click.option("--kind", default=None, help="Only for documents of this kind (e.g. R71).")
+@click.pass_context
+@domain_command
+async def office_clock(
+    ctx: click.Context, office_ref: str, rule_id: str | None, kind: str | None
+) -> None:
+    """Choose the rule of the legal clock that OFFICE (its id or code) follows, for every
+    document kind or one; deliveries already made keep the rule they were made under."""
+    from mailbox.deliveries.clock_rules import choose_clock_rule, list_clock_rules
+    from mailbox.deliveries.legal_clock import DEFAULT_RULE_ID
+
+    async with open_database() as database, database.write() as session:
+        if rule_id is None:
+            rows = await list_clock_rules(session=session, office=office_ref)
+            body = {
+                "office": office_ref,
+                "default_rule": DEFAULT_RULE_ID,
+                "choices": [r.model_dump(mode="json") for r in rows],
+            }
+            lines = [f"{r.kind_code}: {r.rule_id}" for r in rows]
+            emit(ctx, body, "\n".join(lines) or f"*: {DEFAULT_RULE_ID} (default)")
+            return
+        row = await choose_clock_rule(
+            session=session, office=office_ref, rule_id=rule_id, kind_code=kind
+        )
+    emit(
+        ctx,
+        row.model_dump(mode="json"),
+        f"Office {office_ref}, kind {row.kind_code}: {row.rule_id}",
+    )
+
+
 @main.group()
 def account() -> None:
     """Accounts: the legal addressees."""

@@ -11,22 +11,26 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from mailbox.models import Account, Delivery
+from mailbox.timefmt import rfc3339
 
 __all__ = [
     "DEFAULT_RULE_ID",
+    "RULES",
     "Events",
     "LegalDate",
     "Rule",
-    "deemed_due_at",
+    "deemed_moment",
     "events_of",
     "explain",
     "legal_date",
     "reminder_days_for",
     "reminders_due",
     "rule_of_delivery",
+    "rule_with_days",
 ]
 
 DEFAULT_RULE_ID = "pickup-or-n-days-v1"
+PAPER_RULE_ID = "paper-posting-v1"  # deliveries never made available electronically
 
 # Kinds of rule (the code); a rule is a kind with parameters (the data).
 PICKUP_OR_N_DAYS = "pickup-or-n-days"
@@ -49,6 +53,79 @@ class Rule:
 
     def evidence(self) -> dict[str, Any]:
         return {"id": self.id, "version": self.version, "kind": self.kind, "days": self.days}
+
+
+# The shipped rules: data. A new rule of an existing kind is one more row here, never code; a
+# changed rule gets a new id (its version), so that a delivery's recorded rule id always means
+# what it meant when the delivery was consigned.
+RULES: dict[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        Rule(
+            "pickup-or-n-days-v1",
+            1,
+            PICKUP_OR_N_DAYS,
+            10,
+            "The earlier of pickup and N days after it was made available (Italy's SEND, "
+            "German De-Mail style); N is the office's deemed-delivery days (default 10).",
+        ),
+        Rule(
+            "send-it-v1",
+            1,
+            PICKUP_OR_N_DAYS,
+            7,
+            "Italy, SEND: the earlier of pickup and 7 days after electronic delivery.",
+        ),
+        Rule(
+            "de-mail-v1",
+            1,
+            PICKUP_OR_N_DAYS,
+            3,
+            "Germany, De-Mail: the third day after sending, unless a pickup is recorded before.",
+        ),
+        Rule(
+            "epct-availability-v1",
+            1,
+            AVAILABILITY,
+            0,
+            "WIPO ePCT, PCT Administrative Instructions s709(b-bis): delivered the day it is "
+            "available in the mailbox.",
+        ),
+        Rule(
+            "epo-2023-v1",
+            1,
+            DOCUMENT_DATE,
+            7,
+            "EPO Rule 126(2) EPC as amended 1 Nov 2023: deemed notified on the date it bears; "
+            "if it reached the recipient more than 7 days later, time limits are extended by "
+            "the excess. Without a document date, the day it was made available.",
+        ),
+        Rule(
+            "paper-posting-v1",
+            1,
+            PAPER_POSTING,
+            10,
+            "Paper: deemed delivered 10 days after the letter was posted (SEND).",
+        ),
+    )
+}
+
+
+def rule_with_days(rule_id: str, default_days: int) -> Rule:
+    """The shipped rule ``rule_id``; the default rule takes the office's deemed-delivery days
+    (``deemed_delivery_days``), so that the old settings keep working. ``KeyError`` if unknown."""
+    rule = RULES[rule_id]
+    if rule.id == DEFAULT_RULE_ID:
+        return Rule(rule.id, rule.version, rule.kind, default_days, rule.source)
+    return rule
+
+
+def deemed_moment(rule: Rule, available_at: datetime) -> datetime | None:
+    """When the deemed-delivery scan must look at a document consigned at ``available_at``:
+    only the rules under which not picking it up makes it delivered later have such a moment."""
+    if rule.kind == PICKUP_OR_N_DAYS:
+        return available_at + timedelta(days=rule.days)
+    return None
 
 
 @dataclass(frozen=True)
@@ -121,7 +198,7 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
         **reasoning: Any,
     ) -> LegalDate:
         used = {
-            k: (v.isoformat() if isinstance(v, (date, datetime)) else v)
+            k: (rfc3339(v) if isinstance(v, datetime) else v.isoformat())
             for k, v in (
                 ("available_at", events.available_at),
                 ("picked_up_at", events.picked_up_at),
@@ -234,21 +311,24 @@ def events_of(delivery: Delivery) -> Events:
 
 
 def rule_of_delivery(delivery: Delivery) -> Rule:
-    """The rule a delivery was consigned under (the N recorded by its deemed-due time)."""
+    """The rule a delivery was consigned under, with the days recorded with it; a delivery
+    consigned before rules were recorded followed the default rule, its N being the time
+    between consignment and its deemed-due time."""
+    if delivery.clock_rule is not None and delivery.clock_rule in RULES:
+        rule = RULES[delivery.clock_rule]
+        days = rule.days if delivery.clock_days is None else delivery.clock_days
+        return Rule(rule.id, rule.version, rule.kind, days, rule.source)
+    if delivery.available_at is None:  # never made available: served on paper
+        return RULES[PAPER_RULE_ID]
     days = 0
-    if delivery.available_at is not None and delivery.deemed_due_at is not None:
+    if delivery.deemed_due_at is not None:
         days = (delivery.deemed_due_at - delivery.available_at).days
-    return Rule(DEFAULT_RULE_ID, 1, PICKUP_OR_N_DAYS, days)
+    return rule_with_days(DEFAULT_RULE_ID, days)
 
 
 def explain(delivery: Delivery, *, at: datetime) -> LegalDate:
     """:func:`legal_date` of a stored delivery, under the rule it was consigned under."""
     return legal_date(events_of(delivery), rule_of_delivery(delivery), at=at)
-
-
-def deemed_due_at(available_at: datetime, days: int) -> datetime:
-    """The moment a document made available at ``available_at`` is deemed delivered."""
-    return available_at + timedelta(days=days)
 
 
 def reminders_due(available_at: datetime, schedule_days: Sequence[int], at: datetime) -> int:

@@ -157,7 +157,8 @@ async def test_a_recipients_proof_holds_the_document_and_its_download_is_the_pic
     assert handover["type"] == "ContentHandover"
     assert handover["actor"] == f"user:{world.applicant.id}"
     assert handover["actor_ip"] == "203.0.113.7"
-    assert handover["details"] == {"via": "proof bundle"}
+    assert handover["details"]["via"] == "proof bundle"
+    assert handover["details"]["legal_date"]["basis"] == "pickup"  # the legal clock's record
     assert after["picked_up_at"] == handover["occurred_at"]
     # The bytes in the bundle are the sealed document the records name.
     again = await client.get(f"/api/v1/deliveries/{delivery_id}/document", headers=applicant)
