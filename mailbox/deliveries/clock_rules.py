@@ -8,11 +8,23 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
-from mailbox.deliveries.legal_clock import DEFAULT_RULE_ID, RULES, Rule, rule_with_days
+from mailbox.deliveries.legal_clock import (
+    DEFAULT_RULE_ID,
+    RULES,
+    Rule,
+    check_zone,
+    rule_with_days,
+)
 from mailbox.errors import FieldError, InvalidRequest, NotFound
 from mailbox.models import ANY_KIND, ClockRuleChoice, Office
 
-__all__ = ["choose_clock_rule", "clock_rule_for", "list_clock_rules"]
+__all__ = [
+    "choose_clock_rule",
+    "clock_rule_for",
+    "find_office",
+    "list_clock_rules",
+    "set_office_time_zone",
+]
 
 
 async def clock_rule_for(
@@ -34,7 +46,8 @@ async def clock_rule_for(
     return rule_with_days(rule_id, default_days)
 
 
-async def _office(session: AsyncSession, office: str) -> Office:
+async def find_office(*, session: AsyncSession, office: str) -> Office:
+    """The office with id or code ``office``; :class:`NotFound` if none."""
     found = await session.get(Office, office)
     if found is None:
         found = (
@@ -60,7 +73,7 @@ async def choose_clock_rule(
         raise InvalidRequest(
             "A document kind is 1-32 characters", errors=[FieldError("kind", "1-32 characters")]
         )
-    found = await _office(session, office)
+    found = await find_office(session=session, office=office)
     row = (
         await session.exec(
             select(ClockRuleChoice)
@@ -77,8 +90,24 @@ async def choose_clock_rule(
 
 async def list_clock_rules(*, session: AsyncSession, office: str) -> list[ClockRuleChoice]:
     """The choices of ``office`` (id or code), the office-wide one first."""
-    found = await _office(session, office)
+    found = await find_office(session=session, office=office)
     rows = (
         await session.exec(select(ClockRuleChoice).where(ClockRuleChoice.office_id == found.id))
     ).all()
     return sorted(rows, key=lambda r: (r.kind_code != ANY_KIND, r.kind_code))
+
+
+async def set_office_time_zone(*, session: AsyncSession, office: str, zone: str) -> Office:
+    """``office`` (id or code) counts its legal dates as days in ``zone`` (an IANA name) from
+    its next dispatch on; deliveries already made keep the zone they were made in."""
+    try:
+        check_zone(zone)
+    except ValueError as exc:
+        raise InvalidRequest(
+            str(exc), errors=[FieldError("zone", "an IANA time zone name")]
+        ) from exc
+    found = await find_office(session=session, office=office)
+    found.time_zone = zone
+    session.add(found)
+    await session.flush()
+    return found

@@ -454,7 +454,7 @@ async def _record(
             kind_code=request.kind_code,
             default_days=_deemed_days(services, office),
         )
-        drafts.append(rules.consign(delivery, at=at, rule=rule))
+        drafts.append(rules.consign(delivery, at=at, rule=rule, zone=office.time_zone))
         event = EvidenceType.CONTENT_CONSIGNMENT
     else:
         drafts.append(rules.relay_to_paper(delivery, at=at, reason=paper_reason))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbox.models import Account, Delivery
 from mailbox.timefmt import rfc3339
@@ -19,6 +20,7 @@ __all__ = [
     "Events",
     "LegalDate",
     "Rule",
+    "check_zone",
     "deemed_moment",
     "events_of",
     "explain",
@@ -327,8 +329,19 @@ def rule_of_delivery(delivery: Delivery) -> Rule:
 
 
 def explain(delivery: Delivery, *, at: datetime) -> LegalDate:
-    """:func:`legal_date` of a stored delivery, under the rule it was consigned under."""
-    return legal_date(events_of(delivery), rule_of_delivery(delivery), at=at)
+    """:func:`legal_date` of a stored delivery, under the rule and in the office time zone it
+    was consigned under (UTC for deliveries consigned before zones were recorded)."""
+    zone = ZoneInfo(delivery.clock_zone) if delivery.clock_zone else UTC
+    return legal_date(events_of(delivery), rule_of_delivery(delivery), at=at, zone=zone)
+
+
+def check_zone(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows, else ``ValueError``."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"Unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)") from exc
+    return name
 
 
 def reminders_due(available_at: datetime, schedule_days: Sequence[int], at: datetime) -> int:

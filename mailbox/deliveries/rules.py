@@ -86,15 +86,21 @@ def accept(delivery: Delivery, *, actor: str, details: Mapping[str, Any]) -> Evi
 
 
 def consign(
-    delivery: Delivery, *, at: datetime, deemed_days: int = 10, rule: Rule | None = None
+    delivery: Delivery,
+    *,
+    at: datetime,
+    deemed_days: int = 10,
+    rule: Rule | None = None,
+    zone: str = "UTC",
 ) -> EvidenceDraft:
     """Make the document available in the mailbox: legal delivery into the mailbox, under
-    ``rule`` of the legal clock (by default the default rule with ``deemed_days``). The rule
+    ``rule`` of the legal clock (by default the default rule with ``deemed_days``), its legal
+    dates being days in the office's time zone ``zone``. The rule
     and the legal date as known now go into the evidence."""
     rule = rule or rule_with_days(DEFAULT_RULE_ID, deemed_days)
     _move(delivery, S.AVAILABLE)
     delivery.available_at = at
-    delivery.clock_rule, delivery.clock_days = rule.id, rule.days
+    delivery.clock_rule, delivery.clock_days, delivery.clock_zone = rule.id, rule.days, zone
     delivery.deemed_due_at = deemed_moment(rule, at)
     details: dict[str, Any] = {"legal_date": explain(delivery, at=at).evidence()}
     if delivery.deemed_due_at is not None:

@@ -86,6 +86,7 @@ class Delivery(SQLModel, table=True):
     # and its number of days; None for deliveries consigned before rules were recorded.
     clock_rule: str | None = Field(default=None, max_length=64)
     clock_days: int | None = Field(default=None)
+    clock_zone: str | None = Field(default=None, max_length=64)  # the office's, at consignment
     # Retention: the content was removed (ContentPurged evidence); the evidence and the
     # document's hashes stay.
     content_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,5 +1,5 @@
 """legal clock rules: the rule chosen per office and document kind, and the rule a delivery
-was consigned under
+was consigned under, in which time zone; the office's time zone
 
 Revision ID: 0011
 Revises: 0010
@@ -46,11 +46,26 @@ def upgrade() -> None:
             sa.Column("clock_rule", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
         )
         batch_op.add_column(sa.Column("clock_days", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("clock_zone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
+        )
+    with op.batch_alter_table("office", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "time_zone",
+                sqlmodel.sql.sqltypes.AutoString(length=64),
+                server_default="UTC",
+                nullable=False,
+            )
+        )
 
 
 def downgrade() -> None:
     """Back to 0010."""
+    with op.batch_alter_table("office", schema=None) as batch_op:
+        batch_op.drop_column("time_zone")
     with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.drop_column("clock_zone")
         batch_op.drop_column("clock_days")
         batch_op.drop_column("clock_rule")
     with op.batch_alter_table("clock_rule_choice", schema=None) as batch_op:

@@ -5,13 +5,14 @@ rule and the computed date in their evidence; the deemed-delivery scan follows t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from httpx import AsyncClient
 from sqlmodel import col, select
 
 from mailbox import clock
-from mailbox.deliveries.clock_rules import choose_clock_rule
+from mailbox.deliveries.clock_rules import choose_clock_rule, set_office_time_zone
 from mailbox.deliveries.scans import run_legal_scans
 from mailbox.models import EvidenceRecord
 from mailbox.services import Services
@@ -113,3 +114,28 @@ async def test_deemed_delivery_and_pickup_record_rule_and_date_in_their_evidence
     assert (await _legal(client, world, available.id))["sentence"] == (
         f"Delivered on {_day(available.available_at)} (UTC), the day it was made available."
     )
+
+
+async def test_a_pickup_at_the_last_second_of_the_office_day_counts_on_that_day(
+    client: AsyncClient, services: Services
+) -> None:
+    """23:59:59 in New York on 27 Nov 2026 is 04:59:59 UTC on 28 Nov: the office's day counts."""
+    world = await make_world(services, deemed_days=10)
+    async with services.db.write() as session:
+        await set_office_time_zone(
+            session=session, office=world.office.code, zone="America/New_York"
+        )
+    clock.freeze(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
+    delivery = await deliver(services, world)
+    last_second = datetime(2026, 11, 27, 23, 59, 59, tzinfo=ZoneInfo("America/New_York"))
+    clock.freeze(last_second)
+    applicant = await token_for(client, world.applicant)
+    pickup = await client.get(f"/api/v1/deliveries/{delivery.id}/document", headers=applicant)
+    assert pickup.status_code == 200
+
+    legal = await _legal(client, world, delivery.id)
+    assert legal["sentence"] == "Delivered on 27 Nov 2026 (America/New_York), when it was opened."
+    assert (legal["delivered_on"], legal["zone"]) == ("2026-11-27", "America/New_York")
+    handover = (await _details(services, delivery.id))["ContentHandover"]
+    assert handover["legal_date"]["events"]["picked_up_at"] == "2026-11-28T04:59:59.000000Z"
+    assert handover["legal_date"]["delivered_on"] == "2026-11-27"
