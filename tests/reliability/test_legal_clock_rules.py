@@ -139,3 +139,16 @@ async def test_a_pickup_at_the_last_second_of_the_office_day_counts_on_that_day(
     handover = (await _details(services, delivery.id))["ContentHandover"]
     assert handover["legal_date"]["events"]["picked_up_at"] == "2026-11-28T04:59:59.000000Z"
     assert handover["legal_date"]["delivered_on"] == "2026-11-27"
+
+
+async def test_a_paper_delivery_follows_the_paper_rule(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services, edelivery=False)
+    delivery = await deliver(services, world)
+
+    legal = await _legal(client, world, delivery.id)
+
+    assert delivery.status == "paper_queued"
+    assert (legal["rule_id"], legal["settled"]) == ("paper-posting-v1", False)
+    assert legal["sentence"] == "Not delivered yet: the letter has not been posted."
