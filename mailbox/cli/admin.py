@@ -72,6 +72,59 @@ async def office_policy(ctx: click.Context, office_ref: str, active_content: str
     )
 
 
+@office.command("clock")
+@click.argument("office_ref", metavar="OFFICE")
+@click.option(
+    "--rule",
+    "rule_id",
+    default=None,
+    help="A shipped rule of the legal clock, e.g. epo-2023-v1 (see the README's legal clock "
+    "section).",
+)
+@click.option("--kind", default=None, help="With --rule: only for documents of this kind.")
+@click.option(
+    "--zone", default=None, help="The office's time zone, e.g. Europe/Berlin (default UTC)."
+)
+@click.pass_context
+@domain_command
+async def office_clock(
+    ctx: click.Context, office_ref: str, rule_id: str | None, kind: str | None, zone: str | None
+) -> None:
+    """Choose the rule of the legal clock that OFFICE (its id or code) follows, for every
+    document kind or one, and its time zone; without options, print them. Deliveries already
+    made keep the rule and zone they were made under."""
+    from mailbox.deliveries.clock_rules import (
+        choose_clock_rule,
+        find_office,
+        list_clock_rules,
+        set_office_time_zone,
+    )
+    from mailbox.deliveries.legal_clock import DEFAULT_RULE_ID
+
+    if kind is not None and rule_id is None:
+        raise click.UsageError("--kind needs --rule")
+    async with open_database() as database, database.write() as session:
+        if zone is not None:
+            await set_office_time_zone(session=session, office=office_ref, zone=zone)
+        if rule_id is not None:
+            await choose_clock_rule(
+                session=session, office=office_ref, rule_id=rule_id, kind_code=kind
+            )
+        found = await find_office(session=session, office=office_ref)
+        rows = await list_clock_rules(session=session, office=office_ref)
+    body = {
+        "office": found.code,
+        "time_zone": found.time_zone,
+        "default_rule": DEFAULT_RULE_ID,
+        "choices": [{"kind_code": r.kind_code, "rule_id": r.rule_id} for r in rows],
+    }
+    lines = [f"Office {found.code}, time zone {found.time_zone}"]
+    lines += [f"kind {r.kind_code}: {r.rule_id}" for r in rows] or [
+        f"kind *: {DEFAULT_RULE_ID} (default)"
+    ]
+    emit(ctx, body, "\n".join(lines))
+
+
 @main.group()
 def account() -> None:
     """Accounts: the legal addressees."""

@@ -39,6 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.db import retry_transient
 from mailbox.deliveries import rules
+from mailbox.deliveries.clock_rules import clock_rule_for
 from mailbox.deliveries.events import enqueue
 from mailbox.deliveries.filenames import document_filename
 from mailbox.deliveries.inbox import DeliveryView, delivery_view, timeline
@@ -447,7 +448,13 @@ async def _record(
     drafts = [rules.accept(delivery, actor=actor, details=accepted)]
     paper_reason = rules.electronic_delivery_possible(account, office, request.kind_code)
     if paper_reason is None:
-        drafts.append(rules.consign(delivery, at=at, deemed_days=_deemed_days(services, office)))
+        rule = await clock_rule_for(
+            session=session,
+            office=office,
+            kind_code=request.kind_code,
+            default_days=_deemed_days(services, office),
+        )
+        drafts.append(rules.consign(delivery, at=at, rule=rule, zone=office.time_zone))
         event = EvidenceType.CONTENT_CONSIGNMENT
     else:
         drafts.append(rules.relay_to_paper(delivery, at=at, reason=paper_reason))

@@ -1,34 +1,347 @@
-"""The legal clock: when a document not picked up counts as delivered, when reminders fall
-due (the account's schedule or the service default), and which date counts for deadlines.
-Pure functions of times and settings."""
+"""The legal clock: when a document counts as delivered and from which date time limits
+count (:func:`legal_date`, the ONE place that decides it and words it), when a document not
+picked up is deemed delivered, and when reminders fall due (the account's schedule or the
+service default). Pure functions of times, rules and settings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailbox.models import Account
+from mailbox.models import Account, Delivery
+from mailbox.timefmt import rfc3339
 
-__all__ = ["deadline_date", "deemed_due_at", "reminder_days_for", "reminders_due"]
+__all__ = [
+    "DEFAULT_RULE_ID",
+    "RULES",
+    "Events",
+    "LegalDate",
+    "Rule",
+    "check_zone",
+    "deemed_moment",
+    "events_of",
+    "explain",
+    "legal_date",
+    "reminder_days_for",
+    "reminders_due",
+    "rule_of_delivery",
+    "rule_with_days",
+]
+
+DEFAULT_RULE_ID = "pickup-or-n-days-v1"
+PAPER_RULE_ID = "paper-posting-v1"  # deliveries never made available electronically
+
+# Kinds of rule (the code); a rule is a kind with parameters (the data).
+PICKUP_OR_N_DAYS = "pickup-or-n-days"
+AVAILABILITY = "availability"
+DOCUMENT_DATE = "document-date"
+PAPER_POSTING = "paper-posting"
+KINDS = (PICKUP_OR_N_DAYS, AVAILABILITY, DOCUMENT_DATE, PAPER_POSTING)
 
 
-def deemed_due_at(available_at: datetime, days: int) -> datetime:
-    """The moment a document made available at ``available_at`` is deemed delivered."""
-    return available_at + timedelta(days=days)
+@dataclass(frozen=True)
+class Rule:
+    """A named, versioned rule of the legal clock: a kind and its parameter ``days`` (the N of
+    ``pickup-or-n-days`` and ``paper-posting``, the grace period of ``document-date``)."""
+
+    id: str
+    version: int
+    kind: str
+    days: int = 0
+    source: str = ""
+
+    def evidence(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "kind": self.kind, "days": self.days}
 
 
-def deadline_date(
-    available_at: datetime | None,
-    picked_up_at: datetime | None,
-    deemed_due: datetime | None,
-) -> datetime | None:
-    """The time that counts for deadlines: the pickup, or the deemed delivery if that is
-    earlier. With neither known, the consignment time (``None`` for a document never made
-    available electronically)."""
-    candidates = [t for t in (picked_up_at, deemed_due) if t is not None]
-    if not candidates:
-        return available_at
-    return min(candidates)
+# The shipped rules: data. A new rule of an existing kind is one more row here, never code; a
+# changed rule gets a new id (its version), so that a delivery's recorded rule id always means
+# what it meant when the delivery was consigned.
+RULES: dict[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        Rule(
+            "pickup-or-n-days-v1",
+            1,
+            PICKUP_OR_N_DAYS,
+            10,
+            "The earlier of pickup and N days after it was made available (Italy's SEND, "
+            "German De-Mail style); N is the office's deemed-delivery days (default 10).",
+        ),
+        Rule(
+            "send-it-v1",
+            1,
+            PICKUP_OR_N_DAYS,
+            7,
+            "Italy, SEND: the earlier of pickup and 7 days after electronic delivery.",
+        ),
+        Rule(
+            "de-mail-v1",
+            1,
+            PICKUP_OR_N_DAYS,
+            3,
+            "Germany, De-Mail: the third day after sending, unless a pickup is recorded before.",
+        ),
+        Rule(
+            "epct-availability-v1",
+            1,
+            AVAILABILITY,
+            0,
+            "WIPO ePCT, PCT Administrative Instructions s709(b-bis): delivered the day it is "
+            "available in the mailbox.",
+        ),
+        Rule(
+            "epo-2023-v1",
+            1,
+            DOCUMENT_DATE,
+            7,
+            "EPO Rule 126(2) EPC as amended 1 Nov 2023: deemed notified on the date it bears; "
+            "if it reached the recipient more than 7 days later, time limits are extended by "
+            "the excess. Without a document date, the day it was made available.",
+        ),
+        Rule(
+            "paper-posting-v1",
+            1,
+            PAPER_POSTING,
+            10,
+            "Paper: deemed delivered 10 days after the letter was posted (SEND).",
+        ),
+    )
+}
+
+
+def rule_with_days(rule_id: str, default_days: int) -> Rule:
+    """The shipped rule ``rule_id``; the default rule takes the office's deemed-delivery days
+    (``deemed_delivery_days``), so that the old settings keep working. ``KeyError`` if unknown."""
+    rule = RULES[rule_id]
+    if rule.id == DEFAULT_RULE_ID:
+        return Rule(rule.id, rule.version, rule.kind, default_days, rule.source)
+    return rule
+
+
+def deemed_moment(rule: Rule, available_at: datetime) -> datetime | None:
+    """When the deemed-delivery scan must look at a document consigned at ``available_at``:
+    only the rules under which not picking it up makes it delivered later have such a moment."""
+    if rule.kind == PICKUP_OR_N_DAYS:
+        return available_at + timedelta(days=rule.days)
+    return None
+
+
+@dataclass(frozen=True)
+class Events:
+    """The events of a delivery that the legal clock reads (``None``: did not happen)."""
+
+    available_at: datetime | None = None
+    picked_up_at: datetime | None = None
+    paper_posted_at: datetime | None = None
+    document_date: date | None = None
+
+
+@dataclass(frozen=True)
+class LegalDate:
+    """What :func:`legal_date` decided. ``delivered_on`` is the legal delivery date (``None``
+    while nothing makes it known yet), ``counts_from`` the day time limits count from (later
+    than ``delivered_on`` only when a rule extends them), ``settled`` whether it can no longer
+    change, ``basis`` the event that decided it, ``sentence`` the one sentence every surface
+    shows, ``reasoning`` the same as data for the evidence."""
+
+    rule: Rule
+    zone: str
+    delivered_on: date | None
+    counts_from: date | None
+    settled: bool
+    basis: str
+    sentence: str
+    reasoning: dict[str, Any]
+
+    def evidence(self) -> dict[str, Any]:
+        """What goes into the evidence of the delivery: enough to recompute the date."""
+        return {
+            "rule": self.rule.evidence(),
+            "zone": self.zone,
+            "delivered_on": self.delivered_on.isoformat() if self.delivered_on else None,
+            "counts_from": self.counts_from.isoformat() if self.counts_from else None,
+            "basis": self.basis,
+            "sentence": self.sentence,
+            **self.reasoning,
+        }
+
+
+def day(d: date) -> str:
+    """``3 Dec 2026``: a legal date as every sentence of the clock writes it."""
+    return f"{d.day} {d:%b} {d.year}"
+
+
+def _local(at: datetime, zone: tzinfo) -> date:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"naive datetime {at.isoformat()}: say which time zone it is in")
+    return at.astimezone(zone).date()
+
+
+def _zone_name(zone: tzinfo) -> str:
+    return getattr(zone, "key", None) or ("UTC" if zone is UTC else str(zone))
+
+
+def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) -> LegalDate:
+    """The legal delivery date of a delivery with ``events`` under ``rule``, as known at
+    ``at``, in the office's time zone ``zone`` (a day ends at midnight there): the ONE place
+    that decides it. Every surface shows :attr:`LegalDate.sentence`."""
+    name = _zone_name(zone)
+
+    def result(
+        delivered: date | None,
+        settled: bool,
+        basis: str,
+        sentence: str,
+        counts_from: date | None = None,
+        **reasoning: Any,
+    ) -> LegalDate:
+        used = {
+            k: (rfc3339(v) if isinstance(v, datetime) else v.isoformat())
+            for k, v in (
+                ("available_at", events.available_at),
+                ("picked_up_at", events.picked_up_at),
+                ("paper_posted_at", events.paper_posted_at),
+                ("document_date", events.document_date),
+            )
+            if v is not None
+        }
+        return LegalDate(
+            rule=rule,
+            zone=name,
+            delivered_on=delivered,
+            counts_from=counts_from or delivered,
+            settled=settled,
+            basis=basis,
+            sentence=sentence,
+            reasoning={"events": used, **reasoning},
+        )
+
+    where = f"({name})"
+    available = _local(events.available_at, zone) if events.available_at else None
+    picked = _local(events.picked_up_at, zone) if events.picked_up_at else None
+
+    if rule.kind == PAPER_POSTING:
+        if events.paper_posted_at is None:
+            return result(None, False, "none", "Not delivered yet: the letter has not been posted.")
+        posted = _local(events.paper_posted_at, zone)
+        due = posted + timedelta(days=rule.days)
+        verb = "Deemed delivered" if _local(at, zone) >= due else "To be deemed delivered"
+        return result(
+            due,
+            True,
+            "posting",
+            f"{verb} on {day(due)} {where}: {rule.days} days after the letter was posted on "
+            f"{day(posted)}.",
+            days=rule.days,
+        )
+    if available is None:
+        return result(None, False, "none", "Not delivered yet: the document is not available.")
+    if rule.kind == AVAILABILITY:
+        return result(
+            available,
+            True,
+            "availability",
+            f"Delivered on {day(available)} {where}, the day it was made available.",
+        )
+    if rule.kind == DOCUMENT_DATE:
+        if events.document_date is None:
+            return result(
+                available,
+                True,
+                "availability",
+                f"Delivered on {day(available)} {where}, the day it was made available; the "
+                "document bears no date.",
+            )
+        dated = events.document_date
+        late = (available - dated).days
+        excess = max(0, late - rule.days)
+        if excess == 0:
+            return result(
+                dated,
+                True,
+                "document-date",
+                f"Deemed delivered on {day(dated)} {where}, the date on the document; it was "
+                f"made available on {day(available)}, within {rule.days} days.",
+                excess_days=0,
+            )
+        extended = dated + timedelta(days=excess)
+        return result(
+            dated,
+            True,
+            "document-date",
+            f"Deemed delivered on {day(dated)} {where}, the date on the document; it was made "
+            f"available on {day(available)}, {late} days later, so time limits are extended by "
+            f"{excess} days and count from {day(extended)}.",
+            counts_from=extended,
+            excess_days=excess,
+        )
+    if rule.kind != PICKUP_OR_N_DAYS:
+        raise ValueError(f"unknown kind of legal-clock rule: {rule.kind}")
+    due = available + timedelta(days=rule.days)
+    since = f"{rule.days} days after it was made available on {day(available)}"
+    if picked is not None and picked <= due:
+        return result(
+            picked, True, "pickup", f"Delivered on {day(picked)} {where}, when it was opened."
+        )
+    if _local(at, zone) >= due:
+        return result(
+            due,
+            True,
+            "deemed",
+            f"Deemed delivered on {day(due)} {where}: {since}; it was not opened before.",
+            days=rule.days,
+        )
+    return result(
+        due,
+        False,
+        "deemed",
+        f"Deemed delivered on {day(due)} {where} unless it is opened before: {since}.",
+        days=rule.days,
+    )
+
+
+def events_of(delivery: Delivery) -> Events:
+    return Events(
+        available_at=delivery.available_at,
+        picked_up_at=delivery.picked_up_at,
+        paper_posted_at=delivery.paper_posted_at,
+    )
+
+
+def rule_of_delivery(delivery: Delivery) -> Rule:
+    """The rule a delivery was consigned under, with the days recorded with it; a delivery
+    consigned before rules were recorded followed the default rule, its N being the time
+    between consignment and its deemed-due time."""
+    if delivery.clock_rule is not None and delivery.clock_rule in RULES:
+        rule = RULES[delivery.clock_rule]
+        days = rule.days if delivery.clock_days is None else delivery.clock_days
+        return Rule(rule.id, rule.version, rule.kind, days, rule.source)
+    if delivery.available_at is None:  # never made available: served on paper
+        return RULES[PAPER_RULE_ID]
+    days = 0
+    if delivery.deemed_due_at is not None:
+        days = (delivery.deemed_due_at - delivery.available_at).days
+    return rule_with_days(DEFAULT_RULE_ID, days)
+
+
+def explain(delivery: Delivery, *, at: datetime) -> LegalDate:
+    """:func:`legal_date` of a stored delivery, under the rule and in the office time zone it
+    was consigned under (UTC for deliveries consigned before zones were recorded)."""
+    zone = ZoneInfo(delivery.clock_zone) if delivery.clock_zone else UTC
+    return legal_date(events_of(delivery), rule_of_delivery(delivery), at=at, zone=zone)
+
+
+def check_zone(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows, else ``ValueError``."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"Unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)") from exc
+    return name
 
 
 def reminders_due(available_at: datetime, schedule_days: Sequence[int], at: datetime) -> int:

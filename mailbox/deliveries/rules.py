@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from mailbox.deliveries.legal_clock import deemed_due_at
+from mailbox.deliveries.legal_clock import (
+    DEFAULT_RULE_ID,
+    Rule,
+    deemed_moment,
+    explain,
+    rule_with_days,
+)
 from mailbox.errors import IllegalTransition
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
 from mailbox.models import Account, Delivery, DeliveryStatus, Office
@@ -79,16 +85,27 @@ def accept(delivery: Delivery, *, actor: str, details: Mapping[str, Any]) -> Evi
     return EvidenceDraft(EvidenceType.SUBMISSION_ACCEPTANCE, actor, details=details)
 
 
-def consign(delivery: Delivery, *, at: datetime, deemed_days: int) -> EvidenceDraft:
-    """Make the document available in the mailbox: legal delivery into the mailbox."""
+def consign(
+    delivery: Delivery,
+    *,
+    at: datetime,
+    deemed_days: int = 10,
+    rule: Rule | None = None,
+    zone: str = "UTC",
+) -> EvidenceDraft:
+    """Make the document available in the mailbox: legal delivery into the mailbox, under
+    ``rule`` of the legal clock (by default the default rule with ``deemed_days``), its legal
+    dates being days in the office's time zone ``zone``. The rule
+    and the legal date as known now go into the evidence."""
+    rule = rule or rule_with_days(DEFAULT_RULE_ID, deemed_days)
     _move(delivery, S.AVAILABLE)
     delivery.available_at = at
-    delivery.deemed_due_at = deemed_due_at(at, deemed_days)
-    return EvidenceDraft(
-        EvidenceType.CONTENT_CONSIGNMENT,
-        "service",
-        details={"deemed_due_at": rfc3339(delivery.deemed_due_at)},
-    )
+    delivery.clock_rule, delivery.clock_days, delivery.clock_zone = rule.id, rule.days, zone
+    delivery.deemed_due_at = deemed_moment(rule, at)
+    details: dict[str, Any] = {"legal_date": explain(delivery, at=at).evidence()}
+    if delivery.deemed_due_at is not None:
+        details["deemed_due_at"] = rfc3339(delivery.deemed_due_at)
+    return EvidenceDraft(EvidenceType.CONTENT_CONSIGNMENT, "service", details=details)
 
 
 def content_available(delivery: Delivery) -> bool:
@@ -131,11 +148,12 @@ def hand_over(
     """Record that the content was handed out: the first time is the handover (pickup), later
     ones are accesses. ``via`` names the path when it is not the document download."""
     status = S(delivery.status)
-    details = {"via": via} if via else {}
+    details: dict[str, Any] = {"via": via} if via else {}
     if status in (S.AVAILABLE, S.DEEMED_DELIVERED):
         _move(delivery, S.PICKED_UP)
         delivery.picked_up_at = at
         delivery.picked_up_by = actor
+        details["legal_date"] = explain(delivery, at=at).evidence()
         return EvidenceDraft(EvidenceType.CONTENT_HANDOVER, actor, actor_ip=ip, details=details)
     if status == S.PICKED_UP:
         return EvidenceDraft(EvidenceType.CONTENT_ACCESS, actor, actor_ip=ip, details=details)
@@ -143,15 +161,25 @@ def hand_over(
 
 
 def deem_delivered(delivery: Delivery, *, at: datetime) -> EvidenceDraft:
-    """The pickup deadline passed: the document now counts as delivered."""
-    if delivery.deemed_due_at is None or at < delivery.deemed_due_at:
+    """The pickup deadline passed: the document now counts as delivered, as the legal clock
+    decides (its rule, date and sentence go into the evidence)."""
+    legal = explain(delivery, at=at)
+    if (
+        delivery.deemed_due_at is None
+        or at < delivery.deemed_due_at
+        or legal.basis != "deemed"
+        or not legal.settled
+    ):
         raise IllegalTransition(f"Delivery {delivery.id} is not yet due for deemed delivery")
     _move(delivery, S.DEEMED_DELIVERED)
     delivery.deemed_delivered_at = delivery.deemed_due_at
     return EvidenceDraft(
         EvidenceType.DEEMED_DELIVERY,
         "service",
-        details={"deemed_delivered_at": rfc3339(delivery.deemed_due_at)},
+        details={
+            "deemed_delivered_at": rfc3339(delivery.deemed_due_at),
+            "legal_date": legal.evidence(),
+        },
     )
 
 

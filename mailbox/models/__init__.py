@@ -2,6 +2,7 @@
 ``mailbox.api.schemas``."""
 
 from mailbox.models.clients import ApiClient
+from mailbox.models.clock import ClockRuleChoice
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
 from mailbox.models.evidence import EvidenceCheckpoint, EvidenceHead, EvidenceRecord
 from mailbox.models.outbox import (
@@ -36,6 +37,7 @@ __all__ = [
     "ApiClient",
     "Channel",
     "ClientAssertionUse",
+    "ClockRuleChoice",
     "Delivery",
     "DeliveryStatus",
     "Document",

@@ -82,6 +82,11 @@ class Delivery(SQLModel, table=True):
     paper_returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paper_reason: str | None = Field(default=None, max_length=500)
     reminders_sent: int = Field(default=0)
+    # The rule of the legal clock the delivery was consigned under (its id names its version)
+    # and its number of days; None for deliveries consigned before rules were recorded.
+    clock_rule: str | None = Field(default=None, max_length=64)
+    clock_days: int | None = Field(default=None)
+    clock_zone: str | None = Field(default=None, max_length=64)  # the office's, at consignment
     # Retention: the content was removed (ContentPurged evidence); the evidence and the
     # document's hashes stay.
     content_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

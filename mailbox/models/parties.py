@@ -39,6 +39,8 @@ class Office(SQLModel, table=True):
     active_content: str = Field(
         default="reject", max_length=8, sa_column_kwargs={"server_default": "reject"}
     )
+    # The office's time zone (IANA name): a legal date is a day there, ending at midnight there.
+    time_zone: str = Field(default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"})
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 

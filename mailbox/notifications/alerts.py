@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.config import TEMPLATES_DIR, Settings
+from mailbox.deliveries.legal_clock import explain
 from mailbox.models import (
     Account,
     Delivery,
@@ -179,7 +180,7 @@ def _compose(
     account = facts.accounts.get(message.account_id or "")
     if message.kind == OutboxKind.EMAIL_DIGEST:
         ids = [i for i in message.payload.get("delivery_ids", ()) if i in facts.deliveries]
-        items = [_document_context(facts, facts.deliveries[i], base) for i in ids]
+        items = [_document_context(facts, facts.deliveries[i], base, at) for i in ids]
         if not items:
             return Composition(skipped="nothing left to list")
         context: dict[str, Any] = {"items": items, "inbox_link": f"{base}/inbox"}
@@ -190,12 +191,10 @@ def _compose(
         account = account or facts.accounts.get(delivery.account_id)
         if delivery.status not in _STILL_RELEVANT[message.kind]:
             return Composition(skipped=f"the delivery is {delivery.status}")
-        context = _document_context(facts, delivery, base)
+        context = _document_context(facts, delivery, base, at)
         if message.kind == OutboxKind.EMAIL_REMINDER:
             assert delivery.available_at is not None
             context["days_waiting"] = (at - delivery.available_at).days
-        if message.kind == OutboxKind.EMAIL_DEEMED_DELIVERY:
-            context["deemed_at"] = human(delivery.deemed_delivered_at, language=_language(account))
     if account is None:
         return Composition(impossible="the account no longer exists")
     recipients = facts.addresses.get(account.id)
@@ -216,7 +215,7 @@ def _compose(
     )
 
 
-def _document_context(facts: _Facts, delivery: Delivery, base: str) -> dict[str, Any]:
+def _document_context(facts: _Facts, delivery: Delivery, base: str, at: datetime) -> dict[str, Any]:
     document = facts.documents[delivery.document_id]
     language = _language(facts.accounts.get(delivery.account_id))
     return {
@@ -225,7 +224,7 @@ def _document_context(facts: _Facts, delivery: Delivery, base: str) -> dict[str,
         "dossier_number": document.dossier_number,
         "title": document.title,
         "available_at": human(delivery.available_at, language=language),
-        "deemed_delivery_at": human(delivery.deemed_due_at, language=language),
+        "legal_date": explain(delivery, at=at).sentence,
         "link": f"{base}/deliveries/{delivery.id}",
     }
 

@@ -30,7 +30,7 @@ from mailbox.clock import now
 from mailbox.config import TEMPLATES_DIR
 from mailbox.deliveries import rules
 from mailbox.deliveries.inbox import DeliveryView, read_delivery
-from mailbox.deliveries.legal_clock import deadline_date
+from mailbox.deliveries.legal_clock import LegalDate, explain
 from mailbox.deliveries.pickup import record_handover
 from mailbox.deliveries.retention import removed_notice
 from mailbox.evidence.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
@@ -111,9 +111,8 @@ class _Facts:
     generated_at: datetime
 
     @property
-    def counts_for_deadlines(self) -> datetime | None:
-        d = self.view.delivery
-        return deadline_date(d.available_at, d.picked_up_at, d.deemed_due_at)
+    def legal_date(self) -> LegalDate:
+        return explain(self.view.delivery, at=self.generated_at)
 
     @property
     def delivered(self) -> bool:
@@ -213,7 +212,7 @@ def _evidence_json(facts: _Facts) -> bytes:
             "picked_up_at": rfc3339_or_none(d.picked_up_at),
             "deemed_due_at": rfc3339_or_none(d.deemed_due_at),
             "deemed_delivered_at": rfc3339_or_none(d.deemed_delivered_at),
-            "counts_for_deadlines": rfc3339_or_none(facts.counts_for_deadlines),
+            "legal_date": facts.legal_date.evidence(),
             "content_purged_at": rfc3339_or_none(d.content_purged_at),
         },
         "encoding": {
@@ -276,10 +275,7 @@ def _gen_time(token: bytes) -> str | None:
 def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
     view = facts.view
     d, doc, office = view.delivery, view.document, view.office
-    deadline = human(facts.counts_for_deadlines) or "—"
     removed = removed_notice(d)
-    if facts.counts_for_deadlines is not None and not facts.delivered:
-        deadline += " (deemed delivery, unless the document is picked up before)"
     return [
         ("Delivery", d.id),
         ("Office", f"{office.name} ({office.code})"),
@@ -292,7 +288,7 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ("Status", d.status.replace("_", " ")),
         ("Made available", human(d.available_at) or "—"),
         ("Picked up", human(d.picked_up_at) or "—"),
-        ("Date that counts for deadlines", deadline),
+        ("Legal delivery date", facts.legal_date.sentence),
         *([("Content", removed)] if removed else []),
         (
             "Evidence log checkpoint",

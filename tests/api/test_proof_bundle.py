@@ -104,7 +104,8 @@ async def test_picked_up_delivery_proof_verifies_with_the_root_alone(
     handover = evidence["records"][2]
     assert handover["actor"] == f"user:{world.applicant.id}"
     assert handover["timestamp_gen_time"].endswith("Z")
-    assert evidence["delivery"]["counts_for_deadlines"] == evidence["delivery"]["picked_up_at"]
+    legal = evidence["delivery"]["legal_date"]
+    assert legal["basis"] == "pickup" and legal["sentence"].startswith("Delivered on ")
     assert f"audit verify-bundle proof-{delivery_id}.zip --root root.pem" in readme
 
     report = await asyncio.to_thread(
@@ -156,7 +157,8 @@ async def test_a_recipients_proof_holds_the_document_and_its_download_is_the_pic
     assert handover["type"] == "ContentHandover"
     assert handover["actor"] == f"user:{world.applicant.id}"
     assert handover["actor_ip"] == "203.0.113.7"
-    assert handover["details"] == {"via": "proof bundle"}
+    assert handover["details"]["via"] == "proof bundle"
+    assert handover["details"]["legal_date"]["basis"] == "pickup"  # the legal clock's record
     assert after["picked_up_at"] == handover["occurred_at"]
     # The bytes in the bundle are the sealed document the records name.
     again = await client.get(f"/api/v1/deliveries/{delivery_id}/document", headers=applicant)

@@ -73,7 +73,7 @@ def test_download_records_the_pickup_on_the_delivery_page(page: Any) -> None:
 
     assert page.locator("#status").inner_text() == "available"
     assert timeline_events(page)[:2] == ["SubmissionAcceptance", "ContentConsignment"]
-    assert "the date that counts for deadlines" in page.locator("#deadline").inner_text()
+    assert "unless it is opened before" in page.locator("#deadline").inner_text()
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download sealed PDF").click()
@@ -85,7 +85,7 @@ def test_download_records_the_pickup_on_the_delivery_page(page: Any) -> None:
     assert page.locator("#status").inner_text() == "picked up"
     assert "ContentHandover" in timeline_events(page)
     assert page.locator("#picked-up").inner_text().endswith("Z")
-    assert page.locator("#deadline").inner_text().startswith("Delivered on")
+    assert page.locator("#deadline").inner_text().endswith("(UTC), when it was opened.")
 
 
 def test_wrong_password_shows_the_error_and_keeps_the_email(page: Any) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mailbox.deliveries import rules
-from mailbox.deliveries.legal_clock import deadline_date
 from mailbox.errors import IllegalTransition
 from mailbox.evidence.log import EvidenceType
 from mailbox.models import Account, Delivery, DeliveryStatus, Office
@@ -65,12 +64,6 @@ def test_deemed_delivery_only_once_due_and_later_pickup_still_recorded() -> None
     late = rules.hand_over(d, at=T0 + timedelta(days=20), actor="user:a", ip=None)
     assert late.type == EvidenceType.CONTENT_HANDOVER
     assert d.status == DeliveryStatus.PICKED_UP
-
-
-def test_deadline_counts_from_the_earlier_of_pickup_and_deemed_delivery() -> None:
-    due = T0 + timedelta(days=10)
-    assert deadline_date(T0, T0 + timedelta(days=2), due) == T0 + timedelta(days=2)
-    assert deadline_date(T0, T0 + timedelta(days=15), due) == due
 
 
 @pytest.mark.parametrize(

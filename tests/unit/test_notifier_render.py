@@ -19,18 +19,20 @@ DOCUMENT: dict[str, Any] = {
     "dossier_number": "EP 24 123 456.7",
     "title": "Widget with improved hinge",
     "available_at": "2026-11-26 09:14 UTC",
-    "deemed_delivery_at": "2026-12-06",
+    "legal_date": "Deemed delivered on 6 Dec 2026 (UTC) unless it is opened before: 10 days "
+    "after it was made available on 26 Nov 2026.",
     "link": "https://mailbox.test/deliveries/dlv_1",
 }
 ITEM = {key: DOCUMENT[key] for key in ("office_name", "document_kind", "dossier_number")} | {
     "title": DOCUMENT["title"],
     "available_at": DOCUMENT["available_at"],
+    "legal_date": DOCUMENT["legal_date"],
     "link": DOCUMENT["link"],
 }
 CONTEXTS: dict[str, dict[str, Any]] = {
     "new_delivery": DOCUMENT,
     "reminder": DOCUMENT | {"days_waiting": 5},
-    "deemed_delivery": DOCUMENT | {"deemed_at": "2026-12-06"},
+    "deemed_delivery": DOCUMENT,
     "digest": {
         "account_name": "Dupont & Associés",
         "items": [ITEM, ITEM | {"dossier_number": "EP 25 000 001.2"}],
@@ -82,8 +84,8 @@ def test_render_every_notice_says_it_is_automatic_and_document_stays_in_mailbox(
             "EP 24 123 456.7",
             [
                 "Hello Dupont & Associés,",
-                "made available to you on 2026-11-26 09:14 UTC",
-                "deemed delivered on 2026-12-06",
+                "Made available:   2026-11-26 09:14 UTC",
+                DOCUMENT["legal_date"],
             ],
         ),
         (
@@ -92,8 +94,9 @@ def test_render_every_notice_says_it_is_automatic_and_document_stays_in_mailbox(
             "EP 24 123 456.7",
             [
                 "Bonjour Dupont & Associés,",
-                "mis à votre disposition le 2026-11-26 09:14 UTC",
-                "réputé remis le 2026-12-06",
+                "2026-11-26 09:14 UTC",
+                "Date légale de remise (texte de référence, en anglais) : "
+                + DOCUMENT["legal_date"],
             ],
         ),
     ],
@@ -110,13 +113,13 @@ def test_render_new_delivery_with_context(
     assert 'href="https://mailbox.test/deliveries/dlv_1"' in email.html
 
 
-def test_render_without_deemed_delivery_date_omits_the_sentence(
-    renderer: TemplateRenderer,
-) -> None:
-    email = renderer.render_email("new_delivery", "en", DOCUMENT | {"deemed_delivery_at": None})
-
-    assert "deemed" not in email.text
-    assert "deemed" not in email.html
+def test_render_shows_the_legal_clock_sentence_as_given(renderer: TemplateRenderer) -> None:
+    """No template states a rule of its own: the sentence of the legal clock, nothing else."""
+    for name in ("new_delivery", "reminder", "deemed_delivery"):
+        email = renderer.render_email(name, "en", CONTEXTS[name])
+        for body in (email.text, email.html):
+            assert DOCUMENT["legal_date"] in body
+            assert "counts for time limits" not in body and "count from" not in body
 
 
 def test_render_escapes_html_but_not_text(renderer: TemplateRenderer) -> None:

@@ -38,8 +38,9 @@ from mailbox.api.security import (
     login_nonce,
     principal_or_none,
 )
+from mailbox.clock import now
 from mailbox.deliveries.inbox import list_inbox, read_delivery
-from mailbox.deliveries.legal_clock import deadline_date
+from mailbox.deliveries.legal_clock import explain
 from mailbox.deliveries.retention import removed_notice
 from mailbox.errors import MailboxError, NotAuthenticated, TooManyAttempts
 from mailbox.identity import policy
@@ -49,7 +50,6 @@ from mailbox.identity.sessions import log_out
 from mailbox.identity.throttle import LoginLimits, log_in_with_password
 from mailbox.proof.bundle import proof_contents
 from mailbox.services import Services
-from mailbox.timefmt import human
 
 __all__ = [
     "FormTokenForm",
@@ -290,9 +290,7 @@ async def delivery_page(
             "can_download": can_pick_up(principal, delivery),
             "removed": removed_notice(delivery),
             "proof_contents": proof_contents(principal, delivery),
-            "counts_for_deadlines": human(
-                deadline_date(delivery.available_at, delivery.picked_up_at, delivery.deemed_due_at)
-            ),
+            "legal_date": explain(delivery, at=now()).sentence,
         },
     )
 

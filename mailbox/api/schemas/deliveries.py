@@ -11,8 +11,10 @@ from litestar.params import Parameter
 from msgspec import Meta, Struct
 
 from mailbox.api.schemas.rules import Rules
+from mailbox.clock import now
 from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
 from mailbox.deliveries.inbox import DeliveryView
+from mailbox.deliveries.legal_clock import LegalDate, explain
 from mailbox.models import EvidenceRecord
 from mailbox.timefmt import rfc3339, rfc3339_or_none
 
@@ -90,6 +92,32 @@ class DocumentPublic(Struct, kw_only=True):
     sealed_size: int
 
 
+class LegalDatePublic(Struct, kw_only=True):
+    """The legal delivery date as the legal clock decided it, and its one sentence."""
+
+    sentence: str
+    delivered_on: str | None
+    counts_from: str | None
+    settled: bool
+    basis: str
+    rule_id: str
+    rule_version: int
+    zone: str
+
+    @classmethod
+    def of(cls, legal: LegalDate) -> LegalDatePublic:
+        return cls(
+            sentence=legal.sentence,
+            delivered_on=legal.delivered_on.isoformat() if legal.delivered_on else None,
+            counts_from=legal.counts_from.isoformat() if legal.counts_from else None,
+            settled=legal.settled,
+            basis=legal.basis,
+            rule_id=legal.rule.id,
+            rule_version=legal.rule.version,
+            zone=legal.zone,
+        )
+
+
 class DeliveryPublic(Struct, kw_only=True):
     id: str
     status: str
@@ -106,6 +134,7 @@ class DeliveryPublic(Struct, kw_only=True):
     paper_queued_at: str | None
     paper_reason: str | None
     unread: bool
+    legal_date: LegalDatePublic | None = None
     # The content was removed at the end of its retention period (the document then answers
     # 410); its evidence and hashes remain.
     content_purged_at: str | None = None
@@ -141,6 +170,7 @@ class DeliveryPublic(Struct, kw_only=True):
             paper_queued_at=rfc3339_or_none(d.paper_queued_at),
             paper_reason=d.paper_reason,
             unread=d.picked_up_at is None,
+            legal_date=LegalDatePublic.of(explain(d, at=now())),
             content_purged_at=rfc3339_or_none(d.content_purged_at),
             content_purge_reason=d.content_purge_reason,
             timeline=[EvidencePublic.of(r) for r in timeline] if timeline is not None else None,
