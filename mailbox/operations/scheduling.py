@@ -141,49 +141,27 @@ def _schedule(jobs: PeriodicJobs, services: Services, me: str) -> None:
     settings = services.settings
     scheduler = jobs.scheduler
     started = datetime.now(UTC)
-    scheduler.add_job(
-        jobs.job(
+    # Each periodic job: its name, what it runs, and the setting of its interval (seconds).
+    periodic: tuple[tuple[str, Callable[[], Awaitable[Any]], float], ...] = (
+        (
             "outbox-drain",
             lambda: drain_until_idle(services, worker_id=me, stopping=lambda: jobs.stopping),
+            settings.outbox_interval_seconds,
         ),
-        "interval",
-        seconds=settings.outbox_interval_seconds,
-        id="outbox-drain",
-        name="outbox-drain",
-        next_run_time=started,
+        ("legal-scan", lambda: run_legal_scans(services), settings.legal_scan_interval_seconds),
+        ("checkpoint", lambda: make_checkpoint(services), settings.checkpoint_interval_seconds),
+        ("retention", lambda: purge_expired(services), settings.retention_interval_seconds),
+        ("blob-sweep", lambda: sweep_blobs(services), settings.blob_sweep_interval_seconds),
     )
-    scheduler.add_job(
-        jobs.job("legal-scan", lambda: run_legal_scans(services)),
-        "interval",
-        seconds=settings.legal_scan_interval_seconds,
-        id="legal-scan",
-        name="legal-scan",
-        next_run_time=started,
-    )
-    scheduler.add_job(
-        jobs.job("checkpoint", lambda: make_checkpoint(services)),
-        "interval",
-        seconds=settings.checkpoint_interval_seconds,
-        id="checkpoint",
-        name="checkpoint",
-        next_run_time=started,
-    )
-    scheduler.add_job(
-        jobs.job("retention", lambda: purge_expired(services)),
-        "interval",
-        seconds=settings.retention_interval_seconds,
-        id="retention",
-        name="retention",
-        next_run_time=started,
-    )
-    scheduler.add_job(
-        jobs.job("blob-sweep", lambda: sweep_blobs(services)),
-        "interval",
-        seconds=settings.blob_sweep_interval_seconds,
-        id="blob-sweep",
-        name="blob-sweep",
-        next_run_time=started,
-    )
+    for name, run, seconds in periodic:
+        scheduler.add_job(
+            jobs.job(name, run),
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,
+            next_run_time=started,
+        )
     digest = jobs.job("digest", lambda: queue_digests(services))
     scheduler.add_job(digest, "cron", hour=settings.digest_hour_utc, id="digest", name="digest")
     scheduler.add_job(
