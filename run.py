@@ -52,6 +52,16 @@ def ensure_environment() -> Path:
     return python
 
 
+def _workers(rest: list[str]) -> list[str]:
+    """One test process per core (pytest-xdist), unless the command line chooses otherwise
+    (``-n 0`` runs in one process, which is what a debugger wants)."""
+    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in rest):
+        return []
+    if "no:xdist" in rest:
+        return []
+    return ["-n", "auto"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"demo", "test", "mailbox"}:
         print(__doc__)
@@ -62,7 +72,7 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         args = [str(python), "-m", "mailbox", "demo", *rest]
     elif command == "test":
-        args = [str(python), "-m", "pytest", *rest]
+        args = [str(python), "-m", "pytest", *_workers(rest), *rest]
     else:
         args = [str(python), "-m", "mailbox", *rest]
     if os.name == "nt":
