@@ -48,6 +48,7 @@ from mailbox.timefmt import rfc3339
 __all__ = [
     "BUNDLE_FORMAT",
     "CHECKPOINT",
+    "DOCUMENT",
     "BundleReport",
     "Finding",
     "InputUnreadable",
