@@ -173,6 +173,13 @@ class Sealer:
             cert_registry=SimpleCertificateStore.from_certs([keys.root_cert]),
         )
 
+    def seal_data(self, data: bytes) -> bytes:
+        """A detached, timestamped CMS seal over ``data`` (a data document's canonical JSON);
+        see :mod:`mailbox.signing.detached`. Blocking and CPU-bound."""
+        from mailbox.signing.detached import seal_detached
+
+        return seal_detached(data, signer=self._signer, timestamper=self._timestamper)
+
     def seal(self, data: bytes, *, reason: str, location: str | None = None) -> bytes:
         """Return ``data`` with a timestamped PAdES seal appended; ``PdfRejected`` if unusable.
 
