@@ -32,6 +32,7 @@ from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import (
     auth,
     deliveries,
+    directory,
     dispatches,
     notifications,
     operations,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.download_proof,
             *notifications.routes,
             *webhooks.routes,
+            *directory.routes,
             *inbox_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,

@@ -72,6 +72,39 @@ async def office_policy(ctx: click.Context, office_ref: str, active_content: str
     )
 
 
+@office.command("mailbox")
+@click.argument("office_ref", metavar="OFFICE")
+@click.option(
+    "--email",
+    default=None,
+    help="The address that receives the mailbox's alerts, verified out of band (needed to "
+    "open it).",
+)
+@click.option("--address", "postal_address", default=None, help="The office's postal address.")
+@click.pass_context
+@domain_command
+async def office_mailbox_command(
+    ctx: click.Context, office_ref: str, email: str | None, postal_address: str | None
+) -> None:
+    """Open OFFICE's own mailbox (its id or code), in which other offices serve it documents,
+    or print it. Its receiving clerks and machine clients get account grants on it
+    (`grant --account`, `client create --account`)."""
+    from mailbox.identity.admin import office_mailbox, open_office_mailbox
+
+    async with open_database() as database, database.write() as session:
+        if email is None:
+            office, mailbox = await office_mailbox(session=session, office=office_ref)
+            if mailbox is None:
+                raise click.UsageError(f"Office {office.code} has no mailbox; open it with --email")
+            opened = False
+        else:
+            mailbox, opened = await open_office_mailbox(
+                session=session, office=office_ref, email=email, postal_address=postal_address
+            )
+    verb = "opened" if opened else "is"
+    emit(ctx, mailbox.model_dump(mode="json"), f"Mailbox {verb} account {mailbox.id}")
+
+
 @office.command("clock")
 @click.argument("office_ref", metavar="OFFICE")
 @click.option(

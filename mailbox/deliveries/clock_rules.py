@@ -15,7 +15,8 @@ from mailbox.deliveries.legal_clock import (
     check_zone,
     rule_with_days,
 )
-from mailbox.errors import FieldError, InvalidRequest, NotFound
+from mailbox.errors import FieldError, InvalidRequest
+from mailbox.identity.admin import find_office
 from mailbox.models import ANY_KIND, ClockRuleChoice, Office
 
 __all__ = [
@@ -44,18 +45,6 @@ async def clock_rule_for(
     if rule_id not in RULES:  # a rule no longer shipped: never silently another one
         raise InvalidRequest(f"Office {office.code} follows unknown legal-clock rule {rule_id}")
     return rule_with_days(rule_id, default_days)
-
-
-async def find_office(*, session: AsyncSession, office: str) -> Office:
-    """The office with id or code ``office``; :class:`NotFound` if none."""
-    found = await session.get(Office, office)
-    if found is None:
-        found = (
-            await session.exec(select(Office).where(Office.code == office.strip().upper()))
-        ).first()
-    if found is None:
-        raise NotFound(f"No office {office}")
-    return found
 
 
 async def choose_clock_rule(

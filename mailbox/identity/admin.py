@@ -23,7 +23,10 @@ __all__ = [
     "create_account",
     "create_office",
     "create_user",
+    "find_office",
     "grant_role",
+    "office_mailbox",
+    "open_office_mailbox",
     "refresh_edelivery",
     "set_active_content_policy",
 ]
@@ -73,13 +76,7 @@ async def set_active_content_policy(
     ``reject`` (the default) refuses them with a SubmissionRejection naming what was found,
     ``allow`` seals them and records what they carry in the SubmissionAcceptance record."""
     _check_active_content(active_content)
-    found = await session.get(Office, office)
-    if found is None:
-        found = (
-            await session.exec(select(Office).where(Office.code == office.strip().upper()))
-        ).first()
-    if found is None:
-        raise NotFound(f"No office {office}")
+    found = await find_office(session=session, office=office)
     found.active_content = active_content
     session.add(found)
     await session.flush()
@@ -202,3 +199,45 @@ async def add_verified_address(
     await session.flush()
     await refresh_edelivery(session=session, account=account)
     return address
+
+
+async def open_office_mailbox(
+    *, session: AsyncSession, office: str, email: str, postal_address: str | None = None
+) -> tuple[Account, bool]:
+    """The mailbox of ``office`` (its id or code), in which other offices serve it documents:
+    an account tied to the office, with electronic delivery active (consent given by the
+    office and ``email`` verified out of band by the administrator), so that nothing sent to
+    an office goes on paper. Opened once: later calls return it, and whether it is new."""
+    found = await find_office(session=session, office=office)
+    existing = (await session.exec(select(Account).where(Account.office_id == found.id))).first()
+    if existing is not None:
+        return existing, False
+    account = await create_account(
+        session=session,
+        name=found.name,
+        postal_address=postal_address or f"{found.name} ({found.code})",
+        consent=True,
+    )
+    account.office_id = found.id
+    session.add(account)
+    await add_verified_address(session=session, account=account, email=email)
+    return account, True
+
+
+async def office_mailbox(*, session: AsyncSession, office: str) -> tuple[Office, Account | None]:
+    """``office`` (its id or code) and its mailbox, if it has opened one."""
+    found = await find_office(session=session, office=office)
+    mailbox = (await session.exec(select(Account).where(Account.office_id == found.id))).first()
+    return found, mailbox
+
+
+async def find_office(*, session: AsyncSession, office: str) -> Office:
+    """The office with id or code ``office``; :class:`NotFound` if none."""
+    found = await session.get(Office, office)
+    if found is None:
+        found = (
+            await session.exec(select(Office).where(Office.code == office.strip().upper()))
+        ).first()
+    if found is None:
+        raise NotFound(f"No office {office}")
+    return found

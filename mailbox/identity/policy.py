@@ -175,6 +175,8 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         # Offices.
         "POST /api/v1/dispatches": (Action.DISPATCH,),
         "GET /api/v1/dispatches/{delivery_id}": (Action.READ_OFFICE,),
+        # The office directory: where another office serves an office documents.
+        "GET /api/v1/offices/{code}": _SIGNED_IN,
         # Applicants, and office staff following what they dispatched.
         "GET /api/v1/inbox": _SIGNED_IN,
         f"GET {_DELIVERY}": (Action.READ_DELIVERY,),

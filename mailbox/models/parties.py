@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import partial
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from mailbox.clock import now
@@ -45,6 +45,9 @@ class Office(SQLModel, table=True):
 
 
 class Account(SQLModel, table=True):
+    # An office has at most one mailbox.
+    __table_args__ = (Index("ix_account_office_id", "office_id", unique=True),)
+
     id: str = Field(default_factory=partial(new_id, "acc"), primary_key=True)
     name: str = Field(max_length=200)
     postal_address: str = Field(max_length=1000)
@@ -57,6 +60,10 @@ class Account(SQLModel, table=True):
     notify_mode: str = Field(default="immediate", max_length=16)  # immediate | digest
     reminder_days: list[int] | None = Field(default=None, sa_column=Column(JSON))
     last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the account is an office's own mailbox (office-to-office deliveries): the
+    # office it receives for. Its people (receiving clerks) and machine clients hold account
+    # grants on it like anyone else's.
+    office_id: str | None = Field(default=None, foreign_key="office.id")
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 

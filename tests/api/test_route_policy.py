@@ -149,6 +149,7 @@ class Targets:
             .replace("{address_id}", self.address_id)
             .replace("{subscription_id}", self.subscription_id)
             .replace("{path}", "nothing-here")
+            .replace("{code}", self.world.office.code)
         )
 
 
