@@ -35,6 +35,7 @@ from mailbox.api.routes import (
     dispatches,
     notifications,
     operations,
+    paper_kinds,
     webhooks,
 )
 from mailbox.api.schemas.rules import RulesSchemaPlugin
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.download_proof,
             *notifications.routes,
             *webhooks.routes,
+            *paper_kinds.routes,
             *inbox_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,
