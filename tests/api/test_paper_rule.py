@@ -294,6 +294,8 @@ async def test_a_paper_delivery_offers_no_download_in_the_api_or_the_pages(
     assert api_paper["paper_status"] == "On paper: the letter is being prepared for posting."
     assert api_paper["paper_reason_code"] == "alerts_failed"
     assert api_electronic["document_url"] == f"/api/v1/deliveries/{electronic['id']}/document"
+    office_view = await client.get(f"/api/v1/deliveries/{electronic['id']}", headers=headers)
+    assert office_view.json()["document_url"] is None  # offices never pick up
 
     await log_in_page(client, world.applicant)
     page = (await client.get(f"/deliveries/{went['id']}")).text

@@ -177,8 +177,8 @@ class DeliveryPublic(Struct, kw_only=True):
         *,
         for_addressee: bool = True,
     ) -> DeliveryPublic:
-        """The delivery as the API shows it; ``for_addressee`` False for an office's view
-        (which never carries a download link: offices do not pick up)."""
+        """The delivery as the API shows it; ``for_addressee`` False for a reader who may not
+        pick it up (an office's view): no download link then."""
         d, doc, office = view.delivery, view.document, view.office
         downloadable = for_addressee and content_available(d)
         return cls(
