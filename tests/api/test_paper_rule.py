@@ -6,6 +6,7 @@ download that cannot work."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -368,3 +369,18 @@ async def test_the_paper_path_shows_in_the_timeline_and_the_proof_bundle(
     flat = " ".join(receipt.split())
     assert " ".join(queued["paper_reason"].split()) in flat
     assert "Letter returned undeliverable (PaperReturned)" in flat
+
+
+@both_backends
+async def test_concurrent_dispatches_to_one_new_address_reach_one_addressee(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    headers = await token_for(client, world.dispatcher)
+
+    answers = await asyncio.gather(
+        *(dispatch_by_post(client, headers, ADDRESS, title=f"Notice {n}") for n in range(4))
+    )
+
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert len({a.json()["account_id"] for a in answers}) == 1
