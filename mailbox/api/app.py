@@ -36,6 +36,7 @@ from mailbox.api.routes import (
     dispatches,
     notifications,
     operations,
+    paper_kinds,
     webhooks,
 )
 from mailbox.api.schemas.rules import RulesSchemaPlugin
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *notifications.routes,
             *webhooks.routes,
             *directory.routes,
+            *paper_kinds.routes,
             *inbox_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,

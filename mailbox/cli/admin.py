@@ -105,6 +105,30 @@ async def office_mailbox_command(
     emit(ctx, mailbox.model_dump(mode="json"), f"Mailbox {verb} account {mailbox.id}")
 
 
+@office.command("paper-only")
+@click.argument("office_ref", metavar="OFFICE")
+@click.option("--kind", "kind_code", required=True, help="The document kind code, e.g. R71.")
+@click.option("--off", is_flag=True, help="Serve the kind electronically again (where possible).")
+@click.pass_context
+@domain_command
+async def office_paper_only(ctx: click.Context, office_ref: str, kind_code: str, off: bool) -> None:
+    """Serve documents of a kind on paper only, or (--off) no longer (OFFICE is its id or its
+    code). Later dispatches of that kind go on paper; deliveries already made keep their
+    course."""
+    from mailbox.deliveries.paper_kinds import set_paper_only_kind
+
+    async with open_database() as database, database.write() as session:
+        changed = await set_paper_only_kind(
+            session=session, office=office_ref, kind_code=kind_code, paper_only=not off
+        )
+    kinds = sorted(changed.paper_only_kinds or [])
+    emit(
+        ctx,
+        {"id": changed.id, "code": changed.code, "paper_only_kinds": kinds},
+        f"Office {changed.code}: paper only for kinds {', '.join(kinds) or '(none)'}",
+    )
+
+
 @office.command("clock")
 @click.argument("office_ref", metavar="OFFICE")
 @click.option(

@@ -1,7 +1,10 @@
 """Deliveries: one document to one account and its legal timeline.
 
 - :mod:`.rules`: the delivery state machine (pure: one function per arrow, each returning its
-  evidence draft), including who gets paper instead of electronic delivery.
+  evidence draft).
+- :mod:`.paper_rule`: who gets paper instead of electronic delivery, and the one sentence that
+  says why (pure); :mod:`.postal`: a recipient without an account (a postal address, the
+  postal-only addressee); :mod:`.paper_kinds`: the kinds an office serves on paper only.
 - :mod:`.legal_clock`: the dates that count (deemed delivery, reminders, deadlines): pure.
 - :mod:`.events`: what follow-up work (outbox rows) each delivery event causes.
 - :mod:`.filenames`: the safe name a document keeps from the one its sender gave (pure).

@@ -38,7 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.db import retry_transient
-from mailbox.deliveries import rules
+from mailbox.deliveries import postal, rules
 from mailbox.deliveries.clock_rules import clock_rule_for
 from mailbox.deliveries.events import enqueue
 from mailbox.deliveries.filenames import document_filename
@@ -72,7 +72,9 @@ DOSSIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,63}$")
 
 @dataclass(frozen=True)
 class DispatchRequest:
-    """One document for one account, as an office sends it."""
+    """One document for one account, as an office sends it: the account by its id, or, for a
+    recipient without an account, a postal address (JSON text, see
+    :mod:`mailbox.deliveries.postal`); exactly one of the two."""
 
     office_id: str
     recipient_account_id: str
@@ -81,6 +83,7 @@ class DispatchRequest:
     title: str
     filename: str
     pdf: bytes
+    recipient_postal_address: str = ""
 
     @cached_property
     def pdf_sha256(self) -> str:
@@ -95,6 +98,7 @@ class DispatchRequest:
             self.dossier_number,
             self.title,
             self.pdf_sha256,
+            self.recipient_postal_address,
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -108,8 +112,7 @@ def validate(request: DispatchRequest, *, upload_limit: int) -> None:
         errors.append(FieldError("dossier_number", "1-64 letters, digits, spaces, '.', '/', '-'"))
     if not request.title.strip() or len(request.title) > 500:
         errors.append(FieldError("title", "must be 1-500 characters"))
-    if not request.recipient_account_id.strip():
-        errors.append(FieldError("recipient_account_id", "is required"))
+    errors.extend(_recipient_problems(request))
     if not request.pdf:
         errors.append(FieldError("file", "a PDF file is required"))
     if errors:
@@ -120,6 +123,29 @@ def validate(request: DispatchRequest, *, upload_limit: int) -> None:
             reason="too_large",
             status=413,
         )
+
+
+def _recipient_problems(request: DispatchRequest) -> list[FieldError]:
+    """What is wrong with the recipient: exactly one of an account id and a postal address,
+    the address checked field by field."""
+    by_account = bool(request.recipient_account_id.strip())
+    by_post = bool(request.recipient_postal_address.strip())
+    if by_account and by_post:
+        both = "give either recipient_account_id or recipient_postal_address, not both"
+        return [FieldError("recipient_account_id", both), FieldError(postal.FIELD, both)]
+    if not by_account and not by_post:
+        return [
+            FieldError(
+                "recipient_account_id",
+                "is required (or recipient_postal_address, for a recipient without an account)",
+            )
+        ]
+    if by_post:
+        try:
+            postal.parse_postal_address(request.recipient_postal_address)
+        except InvalidRequest as bad:
+            return list(bad.errors)
+    return []
 
 
 async def record_rejection(
@@ -134,6 +160,8 @@ async def record_rejection(
     details = {
         "office_id": request.office_id,
         "recipient_account_id": request.recipient_account_id,
+        # Not the address itself: whether one was given is enough to explain the refusal.
+        "recipient_postal_address_given": bool(request.recipient_postal_address.strip()),
         "kind_code": request.kind_code[:32],
         "dossier_number": request.dossier_number[:64],
         "reason": error.detail,
@@ -194,10 +222,13 @@ class IdempotencyClaim:
 
 @dataclass(frozen=True)
 class _Parties:
-    """The sender and the addressee of a dispatch, read before sealing."""
+    """The sender and the addressee of a dispatch, read before sealing. A recipient given by
+    postal address has ``address`` and, the first time, no addressee yet (``account`` None:
+    it is made in the dispatch's transaction)."""
 
     office: Office
-    account: Account
+    account: Account | None
+    address: postal.PostalAddress | None = None
 
 
 @dataclass(frozen=True)
@@ -363,9 +394,13 @@ async def _earlier_result(session: AsyncSession, claim: IdempotencyClaim) -> Dis
 
 async def _parties(session: AsyncSession, request: DispatchRequest) -> _Parties:
     office = await session.get(Office, request.office_id)
-    account = await session.get(Account, request.recipient_account_id)
     if office is None:
         raise InvalidRequest(f"No office {request.office_id}")
+    if request.recipient_postal_address.strip():
+        address = postal.parse_postal_address(request.recipient_postal_address)
+        found = await postal.find_addressee(session=session, office_id=office.id, address=address)
+        return _Parties(office, found, address)
+    account = await session.get(Account, request.recipient_account_id)
     if account is None:
         raise InvalidRequest(
             f"No account {request.recipient_account_id}",
@@ -406,6 +441,11 @@ async def _record(
     record in the caller's transaction; return the delivery's view and timeline."""
     at = now()
     office, account = parties.office, parties.account
+    if account is None:
+        assert parties.address is not None
+        account = await postal.postal_addressee(
+            session=session, office_id=office.id, address=parties.address
+        )
     document = Document(
         id=ids.document_id,
         office_id=office.id,
@@ -446,8 +486,8 @@ async def _record(
         # Allowed by the office's policy, and on record: what the document can do when opened.
         accepted["active_content"] = sealed.active_content.as_evidence()
     drafts = [rules.accept(delivery, actor=actor, details=accepted)]
-    paper_reason = rules.electronic_delivery_possible(account, office, request.kind_code)
-    if paper_reason is None:
+    paper = rules.who_gets_paper(account, office, request.kind_code)
+    if paper is None:
         rule = await clock_rule_for(
             session=session,
             office=office,
@@ -457,7 +497,7 @@ async def _record(
         drafts.append(rules.consign(delivery, at=at, rule=rule, zone=office.time_zone))
         event = EvidenceType.CONTENT_CONSIGNMENT
     else:
-        drafts.append(rules.relay_to_paper(delivery, at=at, reason=paper_reason))
+        drafts.append(rules.relay_to_paper(delivery, at=at, decision=paper))
         event = EvidenceType.RELAY_TO_NON_ERDS
     await session.flush()
     records = await evidence.append_many(

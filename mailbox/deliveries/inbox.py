@@ -38,6 +38,7 @@ __all__ = [
     "get_delivery",
     "get_dispatch",
     "list_inbox",
+    "list_on_paper",
     "read_delivery",
     "timeline",
 ]
@@ -97,6 +98,39 @@ async def list_inbox(
         assert last.available_at is not None
         next_cursor = encode_cursor(last.available_at, last.id)
     return InboxPage(items, next_cursor)
+
+
+ON_PAPER_MAX = 25
+
+
+async def list_on_paper(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    dossier_number: str | None = None,
+    limit: int = ON_PAPER_MAX,
+) -> list[DeliveryView]:
+    """The principal's deliveries that went on paper without ever being made available in the
+    mailbox (so the inbox, which lists what was made available, does not show them), newest
+    first: the inbox page shows them apart, with their paper status and reason."""
+    accounts = accounts_where(principal, Action.READ_DELIVERY)
+    if not accounts:
+        return []
+    query = (
+        select(Delivery, Document, Office)
+        .join(Document, col(Document.id) == col(Delivery.document_id))
+        .join(Office, col(Office.id) == col(Delivery.office_id))
+        .where(
+            col(Delivery.account_id).in_(accounts),
+            col(Delivery.available_at).is_(None),
+            col(Delivery.paper_queued_at).is_not(None),
+        )
+        .order_by(col(Delivery.paper_queued_at).desc(), col(Delivery.id).desc())
+        .limit(limit)
+    )
+    if dossier_number:
+        query = query.where(col(Delivery.dossier_number) == dossier_number.strip())
+    return [DeliveryView(d, doc, off) for d, doc, off in (await session.exec(query)).all()]
 
 
 @lru_cache(maxsize=256)

@@ -18,9 +18,10 @@ from mailbox.deliveries.legal_clock import (
     explain,
     rule_with_days,
 )
+from mailbox.deliveries.paper_rule import PaperDecision, after_alerts_failed, who_gets_paper
 from mailbox.errors import IllegalTransition
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
-from mailbox.models import Account, Delivery, DeliveryStatus, Office
+from mailbox.models import Account, Delivery, DeliveryStatus
 from mailbox.timefmt import rfc3339
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "consign",
     "content_available",
     "deem_delivered",
-    "electronic_delivery_possible",
     "hand_over",
     "mark_paper_posted",
     "mark_paper_returned",
@@ -38,6 +38,7 @@ __all__ = [
     "on_notification_failure",
     "purge_content",
     "relay_to_paper",
+    "who_gets_paper",
 ]
 
 S = DeliveryStatus
@@ -65,17 +66,6 @@ def _move(delivery: Delivery, to: S) -> None:
             f"Delivery {delivery.id} cannot go from {current.value} to {to.value}"
         )
     delivery.status = to.value
-
-
-def electronic_delivery_possible(account: Account, office: Office, kind_code: str) -> str | None:
-    """``None`` if the document may be delivered electronically, else the reason it may not."""
-    if kind_code in (office.paper_only_kinds or []):
-        return f"office policy: document kind {kind_code} is served on paper"
-    if account.edelivery_suspended_reason:
-        return f"electronic delivery suspended: {account.edelivery_suspended_reason}"
-    if not account.edelivery_active:
-        return "the account has no active electronic delivery (no consent or no verified address)"
-    return None
 
 
 def accept(delivery: Delivery, *, actor: str, details: Mapping[str, Any]) -> EvidenceDraft:
@@ -183,12 +173,14 @@ def deem_delivered(delivery: Delivery, *, at: datetime) -> EvidenceDraft:
     )
 
 
-def relay_to_paper(delivery: Delivery, *, at: datetime, reason: str) -> EvidenceDraft:
-    """Electronic delivery is not possible: hand the document to the paper process."""
+def relay_to_paper(delivery: Delivery, *, at: datetime, decision: PaperDecision) -> EvidenceDraft:
+    """Electronic delivery is not possible: hand the document to the paper process, with the
+    reason as :mod:`mailbox.deliveries.paper_rule` decided it (code and sentence)."""
     _move(delivery, S.PAPER_QUEUED)
     delivery.paper_queued_at = at
-    delivery.paper_reason = reason
-    return EvidenceDraft(EvidenceType.RELAY_TO_NON_ERDS, "service", details={"reason": reason})
+    delivery.paper_reason = decision.sentence
+    delivery.paper_reason_code = decision.code.value
+    return EvidenceDraft(EvidenceType.RELAY_TO_NON_ERDS, "service", details=decision.evidence())
 
 
 def notified(delivery: Delivery, *, at: datetime, details: Mapping[str, Any]) -> EvidenceDraft:
@@ -220,10 +212,7 @@ def on_notification_failure(
         )
     ]
     if delivery.status == S.AVAILABLE:
-        paper_reason = (
-            f"electronic delivery is not possible: notifications fail permanently ({reason})"
-        )
-        drafts.append(relay_to_paper(delivery, at=at, reason=paper_reason[:500]))
+        drafts.append(relay_to_paper(delivery, at=at, decision=after_alerts_failed()))
     return tuple(drafts)
 
 

@@ -77,7 +77,7 @@ class Action(StrEnum):
     READ_ACCOUNT = "read_account"  # an account and its notification settings
     MANAGE_ACCOUNT = "manage_account"  # change its settings, addresses, consent, webhooks
     READ_OFFICE = "read_office"  # an office and its view of the deliveries it dispatched
-    MANAGE_OFFICE = "manage_office"  # change the office's webhooks
+    MANAGE_OFFICE = "manage_office"  # change the office's webhooks and paper-only kinds
     DISPATCH = "dispatch"  # dispatch documents as the office
 
 
@@ -176,7 +176,12 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         "POST /api/v1/dispatches": (Action.DISPATCH,),
         "GET /api/v1/dispatches/{delivery_id}": (Action.READ_OFFICE,),
         # The office directory: where another office serves an office documents.
-        "GET /api/v1/offices/{code}": _SIGNED_IN,
+        "GET /api/v1/offices/{office_code}": _SIGNED_IN,
+        # The document kinds an office serves on paper only: its dispatchers.
+        "PUT /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": (Action.MANAGE_OFFICE,),
+        "DELETE /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": (
+            Action.MANAGE_OFFICE,
+        ),
         # Applicants, and office staff following what they dispatched.
         "GET /api/v1/inbox": _SIGNED_IN,
         f"GET {_DELIVERY}": (Action.READ_DELIVERY,),

@@ -80,7 +80,10 @@ class Delivery(SQLModel, table=True):
     paper_queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paper_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paper_returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why the delivery went on paper: the sentence every surface shows, and its code
+    # (mailbox.deliveries.paper_rule.PaperReason; None before codes were recorded).
     paper_reason: str | None = Field(default=None, max_length=500)
+    paper_reason_code: str | None = Field(default=None, max_length=32)
     reminders_sent: int = Field(default=0)
     # The rule of the legal clock the delivery was consigned under (its id names its version)
     # and its number of days; None for deliveries consigned before rules were recorded.

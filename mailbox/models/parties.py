@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from functools import partial
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -64,6 +65,14 @@ class Account(SQLModel, table=True):
     # office it receives for. Its people (receiving clerks) and machine clients hold account
     # grants on it like anyone else's.
     office_id: str | None = Field(default=None, foreign_key="office.id")
+    # A postal-only addressee: made by an office's dispatch to a postal address (a recipient
+    # with no account). It has no users and no consent, so everything for it goes on paper.
+    # The office it was made for; the SHA-256 of that office and the normalised address, so
+    # that the same address from the same office finds the same addressee again; the address
+    # as the office gave it (name, lines, postal_code, city, country).
+    postal_only_office_id: str | None = Field(default=None, foreign_key="office.id")
+    postal_key: str | None = Field(default=None, max_length=64, unique=True)
+    postal_address_fields: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 

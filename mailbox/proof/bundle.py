@@ -33,6 +33,7 @@ from mailbox.deliveries.inbox import DeliveryView, read_delivery
 from mailbox.deliveries.legal_clock import LegalDate, explain
 from mailbox.deliveries.pickup import record_handover
 from mailbox.deliveries.retention import removed_notice
+from mailbox.evidence import labels
 from mailbox.evidence.checkpoints import checkpoint_covering, checkpoint_digest, inclusion_proofs
 from mailbox.evidence.log import EvidenceType, canonical_fields
 from mailbox.identity.policy import can_pick_up
@@ -214,6 +215,11 @@ def _evidence_json(facts: _Facts) -> bytes:
             "deemed_delivered_at": rfc3339_or_none(d.deemed_delivered_at),
             "legal_date": facts.legal_date.evidence(),
             "content_purged_at": rfc3339_or_none(d.content_purged_at),
+            "paper_queued_at": rfc3339_or_none(d.paper_queued_at),
+            "paper_reason_code": d.paper_reason_code,
+            "paper_reason": d.paper_reason,
+            "paper_posted_at": rfc3339_or_none(d.paper_posted_at),
+            "paper_returned_at": rfc3339_or_none(d.paper_returned_at),
         },
         "encoding": {
             "record_hash": "SHA-256 of the JSON of the record's fields seq ... prev_hash, keys "
@@ -239,6 +245,9 @@ def _record(record: EvidenceRecord, proof: list[bytes]) -> dict[str, Any]:
         "timestamp_gen_time": _gen_time(record.timestamp_token),
         "leaf_index": record.seq - 1,
         "inclusion_proof": [node.hex() for node in proof],
+        # For people; not covered by record_hash (the type and details above are).
+        "label": labels.label(record.type),
+        "summary": labels.summary(record.type, record.details),
     }
 
 
@@ -288,6 +297,7 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ("Status", d.status.replace("_", " ")),
         ("Made available", human(d.available_at) or "—"),
         ("Picked up", human(d.picked_up_at) or "—"),
+        *_paper_rows(d),
         ("Legal delivery date", facts.legal_date.sentence),
         *([("Content", removed)] if removed else []),
         (
@@ -303,15 +313,34 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
     ]
 
 
+def _paper_rows(d: Delivery) -> list[tuple[str, str]]:
+    """The paper path of a delivery that went on paper: why, and what became of the letter."""
+    if d.paper_queued_at is None:
+        return []
+    rows = [("Sent on paper", d.paper_reason or "—"), ("Handed to paper", human(d.paper_queued_at))]
+    if d.paper_posted_at is not None:
+        rows.append(("Letter posted", human(d.paper_posted_at)))
+    if d.paper_returned_at is not None:
+        rows.append(("Letter returned undeliverable", human(d.paper_returned_at)))
+    return rows
+
+
 def _receipt_events(records: list[EvidenceRecord]) -> list[tuple[str, str, str]]:
     return [
         (
             rfc3339(r.occurred_at),
-            r.type,
+            _event_words(r),
             r.actor + (f" from {r.actor_ip}" if r.actor_ip else ""),
         )
         for r in records
     ]
+
+
+def _event_words(record: EvidenceRecord) -> str:
+    """A receipt's event: its label, the ETSI type name, and what the record adds."""
+    words = f"{labels.label(record.type)} ({record.type})"
+    line = labels.summary(record.type, record.details)
+    return f"{words}. {line}" if line else words
 
 
 @cache

@@ -148,13 +148,16 @@ class Targets:
             .replace("{account_id}", self.world.account.id)
             .replace("{address_id}", self.address_id)
             .replace("{subscription_id}", self.subscription_id)
+            .replace("{office_code}", self.world.office.code)
+            .replace("{kind_code}", "R99")
             .replace("{path}", "nothing-here")
-            .replace("{code}", self.world.office.code)
         )
 
 
 def target_of(key: str) -> str:
     if "/dispatches" in key and "{" not in key:
+        return "office"
+    if "{office_code}" in key:
         return "office"
     if "{delivery_id}" in key:
         return "delivery"

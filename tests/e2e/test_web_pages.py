@@ -42,7 +42,8 @@ def inbox_rows(page: Any) -> list[dict[str, Any]]:
 
 def timeline_events(page: Any) -> list[str]:
     return [
-        text.strip() for text in page.locator("#timeline tbody td:nth-child(3)").all_inner_texts()
+        text.strip()
+        for text in page.locator("#timeline tbody td:nth-child(3) code").all_inner_texts()
     ]
 
 

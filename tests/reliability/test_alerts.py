@@ -174,7 +174,8 @@ async def test_crash_after_sending_resends_with_the_same_message_id(
 async def _assert_relayed_to_paper(services: Services, delivery_id: str, account_id: str) -> None:
     stored = await reload(services, Delivery, delivery_id)
     assert stored.status == "paper_queued"
-    assert "notifications fail permanently" in stored.paper_reason
+    assert stored.paper_reason_code == "alerts_failed"
+    assert stored.paper_reason.startswith("Sent by post: the alert about this document")
     types = [r.type for r in await evidence_of(services, delivery_id)]
     assert types[-2:] == ["NotificationFailure", "RelayToNonERDS"]
     account = await reload(services, Account, account_id)

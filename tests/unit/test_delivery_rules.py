@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mailbox.deliveries import rules
+from mailbox.deliveries.paper_rule import PaperDecision, PaperReason
 from mailbox.errors import IllegalTransition
 from mailbox.evidence.log import EvidenceType
 from mailbox.models import Account, Delivery, DeliveryStatus, Office
 
 T0 = datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)
+NO_CONSENT = PaperDecision(PaperReason.NO_CONSENT, "Sent by post: no consent.")
 
 
 def _delivery(status: DeliveryStatus = DeliveryStatus.SUBMITTED) -> Delivery:
@@ -72,10 +74,13 @@ def test_deemed_delivery_only_once_due_and_later_pickup_still_recorded() -> None
         (DeliveryStatus.SUBMITTED, lambda d: rules.hand_over(d, at=T0, actor="u", ip=None)),
         (DeliveryStatus.PICKED_UP, lambda d: rules.consign(d, at=T0, deemed_days=1)),
         (DeliveryStatus.PAPER_QUEUED, lambda d: rules.hand_over(d, at=T0, actor="u", ip=None)),
-        (DeliveryStatus.PICKED_UP, lambda d: rules.relay_to_paper(d, at=T0, reason="x")),
+        (DeliveryStatus.PICKED_UP, lambda d: rules.relay_to_paper(d, at=T0, decision=NO_CONSENT)),
         (DeliveryStatus.AVAILABLE, lambda d: rules.mark_paper_posted(d, at=T0, actor="o")),
         (DeliveryStatus.REJECTED, lambda d: rules.consign(d, at=T0, deemed_days=1)),
-        (DeliveryStatus.PAPER_POSTED, lambda d: rules.relay_to_paper(d, at=T0, reason="x")),
+        (
+            DeliveryStatus.PAPER_POSTED,
+            lambda d: rules.relay_to_paper(d, at=T0, decision=NO_CONSENT),
+        ),
     ],
     ids=[
         "pickup-before-consignment",
@@ -97,7 +102,7 @@ def test_illegal_transitions_raise(status: DeliveryStatus, move) -> None:
 def test_paper_path_posted_then_returned() -> None:
     d = _delivery()
     assert (
-        rules.relay_to_paper(d, at=T0, reason="no consent").type == EvidenceType.RELAY_TO_NON_ERDS
+        rules.relay_to_paper(d, at=T0, decision=NO_CONSENT).type == EvidenceType.RELAY_TO_NON_ERDS
     )
     assert rules.mark_paper_posted(d, at=T0, actor="o").type == EvidenceType.PAPER_POSTED
     returned = rules.mark_paper_returned(d, at=T0, actor="o", reason="addressee unknown")
@@ -106,7 +111,13 @@ def test_paper_path_posted_then_returned() -> None:
 
 
 def _account(**kwargs) -> Account:
-    base = {"id": "acc", "name": "A", "postal_address": "x", "edelivery_active": True}
+    base = {
+        "id": "acc",
+        "name": "A",
+        "postal_address": "x",
+        "edelivery_active": True,
+        "edelivery_consent_at": T0,
+    }
     return Account(**{**base, **kwargs})
 
 
@@ -114,21 +125,39 @@ def _account(**kwargs) -> Account:
     ("account", "office", "expected"),
     [
         (_account(), Office(id="o", code="EP", name="EPO"), None),
-        (_account(edelivery_active=False), Office(id="o", code="EP", name="EPO"), "no active"),
+        (
+            _account(edelivery_active=False, edelivery_consent_at=None),
+            Office(id="o", code="EP", name="EPO"),
+            PaperReason.NO_CONSENT,
+        ),
+        (
+            _account(edelivery_active=False),
+            Office(id="o", code="EP", name="EPO"),
+            PaperReason.NO_VERIFIED_ADDRESS,
+        ),
         (
             _account(edelivery_suspended_reason="hard bounce"),
             Office(id="o", code="EP", name="E"),
-            "suspended",
+            PaperReason.ALERTS_FAILED,
         ),
-        (_account(), Office(id="o", code="EP", name="E", paper_only_kinds=["R71"]), "policy"),
+        (
+            _account(),
+            Office(id="o", code="EP", name="E", paper_only_kinds=["R71"]),
+            PaperReason.PAPER_ONLY_KIND,
+        ),
+        (
+            _account(postal_only_office_id="o", edelivery_active=False, edelivery_consent_at=None),
+            Office(id="o", code="EP", name="E"),
+            PaperReason.NO_ACCOUNT,
+        ),
     ],
-    ids=["electronic", "no-consent-or-address", "suspended", "office-policy"],
+    ids=["electronic", "no-consent", "no-verified-address", "suspended", "office-policy", "postal"],
 )
 def test_paper_is_chosen_only_where_electronic_delivery_is_impossible(
-    account: Account, office: Office, expected: str | None
+    account: Account, office: Office, expected: PaperReason | None
 ) -> None:
-    reason = rules.electronic_delivery_possible(account, office, "R71")
+    decision = rules.who_gets_paper(account, office, "R71")
     if expected is None:
-        assert reason is None
+        assert decision is None
     else:
-        assert reason is not None and expected in reason
+        assert decision is not None and decision.code == expected

@@ -39,9 +39,10 @@ from mailbox.api.security import (
     principal_or_none,
 )
 from mailbox.clock import now
-from mailbox.deliveries.inbox import list_inbox, read_delivery
+from mailbox.deliveries.inbox import list_inbox, list_on_paper, read_delivery
 from mailbox.deliveries.legal_clock import explain
 from mailbox.deliveries.retention import removed_notice
+from mailbox.deliveries.rules import content_available
 from mailbox.errors import MailboxError, NotAuthenticated, TooManyAttempts
 from mailbox.identity import policy
 from mailbox.identity.policy import can_pick_up
@@ -247,6 +248,15 @@ async def inbox_page(
             unread=unread,
             dossier_number=dossier or None,
         )
+        # Deliveries that went on paper without being made available: shown apart, on the
+        # first page, with their paper status and reason.
+        on_paper = (
+            []
+            if cursor or unread
+            else await list_on_paper(
+                session=session, principal=principal, dossier_number=dossier or None
+            )
+        )
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
     filters = {"dossier": dossier} if dossier else {}
@@ -257,6 +267,7 @@ async def inbox_page(
         context={
             "principal": principal,
             "items": [DeliveryPublic.of(v) for v in page.items],
+            "on_paper": [DeliveryPublic.of(v) for v in on_paper],
             "next_page": (
                 "/inbox?" + urlencode({**filters, "cursor": page.next_cursor})
                 if page.next_cursor
@@ -287,7 +298,8 @@ async def delivery_page(
         context={
             "principal": principal,
             "d": DeliveryPublic.of(view, records),
-            "can_download": can_pick_up(principal, delivery),
+            # Never a button that cannot work: a paper delivery has nothing to download.
+            "can_download": can_pick_up(principal, delivery) and content_available(delivery),
             "removed": removed_notice(delivery),
             "proof_contents": proof_contents(principal, delivery),
             "legal_date": explain(delivery, at=now()).sentence,

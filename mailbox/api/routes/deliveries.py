@@ -17,6 +17,7 @@ from mailbox.api.security import client_address
 from mailbox.deliveries import inbox as deliveries_query
 from mailbox.deliveries.inbox import list_inbox
 from mailbox.deliveries.pickup import pick_up
+from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal
 from mailbox.proof.bundle import CONTENT_RULE, build_bundle
 from mailbox.services import Services
@@ -49,7 +50,13 @@ async def inbox(
         dossier_number=dossier_number,
         account_id=account_id,
     )
-    return InboxPublic([DeliveryPublic.of(v) for v in page.items], page.next_cursor)
+    return InboxPublic(
+        [
+            DeliveryPublic.of(v, for_addressee=can_pick_up(principal, v.delivery))
+            for v in page.items
+        ],
+        page.next_cursor,
+    )
 
 
 @get(
@@ -65,7 +72,7 @@ async def read_delivery(
     view, records = await deliveries_query.read_delivery(
         session=session, principal=principal, delivery_id=delivery_id
     )
-    return DeliveryPublic.of(view, records)
+    return DeliveryPublic.of(view, records, for_addressee=can_pick_up(principal, view.delivery))
 
 
 @get(

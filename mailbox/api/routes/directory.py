@@ -17,13 +17,15 @@ __all__ = ["routes"]
 
 
 @get(
-    "/api/v1/offices/{code:str}",
+    "/api/v1/offices/{office_code:str}",
     tags=["offices"],
     summary="An office, and the mailbox in which other offices serve it documents",
     responses=problem_responses(401, 404),
 )
 async def read_office(
-    code: Annotated[str, Parameter(description="The office's code, e.g. EP.", max_length=16)],
+    office_code: Annotated[
+        str, Parameter(description="The office's code, e.g. EP.", max_length=16)
+    ],
     principal: Principal,
     session: AsyncSession,
 ) -> OfficePublic:
@@ -31,7 +33,7 @@ async def read_office(
     `mailbox_account_id` as `recipient_account_id`. They then have the same seal, evidence,
     legal clock, event feed, webhooks and proof of delivery as any other delivery."""
     del principal  # any signed-in caller: offices are public bodies
-    office, mailbox = await office_mailbox(session=session, office=code)
+    office, mailbox = await office_mailbox(session=session, office=office_code)
     return OfficePublic.of(office, mailbox)
 
 

@@ -39,7 +39,7 @@ IdempotencyKey = Annotated[
 @post(
     "/api/v1/dispatches",
     tags=["offices"],
-    summary="Dispatch a PDF to an account",
+    summary="Dispatch a PDF to an account, or by post to a recipient without one",
     status_code=201,
     guards=[may_dispatch],
     request_class=BoundedFormRequest,
@@ -60,7 +60,9 @@ IdempotencyKey = Annotated[
             413: "The PDF exceeds the upload limit (MAILBOX_UPLOAD_LIMIT_BYTES), or a metadata "
             f"field exceeds {FORM_FIELD_LIMIT} bytes.",
             415: "The body is not multipart/form-data.",
-            422: "Invalid metadata, unknown recipient, or not an acceptable PDF (not a PDF, "
+            422: "Invalid metadata (each bad field named, the fields of a postal address as "
+            "`recipient_postal_address.<field>`), not exactly one of recipient_account_id and "
+            "recipient_postal_address, unknown recipient, or not an acceptable PDF (not a PDF, "
             "encrypted, malformed, an existing signature that cannot be read, or active "
             "content such as JavaScript or embedded files that the office does not accept: "
             "`detail` names what was found). `evidence_id` names the SubmissionRejection "
@@ -91,6 +93,7 @@ async def create_dispatch(
         DispatchRequest(
             office_id=office_id,
             recipient_account_id=data.recipient_account_id,
+            recipient_postal_address=data.recipient_postal_address,
             kind_code=data.kind_code,
             dossier_number=data.dossier_number,
             title=data.title,
@@ -105,7 +108,9 @@ async def create_dispatch(
     if not dispatched.created:
         headers["Idempotent-Replayed"] = "true"
     return Response(
-        DeliveryPublic.of(dispatched.view, dispatched.timeline), status_code=201, headers=headers
+        DeliveryPublic.of(dispatched.view, dispatched.timeline, for_addressee=False),
+        status_code=201,
+        headers=headers,
     )
 
 
@@ -122,4 +127,4 @@ async def read_dispatch(
     view, records = await read_delivery(
         session=session, principal=principal, delivery_id=delivery_id, as_office=True
     )
-    return DeliveryPublic.of(view, records)
+    return DeliveryPublic.of(view, records, for_addressee=False)

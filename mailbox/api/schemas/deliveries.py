@@ -7,14 +7,20 @@ from dataclasses import dataclass, field
 from typing import Annotated, ClassVar
 
 from litestar.datastructures import UploadFile
+from litestar.openapi.spec import Schema
 from litestar.params import Parameter
 from msgspec import Meta, Struct
 
+from mailbox.api.bodies import FORM_FIELD_LIMIT
 from mailbox.api.schemas.rules import Rules
 from mailbox.clock import now
 from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
 from mailbox.deliveries.inbox import DeliveryView
 from mailbox.deliveries.legal_clock import LegalDate, explain
+from mailbox.deliveries.paper_rule import paper_status
+from mailbox.deliveries.postal import MAX_LINES
+from mailbox.deliveries.rules import content_available
+from mailbox.evidence import labels
 from mailbox.models import EvidenceRecord
 from mailbox.timefmt import rfc3339, rfc3339_or_none
 
@@ -27,6 +33,12 @@ __all__ = [
     "ProblemDetails",
     "TokenPublic",
 ]
+
+
+POSTAL_EXAMPLE = (
+    '{"name": "Erika Mustermann", "lines": ["Heidestrasse 17"], "postal_code": "51147", '
+    '"city": "Koeln", "country": "DE"}'
+)
 
 
 class FieldProblem(Struct):
@@ -64,6 +76,10 @@ class EvidencePublic(Struct, kw_only=True):
     details: dict
     record_hash: str
     prev_hash: str
+    # The type in words, and what the record adds in one line (the paper reason, a tracking
+    # number, why a letter came back): the words of the page, the receipt and the bundle.
+    label: str = ""
+    summary: str | None = None
 
     @classmethod
     def of(cls, record: EvidenceRecord) -> EvidencePublic:
@@ -77,6 +93,8 @@ class EvidencePublic(Struct, kw_only=True):
             details=record.details,
             record_hash=record.record_hash,
             prev_hash=record.prev_hash,
+            label=labels.label(record.type),
+            summary=labels.summary(record.type, record.details),
         )
 
 
@@ -132,8 +150,18 @@ class DeliveryPublic(Struct, kw_only=True):
     picked_up_at: str | None
     deemed_delivered_at: str | None
     paper_queued_at: str | None
+    # Why the delivery went on paper: the sentence every surface shows, and its code
+    # (no_account, paper_only_kind, alerts_failed, no_consent, no_verified_address).
     paper_reason: str | None
     unread: bool
+    paper_reason_code: str | None = None
+    # Where a paper delivery stands (letter being prepared, posted, returned), in words.
+    paper_status: str | None = None
+    paper_posted_at: str | None = None
+    paper_returned_at: str | None = None
+    # Where the addressee's people download the sealed PDF; absent when it cannot be handed
+    # over electronically (a paper delivery, a purged one) and in an office's view.
+    document_url: str | None = None
     legal_date: LegalDatePublic | None = None
     # The content was removed at the end of its retention period (the document then answers
     # 410); its evidence and hashes remain.
@@ -142,8 +170,17 @@ class DeliveryPublic(Struct, kw_only=True):
     timeline: list[EvidencePublic] | None = None
 
     @classmethod
-    def of(cls, view: DeliveryView, timeline: list[EvidenceRecord] | None = None) -> DeliveryPublic:
+    def of(
+        cls,
+        view: DeliveryView,
+        timeline: list[EvidenceRecord] | None = None,
+        *,
+        for_addressee: bool = True,
+    ) -> DeliveryPublic:
+        """The delivery as the API shows it; ``for_addressee`` False for a reader who may not
+        pick it up (an office's view): no download link then."""
         d, doc, office = view.delivery, view.document, view.office
+        downloadable = for_addressee and content_available(d)
         return cls(
             id=d.id,
             status=d.status,
@@ -169,6 +206,11 @@ class DeliveryPublic(Struct, kw_only=True):
             deemed_delivered_at=rfc3339_or_none(d.deemed_delivered_at),
             paper_queued_at=rfc3339_or_none(d.paper_queued_at),
             paper_reason=d.paper_reason,
+            paper_reason_code=d.paper_reason_code,
+            paper_status=paper_status(d.status),
+            paper_posted_at=rfc3339_or_none(d.paper_posted_at),
+            paper_returned_at=rfc3339_or_none(d.paper_returned_at),
+            document_url=f"/api/v1/deliveries/{d.id}/document" if downloadable else None,
             unread=d.picked_up_at is None,
             legal_date=LegalDatePublic.of(explain(d, at=now())),
             content_purged_at=rfc3339_or_none(d.content_purged_at),
@@ -184,26 +226,52 @@ class InboxPublic(Struct):
 
 @dataclass
 class DispatchForm:
-    """Multipart form of a dispatch: the PDF and its metadata. Every field is required; they
-    are declared with defaults so that a dispatch missing several of them is answered with one
-    problem naming all of them (and recorded as a SubmissionRejection)."""
+    """Multipart form of a dispatch: the PDF and its metadata. Every field is required (the
+    recipient as exactly one of ``recipient_account_id`` and ``recipient_postal_address``);
+    they are declared with defaults so that a dispatch missing several of them is answered
+    with one problem naming all of them (and recorded as a SubmissionRejection)."""
 
     file: UploadFile | None = None
     recipient_account_id: Annotated[str, Meta(max_length=64, examples=["acc_01j..."])] = ""
+    recipient_postal_address: Annotated[
+        str, Meta(max_length=FORM_FIELD_LIMIT, examples=[POSTAL_EXAMPLE])
+    ] = ""
     kind_code: Annotated[str, Meta(max_length=32, examples=["R71"])] = ""
     dossier_number: Annotated[str, Meta(max_length=64, examples=["EP23123456.7"])] = ""
     title: Annotated[str, Meta(max_length=500, examples=["Communication under Rule 71(3)"])] = ""
     office_id: str | None = field(default=None)
 
     __rules__: ClassVar[Rules] = Rules(
-        required=("file", "recipient_account_id", "kind_code", "dossier_number", "title"),
+        required=("file", "kind_code", "dossier_number", "title"),
+        one_of=(
+            Schema(required=["recipient_account_id"]),
+            Schema(required=["recipient_postal_address"]),
+        ),
         fields={
             "file": {
                 "description": "The PDF (at most MAILBOX_UPLOAD_LIMIT_BYTES), sent as a file "
                 "part (with a file name): a part without one is a text field, and one that "
                 "is not UTF-8 text is refused (400)."
             },
-            "recipient_account_id": {"min_length": 1, "max_length": 64, "pattern": r"\S"},
+            "recipient_account_id": {
+                "min_length": 1,
+                "max_length": 64,
+                "pattern": r"\S",
+                "description": "The account the document is served on. Leave it out for a "
+                "recipient without an account and give recipient_postal_address instead.",
+            },
+            "recipient_postal_address": {
+                "min_length": 2,
+                "pattern": r"^\s*\{",
+                "content_media_type": "application/json",
+                "description": "For a recipient without an account: the postal address the "
+                "document is posted to, as a JSON object: `name` (1-200 characters), `lines` "
+                f"(1-{MAX_LINES} street lines of 1-100 characters), `postal_code` (letters, "
+                "digits, spaces, '-'; may be empty), `city`, `country` (ISO 3166-1 alpha-2). "
+                "The delivery goes on paper (`paper_reason_code` `no_account`); the same "
+                "address from the same office reaches the same addressee again. Each bad "
+                "field is named in the problem (`recipient_postal_address.city`, ...).",
+            },
             "kind_code": {"max_length": 32, "pattern": KIND_CODE.pattern},
             "dossier_number": {"max_length": 64, "pattern": DOSSIER.pattern},
             "title": {"min_length": 1, "max_length": 500, "pattern": r"\S"},
