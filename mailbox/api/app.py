@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
             ),
             dispatches.read_dispatch,
+            dispatches.list_office_dispatches,
             deliveries.inbox,
             deliveries.read_delivery,
             deliveries.download_document,

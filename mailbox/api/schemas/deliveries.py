@@ -8,13 +8,14 @@ from typing import Annotated, ClassVar
 
 from litestar.datastructures import UploadFile
 from litestar.params import Parameter
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, structs
 
 from mailbox.api.schemas.rules import Rules
 from mailbox.clock import now
 from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
 from mailbox.deliveries.inbox import DeliveryView
 from mailbox.deliveries.legal_clock import LegalDate, explain
+from mailbox.deliveries.office_list import DispatchItem
 from mailbox.models import EvidenceRecord
 from mailbox.timefmt import rfc3339, rfc3339_or_none
 
@@ -22,6 +23,8 @@ __all__ = [
     "CursorParam",
     "DeliveryPublic",
     "DispatchForm",
+    "DispatchListPublic",
+    "DispatchPublic",
     "EvidencePublic",
     "InboxPublic",
     "ProblemDetails",
@@ -179,6 +182,22 @@ class DeliveryPublic(Struct, kw_only=True):
 
 class InboxPublic(Struct):
     items: list[DeliveryPublic]
+    next_cursor: str | None
+
+
+class DispatchPublic(DeliveryPublic, kw_only=True):
+    """A delivery as its office lists it: with the name of the account it was served on."""
+
+    recipient_name: str = ""
+
+    @classmethod
+    def of_item(cls, item: DispatchItem) -> DispatchPublic:
+        listed = DeliveryPublic.of(item.view)
+        return cls(**structs.asdict(listed), recipient_name=item.recipient_name)
+
+
+class DispatchListPublic(Struct):
+    items: list[DispatchPublic]
     next_cursor: str | None
 
 
