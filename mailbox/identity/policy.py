@@ -222,6 +222,14 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         "POST /settings/two-factor/disable": _SIGNED_IN,
         "POST /settings/two-factor/recovery-codes": _SIGNED_IN,
         "GET /inbox": _SIGNED_IN,
+        # The office workspace: the list holds the dispatches of the offices the caller reads
+        # (people of no office are sent to their inbox); the form and its post dispatch as the
+        # office named (or the caller's only one).
+        "GET /office/dispatches": _SIGNED_IN,
+        "GET /office/dispatches/new": (Action.DISPATCH,),
+        "POST /office/dispatches": (Action.DISPATCH,),
+        "GET /office/dispatches/{delivery_id}": (Action.READ_OFFICE,),
+        "GET /office/dispatches/{delivery_id}/evidence": (Action.READ_OFFICE,),
         "GET /deliveries": _SIGNED_IN,
         "GET /deliveries/{delivery_id}": (Action.READ_DELIVERY,),
         "GET /deliveries/{delivery_id}/document": (Action.PICK_UP,),
