@@ -180,7 +180,7 @@ def _conditions(found: DispatchFilter, at: datetime) -> list[ColumnElement[bool]
         )
     if found.dispatched_from is not None:
         conditions.append(col(Delivery.submitted_at) >= _starts(found.dispatched_from))
-    if found.dispatched_to is not None:
+    if found.dispatched_to is not None and found.dispatched_to < date.max:
         end = _starts(found.dispatched_to + timedelta(days=1))
         conditions.append(col(Delivery.submitted_at) < end)
     if found.not_picked_up_after_days is not None:

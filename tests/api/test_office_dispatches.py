@@ -174,6 +174,17 @@ async def test_bad_filter_is_a_422_problem_naming_the_field(
     assert field in [error["field"] for error in problem["errors"]], problem
 
 
+async def test_the_farthest_days_are_a_range_like_any_other(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    sent = await send(services, world)
+    headers = await token_for(client, world.dispatcher)
+    every = {"dispatched_from": "0001-01-01", "dispatched_to": "9999-12-31"}
+
+    assert await ids(client, headers, **every) == [sent.id]
+
+
 async def test_listing_needs_a_token(client: AsyncClient) -> None:
     response = await client.get(LIST)
     assert response.status_code == 401

@@ -10,6 +10,7 @@ import re
 from httpx import AsyncClient
 from sqlmodel import func, select
 
+from mailbox.identity.admin import grant_role
 from mailbox.models import Delivery, Role
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
@@ -136,8 +137,6 @@ async def test_auditor_with_a_grant_on_the_account_gets_the_content_link(
 ) -> None:
     world = await make_world(services)
     sent = await deliver(services, world)
-    from mailbox.identity.admin import grant_role
-
     async with services.db.write() as session:
         await grant_role(
             session=session, user_id=world.auditor.id, role=Role.VIEWER, account_id=world.account.id
@@ -266,4 +265,31 @@ async def test_dispatch_form_without_the_form_token_is_refused(
         files={"file": ("notice.pdf", demo_pdf("Notice"), "application/pdf")},
     )
     assert refused.status_code == 403
+    assert await deliveries_of(services, world) == 0
+
+
+async def test_dispatcher_of_several_offices_chooses_the_office_in_the_form(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    other = await make_world(services)
+    async with services.db.write() as session:
+        await grant_role(
+            session=session,
+            user_id=world.dispatcher.id,
+            role=Role.DISPATCHER,
+            office_id=other.office.id,
+        )
+    await log_in_page(client, world.dispatcher)
+    page, hidden = await _form(client)
+    assert world.office.name in page and other.office.name in page
+    assert '<select id="office_id" name="office_id">' in page
+
+    sent = await client.post(
+        WORKSPACE,
+        data={**hidden, **_fields(world), "office_id": other.office.id},
+        files={"file": ("notice.pdf", demo_pdf("Notice"), "application/pdf")},
+    )
+    assert sent.status_code == 303
+    assert await deliveries_of(services, other) == 1
     assert await deliveries_of(services, world) == 0

@@ -121,8 +121,10 @@ async def dispatch_form(
     principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login")
+    # Who dispatches for several offices starts with the first; the form's list changes it.
+    first = next(iter(offices_where(principal, Action.DISPATCH)), None)
     try:
-        office = dispatch_office(principal, office_id or None)
+        office = dispatch_office(principal, office_id or first)
     except PermissionDenied as exc:
         return error_page(principal, exc.detail, exc.status_code)
     values = {"recipient_account_id": recipient.strip()} if recipient.strip() else {}
