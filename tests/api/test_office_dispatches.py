@@ -100,6 +100,7 @@ async def test_people_of_no_office_or_another_office_get_an_empty_list(
     assert await ids(client, auditor, office_id=world.office.id) == []
 
 
+@both_backends
 async def test_each_filter_lists_only_the_dispatches_it_names(
     client: AsyncClient, services: Services
 ) -> None:
