@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, bindparam, func, or_, tuple_
+from sqlalchemy import ColumnElement, String, bindparam, func, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -162,7 +162,11 @@ def _starts(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _conditions(found: DispatchFilter, at: datetime) -> list[ColumnElement[bool]]:
+def _conditions(
+    found: DispatchFilter, at: datetime, recipient_id: str | None
+) -> list[ColumnElement[bool]]:
+    """The filter as SQL; ``recipient_id``: the account the recipient text names by its id
+    (read through its index), else the text is a part of the account's name."""
     conditions: list[ColumnElement[bool]] = []
     if found.status:
         conditions.append(col(Delivery.status) == found.status)  # ix_delivery_office_status
@@ -170,14 +174,11 @@ def _conditions(found: DispatchFilter, at: datetime) -> list[ColumnElement[bool]
         conditions.append(col(Document.kind_code) == found.kind)
     if found.dossier_number:
         conditions.append(col(Delivery.dossier_number) == found.dossier_number.strip())
-    if found.recipient:
-        recipient = found.recipient.strip()
-        conditions.append(
-            or_(
-                col(Delivery.account_id) == recipient,
-                func.lower(col(Account.name)).like(contains_pattern(recipient), escape=LIKE_ESCAPE),
-            )
-        )
+    if recipient_id is not None:
+        conditions.append(col(Delivery.account_id) == recipient_id)  # ix_delivery_office_account
+    elif found.recipient:
+        name = contains_pattern(found.recipient.strip())
+        conditions.append(func.lower(col(Account.name)).like(name, escape=LIKE_ESCAPE))
     if found.dispatched_from is not None:
         conditions.append(col(Delivery.submitted_at) >= _starts(found.dispatched_from))
     if found.dispatched_to is not None and found.dispatched_to < date.max:
@@ -221,7 +222,11 @@ async def list_dispatches(
         if len(offices) == 1
         else col(Delivery.office_id).in_(offices)
     )
-    conditions = [by_office, *_conditions(filters, now())]
+    recipient_id = None
+    if filters.recipient:
+        named = await session.get(Account, filters.recipient.strip())
+        recipient_id = named.id if named is not None else None
+    conditions = [by_office, *_conditions(filters, now(), recipient_id)]
     if cursor:
         last_at, last_id = decode_cursor(cursor)
         # A row value, which both databases seek the index to (see mailbox.deliveries.inbox).
