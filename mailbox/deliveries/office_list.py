@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 MAX_DAYS = 3650  # "not picked up after N days": N in 1..MAX_DAYS
+# A recipient named by a part of a name: up to this many matching accounts are read by their
+# index one by one; more, and the office's list is read in order checking each row's name.
+RECIPIENTS_LOOKED_UP = 50
 _RECIPIENT_MAX = 200
 _STATUSES = tuple(s.value for s in DeliveryStatus)
 
@@ -162,11 +165,29 @@ def _starts(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def _name_matches(text: str) -> ColumnElement[bool]:
+    return func.lower(col(Account.name)).like(contains_pattern(text.strip()), escape=LIKE_ESCAPE)
+
+
+async def _recipients(session: AsyncSession, text: str) -> list[str] | None:
+    """The accounts the recipient text names: the one whose id it is, else those with it in
+    their name; ``None`` when more than :data:`RECIPIENTS_LOOKED_UP` names match (the list is
+    then read in order, each row's account name checked)."""
+    named = await session.get(Account, text.strip())
+    if named is not None:
+        return [named.id]
+    found = await session.exec(
+        select(col(Account.id)).where(_name_matches(text)).limit(RECIPIENTS_LOOKED_UP + 1)
+    )
+    ids = list(found.all())
+    return ids if len(ids) <= RECIPIENTS_LOOKED_UP else None
+
+
 def _conditions(
-    found: DispatchFilter, at: datetime, recipient_id: str | None
+    found: DispatchFilter, at: datetime, recipients: list[str] | None
 ) -> list[ColumnElement[bool]]:
-    """The filter as SQL; ``recipient_id``: the account the recipient text names by its id
-    (read through its index), else the text is a part of the account's name."""
+    """The filter as SQL; ``recipients``: the accounts the recipient text names (see
+    :func:`_recipients`)."""
     conditions: list[ColumnElement[bool]] = []
     if found.status:
         conditions.append(col(Delivery.status) == found.status)  # ix_delivery_office_status
@@ -174,11 +195,11 @@ def _conditions(
         conditions.append(col(Document.kind_code) == found.kind)
     if found.dossier_number:
         conditions.append(col(Delivery.dossier_number) == found.dossier_number.strip())
-    if recipient_id is not None:
-        conditions.append(col(Delivery.account_id) == recipient_id)  # ix_delivery_office_account
+    if recipients is not None:
+        # ix_delivery_office_account, account by account; then sorted (they are few).
+        conditions.append(col(Delivery.account_id).in_(recipients))
     elif found.recipient:
-        name = contains_pattern(found.recipient.strip())
-        conditions.append(func.lower(col(Account.name)).like(name, escape=LIKE_ESCAPE))
+        conditions.append(_name_matches(found.recipient))
     if found.dispatched_from is not None:
         conditions.append(col(Delivery.submitted_at) >= _starts(found.dispatched_from))
     if found.dispatched_to is not None and found.dispatched_to < date.max:
@@ -222,11 +243,10 @@ async def list_dispatches(
         if len(offices) == 1
         else col(Delivery.office_id).in_(offices)
     )
-    recipient_id = None
-    if filters.recipient:
-        named = await session.get(Account, filters.recipient.strip())
-        recipient_id = named.id if named is not None else None
-    conditions = [by_office, *_conditions(filters, now(), recipient_id)]
+    recipients = await _recipients(session, filters.recipient) if filters.recipient else None
+    if recipients == []:
+        return DispatchPage([], None)
+    conditions = [by_office, *_conditions(filters, now(), recipients)]
     if cursor:
         last_at, last_id = decode_cursor(cursor)
         # A row value, which both databases seek the index to (see mailbox.deliveries.inbox).

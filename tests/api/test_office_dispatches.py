@@ -10,6 +10,8 @@ from httpx import AsyncClient
 
 from mailbox import clock
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
+from mailbox.deliveries.office_list import RECIPIENTS_LOOKED_UP
+from mailbox.identity.admin import create_account
 from mailbox.models import Delivery
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
@@ -173,6 +175,24 @@ async def test_bad_filter_is_a_422_problem_naming_the_field(
     problem = response.json()
     assert problem["status"] == 422
     assert field in [error["field"] for error in problem["errors"]], problem
+
+
+async def test_a_name_part_shared_by_many_accounts_still_finds_their_dispatches(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    async with services.db.write() as session:
+        many = [
+            await create_account(session=session, name=f"Widget Corp {n}", postal_address="1 Way")
+            for n in range(RECIPIENTS_LOOKED_UP + 1)
+        ]
+    sent = await send(services, world, to=many[7].id)
+    await send(services, world)
+    headers = await token_for(client, world.dispatcher)
+
+    assert await ids(client, headers, recipient="widget corp") == [sent.id]  # read in order
+    assert await ids(client, headers, recipient="Widget Corp 7") == [sent.id]  # by its index
+    assert await ids(client, headers, recipient="Widget Corp 8") == []
 
 
 async def test_the_farthest_days_are_a_range_like_any_other(
