@@ -29,10 +29,12 @@ from mailbox.clock import to_utc
 from mailbox.errors import DatabaseUnavailable, MailboxError, SchemaNotMigrated
 
 __all__ = [
+    "LIKE_ESCAPE",
     "Database",
     "UTCDateTime",
     "alembic_config",
     "assert_migrated",
+    "contains_pattern",
     "is_transient",
     "protect_sqlite_files",
     "retry_transient",
@@ -42,6 +44,17 @@ __all__ = [
 ]
 
 log = logging.getLogger("mailbox.db")
+
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (with :data:`LIKE_ESCAPE`) matching values that contain ``text`` in
+    lower case, its own ``%`` and ``_`` taken literally: compare it with ``lower(column)``."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

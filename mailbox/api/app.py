@@ -26,6 +26,8 @@ from mailbox.api.headers import security_headers
 from mailbox.api.pages import account as account_pages
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
+from mailbox.api.pages import office as office_pages
+from mailbox.api.pages import office_form as office_form_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
@@ -123,13 +125,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             auth.issue_token,
             auth.change_own_password,
             auth.jwks,
-            # Only a dispatch carries a document: the upload limit and room for its fields.
+            # Only a dispatch carries a document (through the API or the workspace's form):
+            # the upload limit and room for its fields.
             Router(
                 "/",
-                route_handlers=[dispatches.create_dispatch],
+                route_handlers=[dispatches.create_dispatch, office_form_pages.submit_dispatch],
                 request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
             ),
             dispatches.read_dispatch,
+            dispatches.list_office_dispatches,
             deliveries.inbox,
             deliveries.read_delivery,
             deliveries.download_document,
@@ -143,6 +147,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *settings_pages.routes,
             *account_pages.routes,
             *two_factor_pages.routes,
+            *office_pages.routes,
+            *office_form_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

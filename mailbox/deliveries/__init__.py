@@ -12,6 +12,7 @@
 - :mod:`.dispatch`, :mod:`.pickup`, :mod:`.scans`, :mod:`.purge`: the use cases (dispatch, pick
   up, the legal-clock scans, the retention purge); each owns its transactions.
 - :mod:`.inbox`: read functions (an inbox page, one delivery with its timeline).
+- :mod:`.office_list`: an office's list of its dispatches and its filters (read functions).
 
 May import: the shared base, ``mailbox.models``, ``mailbox.signing``, ``mailbox.storage``,
 ``mailbox.evidence``, ``mailbox.identity``. Never notifications, paper, proof, the web or the

@@ -12,28 +12,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.errors import NotFound, PermissionDenied
+from mailbox.db import LIKE_ESCAPE, contains_pattern
+from mailbox.errors import FieldError, InvalidRequest, NotFound, PermissionDenied
 from mailbox.identity.policy import (
     Action,
     account_role,
     accounts_where,
+    can_choose_recipients,
     can_manage,
     can_read_account,
 )
 from mailbox.identity.principal import Principal
-from mailbox.models import Account, Role
+from mailbox.models import Account, NotificationAddress, Role
 from mailbox.pagination import check_page, decode_cursor, encode_cursor
 
 __all__ = [
+    "RECIPIENT_QUERY_MIN",
     "AccountPage",
     "AccountView",
     "EdeliveryStatus",
     "account_for",
     "edelivery_status",
+    "find_recipients",
     "list_accounts",
 ]
 
@@ -116,3 +120,41 @@ async def list_accounts(
         last = rows[limit - 1]
         next_cursor = encode_cursor(last.created_at, last.id)
     return AccountPage(items, next_cursor)
+
+
+RECIPIENT_QUERY_MIN = 2  # characters of a name searched for
+RECIPIENT_RESULTS_MAX = 20
+
+
+async def find_recipients(
+    *, session: AsyncSession, principal: Principal, query: str
+) -> list[Account]:
+    """The accounts a dispatcher may serve a document on that match ``query``: its id, a part
+    of its name (any case), or one of its alert addresses written in full (addresses are
+    matched, never listed). At most 20, by name. :class:`PermissionDenied` for anyone who
+    dispatches for no office; :class:`InvalidRequest` for a query too short to mean one."""
+    if not can_choose_recipients(principal):
+        raise PermissionDenied("Only an office's dispatchers look up recipients")
+    text = query.strip()
+    if len(text) < RECIPIENT_QUERY_MIN or len(text) > 200:
+        raise InvalidRequest(
+            "Type at least two characters of the recipient's name, or its email or account id",
+            errors=[FieldError("recipient_query", f"{RECIPIENT_QUERY_MIN}-200 characters")],
+        )
+    by_address = exists().where(
+        col(NotificationAddress.account_id) == col(Account.id),
+        func.lower(col(NotificationAddress.email)) == text.lower(),
+    )
+    rows = await session.exec(
+        select(Account)
+        .where(
+            or_(
+                col(Account.id) == text,
+                func.lower(col(Account.name)).like(contains_pattern(text), escape=LIKE_ESCAPE),
+                by_address,
+            )
+        )
+        .order_by(col(Account.name), col(Account.id))
+        .limit(RECIPIENT_RESULTS_MAX)
+    )
+    return list(rows.all())

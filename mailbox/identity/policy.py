@@ -50,6 +50,7 @@ __all__ = [
     "account_role",
     "accounts_where",
     "allows",
+    "can_choose_recipients",
     "can_dispatch_for",
     "can_manage",
     "can_manage_office",
@@ -174,6 +175,8 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         "GET /schema/{path}": _ANYONE,
         # Offices.
         "POST /api/v1/dispatches": (Action.DISPATCH,),
+        # The answer holds the dispatches of the offices the caller reads (none: empty).
+        "GET /api/v1/dispatches": _SIGNED_IN,
         "GET /api/v1/dispatches/{delivery_id}": (Action.READ_OFFICE,),
         # The office directory: where another office serves an office documents.
         "GET /api/v1/offices/{office_code}": _SIGNED_IN,
@@ -226,6 +229,14 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         "POST /settings/two-factor/disable": _SIGNED_IN,
         "POST /settings/two-factor/recovery-codes": _SIGNED_IN,
         "GET /inbox": _SIGNED_IN,
+        # The office workspace: the list holds the dispatches of the offices the caller reads
+        # (people of no office are sent to their inbox); the form and its post dispatch as the
+        # office named (or the caller's only one).
+        "GET /office/dispatches": _SIGNED_IN,
+        "GET /office/dispatches/new": (Action.DISPATCH,),
+        "POST /office/dispatches": (Action.DISPATCH,),
+        "GET /office/dispatches/{delivery_id}": (Action.READ_OFFICE,),
+        "GET /office/dispatches/{delivery_id}/evidence": (Action.READ_OFFICE,),
         "GET /deliveries": _SIGNED_IN,
         "GET /deliveries/{delivery_id}": (Action.READ_DELIVERY,),
         "GET /deliveries/{delivery_id}/document": (Action.PICK_UP,),
@@ -347,6 +358,12 @@ def can_manage_webhooks(
 def can_dispatch_for(principal: Principal, office_id: str) -> bool:
     """Whether the principal may dispatch documents as the office."""
     return allows(principal, Action.DISPATCH, office_id=office_id)
+
+
+def can_choose_recipients(principal: Principal) -> bool:
+    """Whether the principal may look accounts up to serve documents on (by name, email or
+    id): whoever dispatches for an office, since any account can be served."""
+    return bool(offices_where(principal, Action.DISPATCH))
 
 
 def dispatch_office(principal: Principal, office_id: str | None) -> str:

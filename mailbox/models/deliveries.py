@@ -59,7 +59,29 @@ class Delivery(SQLModel, table=True):
             postgresql_where=text("picked_up_at IS NULL"),
         ),
         Index("ix_delivery_dossier", "account_id", "dossier_number", "available_at", "id"),
+        # An office's dispatches, newest first (its workspace and GET /api/v1/dispatches), and
+        # in that order: of one status, one dossier, one recipient; those not picked up yet,
+        # those on paper (partial indexes: a page of them never reads past the others).
         Index("ix_delivery_office", "office_id", "submitted_at", "id"),
+        Index("ix_delivery_office_status", "office_id", "status", "submitted_at", "id"),
+        Index("ix_delivery_office_dossier", "office_id", "dossier_number", "submitted_at", "id"),
+        Index("ix_delivery_office_account", "office_id", "account_id", "submitted_at", "id"),
+        Index(
+            "ix_delivery_office_unread",
+            "office_id",
+            "submitted_at",
+            "id",
+            sqlite_where=text("picked_up_at IS NULL"),
+            postgresql_where=text("picked_up_at IS NULL"),
+        ),
+        Index(
+            "ix_delivery_office_paper",
+            "office_id",
+            "submitted_at",
+            "id",
+            sqlite_where=text("paper_queued_at IS NOT NULL"),
+            postgresql_where=text("paper_queued_at IS NOT NULL"),
+        ),
         # Scans of the legal clock: deliveries waiting for pickup.
         Index("ix_delivery_status_due", "status", "deemed_due_at"),
     )

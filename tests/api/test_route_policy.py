@@ -183,6 +183,18 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
                 "title": "Notice",
             },
         },
+        # The workspace's dispatch form, as the world's office (like the API's dispatch).
+        "GET /office/dispatches/new": {"params": {"office_id": targets.world.office.id}},
+        "POST /office/dispatches": {
+            "files": {"file": ("notice.pdf", demo_pdf("Notice"), "application/pdf")},
+            "data": {
+                "recipient_account_id": account,
+                "office_id": targets.world.office.id,
+                "kind_code": "R71",
+                "dossier_number": "EP1",
+                "title": "Notice",
+            },
+        },
         "PATCH /api/v1/accounts/{account_id}/notification-settings": {"json": {"mode": "digest"}},
         "POST /api/v1/accounts/{account_id}/notification-addresses": {
             "json": {"email": f"new{n}@example.com"}

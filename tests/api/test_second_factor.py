@@ -116,7 +116,7 @@ async def test_dispatcher_without_second_factor_must_enrol_before_any_session(
     codes = RECOVERY.findall(right.text)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert SESSION_COOKIE in client.cookies
-    assert (await client.get("/inbox")).status_code == 200
+    assert (await client.get("/office/dispatches")).status_code == 200  # the workspace
     # The QR code is shown while the set-up waits for its first code only.
     assert (await client.get("/two-factor/qr.svg")).status_code == 404
 

@@ -104,5 +104,5 @@ def test_dispatcher_gets_in_only_with_the_code_of_the_demo_secret(
         f"{demo_service.base_url}/login/second-factor|{DEMO_USERS['dispatcher'][0]}",
         DEMO_TOTP_SECRETS["dispatcher"],
     )
-    assert page.url.endswith("/inbox")
+    assert page.url.endswith("/office/dispatches")  # office staff land on their workspace
     assert "Demo dispatcher" in page.locator("header").inner_text()

@@ -239,6 +239,9 @@ async def inbox_page(
     principal = await principal_or_none(request, services)
     if principal is None:
         return Redirect("/login")
+    if not policy.reads_any_account(principal) and policy.reads_any_office(principal):
+        # Office staff have no mailbox of their own: they land on the office's workspace.
+        return Redirect("/office/dispatches")
     try:
         page = await list_inbox(
             session=session,

@@ -1,4 +1,4 @@
-"""Offices: dispatch a document and follow its delivery.
+"""Offices: dispatch a document, list what the office dispatched, and follow a delivery.
 
 A dispatch is refused before its document is received when the caller is not authenticated
 (401) or dispatches for no office (403), and while it is received when a metadata field is
@@ -7,6 +7,7 @@ oversized (413) or not text (400): see :mod:`mailbox.api.bodies`.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from litestar import Request, Response, get, post
@@ -16,12 +17,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.api.bodies import FORM_FIELD_LIMIT, BoundedFormRequest
 from mailbox.api.problems import problem_responses
-from mailbox.api.schemas.deliveries import DeliveryPublic, DispatchForm
+from mailbox.api.schemas.deliveries import (
+    CursorParam,
+    DeliveryPublic,
+    DispatchForm,
+    DispatchListPublic,
+    DispatchPublic,
+    LimitParam,
+)
 from mailbox.api.security import client_address, may_dispatch
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.deliveries.inbox import read_delivery
+from mailbox.deliveries.office_list import MAX_DAYS, DispatchFilter, list_dispatches
 from mailbox.identity.policy import dispatch_office
 from mailbox.identity.principal import Principal
+from mailbox.models import DeliveryStatus
 from mailbox.services import Services
 
 IdempotencyKey = Annotated[
@@ -128,3 +138,86 @@ async def read_dispatch(
         session=session, principal=principal, delivery_id=delivery_id, as_office=True
     )
     return DeliveryPublic.of(view, records, for_addressee=False)
+
+
+@get(
+    "/api/v1/dispatches",
+    tags=["offices"],
+    summary="Your office's dispatches, newest first",
+    responses=problem_responses(
+        401,
+        details={
+            422: "A bad limit or filter (an unknown status, a date not written YYYY-MM-DD, "
+            "dispatched_from after dispatched_to, days out of range), or a cursor this service "
+            "did not issue; `errors` names each bad field."
+        },
+    ),
+)
+async def list_office_dispatches(
+    principal: Principal,
+    session: AsyncSession,
+    limit: LimitParam = 50,
+    cursor: CursorParam | None = None,
+    status: Annotated[
+        DeliveryStatus | None, Parameter(description="Only deliveries in this status.")
+    ] = None,
+    kind: Annotated[
+        str | None, Parameter(max_length=32, description="Only documents of this kind code.")
+    ] = None,
+    dossier_number: Annotated[
+        str | None, Parameter(max_length=64, description="Only this dossier.")
+    ] = None,
+    recipient: Annotated[
+        str | None,
+        Parameter(
+            max_length=200,
+            description="Only deliveries to this account: its id, or a part of its name "
+            "(any case).",
+        ),
+    ] = None,
+    dispatched_from: Annotated[
+        date | None,
+        Parameter(description="Only dispatched on this day (UTC) or later: YYYY-MM-DD."),
+    ] = None,
+    dispatched_to: Annotated[
+        date | None,
+        Parameter(description="Only dispatched on this day (UTC) or earlier: YYYY-MM-DD."),
+    ] = None,
+    not_picked_up_after_days: Annotated[
+        int | None,
+        Parameter(
+            ge=1,
+            le=MAX_DAYS,
+            description="Only deliveries made available at least this many days ago and not "
+            "picked up yet (deemed delivered ones included; paper ones never are).",
+        ),
+    ] = None,
+    on_paper: Annotated[
+        bool | None,
+        Parameter(description="true: only those handed to paper; false: only electronic ones."),
+    ] = None,
+    office_id: Annotated[
+        str | None,
+        Parameter(max_length=64, description="Only this office (for those who read several)."),
+    ] = None,
+) -> DispatchListPublic:
+    """The deliveries dispatched by the offices you are a dispatcher or auditor of,
+    keyset-paginated by dispatch time. Anyone else gets an empty list."""
+    page = await list_dispatches(
+        session=session,
+        principal=principal,
+        filters=DispatchFilter(
+            status=status.value if status else None,
+            kind=kind,
+            dossier_number=dossier_number,
+            recipient=recipient,
+            dispatched_from=dispatched_from,
+            dispatched_to=dispatched_to,
+            not_picked_up_after_days=not_picked_up_after_days,
+            on_paper=on_paper,
+            office_id=office_id,
+        ),
+        limit=limit,
+        cursor=cursor,
+    )
+    return DispatchListPublic([DispatchPublic.of_item(i) for i in page.items], page.next_cursor)

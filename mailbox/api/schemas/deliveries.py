@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from litestar.datastructures import UploadFile
 from litestar.openapi.spec import Schema
 from litestar.params import Parameter
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, structs
 
 from mailbox.api.bodies import FORM_FIELD_LIMIT
 from mailbox.api.schemas.rules import Rules
@@ -17,6 +17,7 @@ from mailbox.clock import now
 from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
 from mailbox.deliveries.inbox import DeliveryView
 from mailbox.deliveries.legal_clock import LegalDate, explain
+from mailbox.deliveries.office_list import DispatchItem
 from mailbox.deliveries.paper_rule import paper_status
 from mailbox.deliveries.postal import MAX_LINES
 from mailbox.deliveries.rules import content_available
@@ -28,6 +29,8 @@ __all__ = [
     "CursorParam",
     "DeliveryPublic",
     "DispatchForm",
+    "DispatchListPublic",
+    "DispatchPublic",
     "EvidencePublic",
     "InboxPublic",
     "ProblemDetails",
@@ -221,6 +224,22 @@ class DeliveryPublic(Struct, kw_only=True):
 
 class InboxPublic(Struct):
     items: list[DeliveryPublic]
+    next_cursor: str | None
+
+
+class DispatchPublic(DeliveryPublic, kw_only=True):
+    """A delivery as its office lists it: with the name of the account it was served on."""
+
+    recipient_name: str = ""
+
+    @classmethod
+    def of_item(cls, item: DispatchItem) -> DispatchPublic:
+        listed = DeliveryPublic.of(item.view, for_addressee=False)
+        return cls(**structs.asdict(listed), recipient_name=item.recipient_name)
+
+
+class DispatchListPublic(Struct):
+    items: list[DispatchPublic]
     next_cursor: str | None
 
 
