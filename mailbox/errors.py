@@ -17,6 +17,7 @@ __all__ = [
     "EvidenceLogBroken",
     "FieldError",
     "IllegalTransition",
+    "InsufficientScope",
     "InvalidDocument",
     "InvalidRequest",
     "MailboxError",
@@ -94,6 +95,13 @@ class PermissionDenied(MailboxError):
     status_code = 403
     type = "/problems/forbidden"
     title = "Forbidden"
+
+
+class InsufficientScope(PermissionDenied):
+    """A machine client called a route its scopes do not cover (RFC 6750 ``insufficient_scope``)."""
+
+    type = "/problems/insufficient-scope"
+    title = "Insufficient scope"
 
 
 class NotFound(MailboxError):

@@ -31,6 +31,7 @@ from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import (
     auth,
+    clients,
     deliveries,
     dispatches,
     notifications,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.download_proof,
             *notifications.routes,
             *webhooks.routes,
+            *clients.routes,
             *inbox_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,

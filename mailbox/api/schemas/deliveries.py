@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from litestar.datastructures import UploadFile
 from litestar.params import Parameter
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from mailbox.api.schemas.rules import Rules
 from mailbox.clock import now
@@ -52,6 +52,8 @@ class TokenPublic(Struct):
     access_token: str
     expires_in: int
     token_type: str = "Bearer"
+    # A machine client's token: the scopes it carries, space-separated (RFC 6749 section 5.1).
+    scope: str | UnsetType = UNSET
 
 
 class EvidencePublic(Struct, kw_only=True):
