@@ -24,6 +24,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "PermissionDenied",
+    "RangeNotSatisfiable",
     "SchemaNotMigrated",
     "StorageFull",
     "StorageUnavailable",
@@ -136,6 +137,18 @@ class ContentGone(MailboxError):
     status_code = 410
     type = "/problems/content-purged"
     title = "Content removed"
+
+
+class RangeNotSatisfiable(MailboxError):
+    """A byte range that lies beyond the end of the document (HTTP 416): nothing is served."""
+
+    status_code = 416
+    type = "/problems/range-not-satisfiable"
+    title = "Range not satisfiable"
+
+    def __init__(self, detail: str, *, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
 
 
 class IllegalTransition(MailboxError):

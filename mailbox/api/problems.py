@@ -27,7 +27,12 @@ from sqlalchemy.exc import DBAPIError
 
 from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails
 from mailbox.db import DATABASE_RETRY_AFTER, is_transient
-from mailbox.errors import DatabaseUnavailable, InsufficientScope, MailboxError
+from mailbox.errors import (
+    DatabaseUnavailable,
+    InsufficientScope,
+    MailboxError,
+    RangeNotSatisfiable,
+)
 
 __all__ = [
     "exception_handlers",
@@ -89,6 +94,8 @@ def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[Pro
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if isinstance(exc, InsufficientScope):  # RFC 6750 section 3.1
         headers["WWW-Authenticate"] = 'Bearer realm="mailbox", error="insufficient_scope"'
+    if isinstance(exc, RangeNotSatisfiable):  # RFC 9110 section 15.5.17
+        headers["Content-Range"] = f"bytes */{exc.size}"
     return problem_response(
         exc.status_code,
         exc.detail,
