@@ -74,6 +74,7 @@ __all__ = [
     "add_key",
     "authenticate_client",
     "change_client",
+    "get_client",
     "jwk_thumbprint",
     "list_clients",
     "register",
@@ -384,6 +385,12 @@ async def list_clients(*, session: AsyncSession, principal: Principal) -> list[C
     ).all()
     mine = [client for client in clients if _manages(principal, client)]
     return [ClientView(client, await _keys_of(session, client.id)) for client in mine]
+
+
+async def get_client(*, session: AsyncSession, principal: Principal, client_id: str) -> ClientView:
+    """A client of an account or office the principal manages; else :class:`NotFound`."""
+    client = await _managed_client(session, principal, client_id)
+    return ClientView(client, await _keys_of(session, client.id))
 
 
 async def add_key(

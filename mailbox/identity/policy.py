@@ -46,6 +46,7 @@ __all__ = [
     "POLICY",
     "ROUTES",
     "SCOPE_ACTIONS",
+    "SCOPE_DESCRIPTIONS",
     "Access",
     "Action",
     "Observation",
@@ -175,6 +176,20 @@ class Scope(StrEnum):
     EVENTS_READ = "events:read"  # the event feed (GET /api/v1/events)
 
 
+# What each scope lets a client do, as the OpenAPI document tells client developers.
+SCOPE_DESCRIPTIONS: Mapping[Scope, str] = MappingProxyType(
+    {
+        Scope.INBOX_READ: "List and read deliveries (inbox, one delivery, a dispatch's status, "
+        "the accounts list).",
+        Scope.DOCUMENTS_READ: "Download sealed documents: the first download is the legal pickup.",
+        Scope.DISPATCH_WRITE: "Dispatch documents as the office.",
+        Scope.EVIDENCE_READ: "Download proofs of delivery (with the document only with "
+        "documents:read too).",
+        Scope.WEBHOOKS_MANAGE: "Manage the webhook subscriptions of the account or office.",
+        Scope.EVENTS_READ: "Read the event feed.",
+    }
+)
+
 # The actions of POLICY a scope is for: a client may be given a scope only when its role (and
 # the role of the person registering it) allows at least one of them where it acts.
 SCOPE_ACTIONS: Mapping[Scope, tuple[Action, ...]] = MappingProxyType(
@@ -237,6 +252,7 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /api/v1/clients": _PERSON,
         f"POST {_CLIENT}/keys": _MANAGE_CLIENT,
         f"DELETE {_CLIENT}/keys/{{kid}}": _MANAGE_CLIENT,
+        f"GET {_CLIENT}": _MANAGE_CLIENT,
         f"DELETE {_CLIENT}": _MANAGE_CLIENT,
         # Offices.
         "POST /api/v1/dispatches": Route((Action.DISPATCH,), Scope.DISPATCH_WRITE),

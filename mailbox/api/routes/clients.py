@@ -14,6 +14,7 @@ from mailbox.errors import FieldError, InvalidRequest
 from mailbox.identity.clients import (
     add_key,
     change_client,
+    get_client,
     list_clients,
     register,
     remove_key,
@@ -95,6 +96,14 @@ async def clients(principal: Principal, session: AsyncSession) -> ClientsPublic:
     return ClientsPublic([ClientPublic.of(view) for view in views], None)
 
 
+@get(ONE, tags=TAGS, summary="One machine client", responses=problem_responses(401, 404))
+async def one_client(client_id: str, principal: Principal, session: AsyncSession) -> ClientPublic:
+    """A client of an account or office you manage (else 404), revoked ones included."""
+    return ClientPublic.of(
+        await get_client(session=session, principal=principal, client_id=client_id)
+    )
+
+
 @post(
     f"{ONE}/keys",
     tags=TAGS,
@@ -157,4 +166,4 @@ async def delete_client(client_id: str, principal: Principal, services: Services
     return ClientPublic.of(view)
 
 
-routes = [create_client, clients, create_client_key, delete_client_key, delete_client]
+routes = [create_client, clients, one_client, create_client_key, delete_client_key, delete_client]
