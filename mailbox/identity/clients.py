@@ -214,6 +214,57 @@ async def _check_registrant(
         )
 
 
+async def _allowed_registration(
+    session: AsyncSession,
+    *,
+    role: Role,
+    public_key_pem: str | None,
+    jwks_url: str | None,
+    allow_private_jwks: bool,
+    office_id: str | None,
+    account_id: str | None,
+    scopes: list[str] | None,
+    registrant: Principal | None,
+) -> list[str]:
+    """Every check of a registration but the key itself, in order (the request's shape, the
+    registrant's rights, the scopes): the scopes to grant, or the refusal."""
+    if (office_id is None) == (account_id is None):
+        raise InvalidRequest(
+            "A client acts for exactly one office or one account",
+            errors=[FieldError("account_id", "exactly one of account_id and office_id")],
+        )
+    if (public_key_pem is None) == (jwks_url is None):
+        raise InvalidRequest(
+            "Give exactly one of public_key and jwks_url",
+            errors=[FieldError("public_key", "exactly one of public_key and jwks_url")],
+        )
+    if office_id is not None and role not in OFFICE_ROLES:
+        raise InvalidRequest(
+            f"{role} is not an office role", errors=[FieldError("role", "not a role there")]
+        )
+    if account_id is not None and role not in ACCOUNT_ROLES:
+        raise InvalidRequest(
+            f"{role} is not an account role", errors=[FieldError("role", "not a role there")]
+        )
+    if registrant is not None:
+        await _check_registrant(
+            session, registrant, role, office_id=office_id, account_id=account_id
+        )
+    if office_id is not None and await session.get(Office, office_id) is None:
+        raise NotFound(f"No office {office_id}")
+    if account_id is not None and await session.get(Account, account_id) is None:
+        raise NotFound(f"No account {account_id}")
+    if jwks_url is not None:
+        check_jwks_url(jwks_url, allow_private=allow_private_jwks)
+    return _check_scopes(
+        scopes,
+        role,
+        on_office=office_id is not None,
+        registrant=registrant,
+        target=office_id or account_id or "",
+    )
+
+
 async def register_client(
     *,
     session: AsyncSession,
@@ -233,34 +284,16 @@ async def register_client(
     is checked here; :func:`register` also fetches it once first). ``registrant`` is the
     person registering it (None: an operator at the command line). Recorded as
     ClientRegistered evidence."""
-    if (office_id is None) == (account_id is None):
-        raise InvalidRequest(
-            "A client acts for exactly one office or one account",
-            errors=[FieldError("account_id", "exactly one of account_id and office_id")],
-        )
-    if (public_key_pem is None) == (jwks_url is None):
-        raise InvalidRequest(
-            "Give exactly one of public_key and jwks_url",
-            errors=[FieldError("public_key", "exactly one of public_key and jwks_url")],
-        )
-    if office_id is not None and role not in OFFICE_ROLES:
-        raise InvalidRequest(f"{role} is not an office role", errors=[FieldError("role", "")])
-    if account_id is not None and role not in ACCOUNT_ROLES:
-        raise InvalidRequest(f"{role} is not an account role", errors=[FieldError("role", "")])
-    if registrant is not None:
-        await _check_registrant(
-            session, registrant, role, office_id=office_id, account_id=account_id
-        )
-    if office_id is not None and await session.get(Office, office_id) is None:
-        raise NotFound(f"No office {office_id}")
-    if account_id is not None and await session.get(Account, account_id) is None:
-        raise NotFound(f"No account {account_id}")
-    granted = _check_scopes(
-        scopes,
-        role,
-        on_office=office_id is not None,
+    granted = await _allowed_registration(
+        session,
+        role=role,
+        public_key_pem=public_key_pem,
+        jwks_url=jwks_url,
+        allow_private_jwks=allow_private_jwks,
+        office_id=office_id,
+        account_id=account_id,
+        scopes=scopes,
         registrant=registrant,
-        target=office_id or account_id or "",
     )
     client = ApiClient(
         name=name.strip() or "client",
@@ -292,13 +325,25 @@ async def register_client(
     return ClientView(client, keys)
 
 
+_REGISTRATION_FIELDS = ("role", "public_key_pem", "office_id", "account_id", "scopes")
+
+
 async def register(
     services: Services, registrant: Principal, *, jwks_url: str | None = None, **fields: Any
 ) -> ClientView:
-    """The use case of a person registering a client (see :func:`register_client`): a JWKS
-    URL is fetched once first, outside the transaction, so that a URL serving no usable key
-    is refused with the reason."""
+    """The use case of a person registering a client (see :func:`register_client`). A JWKS
+    URL is fetched once first, outside the transaction, so that a URL serving no usable key is
+    refused with the reason; and only once everything else was checked, so that nobody makes
+    the service fetch a URL for a registration it would refuse anyway."""
     if jwks_url is not None:
+        async with services.db.session() as session:
+            await _allowed_registration(
+                session,
+                jwks_url=jwks_url,
+                allow_private_jwks=services.settings.client_jwks_allow_private,
+                registrant=registrant,
+                **{name: fields.get(name) for name in _REGISTRATION_FIELDS},
+            )
         await services.jwks.fetch(jwks_url)
     async with services.db.write() as session:
         return await register_client(

@@ -490,8 +490,12 @@ def route_scope_refusal(principal: Principal, route_key: str) -> str | None:
     route that names no scope (people only) or one whose scope it lacks."""
     if principal.scopes is None:
         return None
-    route = ROUTES.get(route_key)
-    if route is None or route.rule is Access.ANYONE:
+    method, _, path = route_key.partition(" ")
+    # HEAD is answered by the GET handler: the same rule (and scope) applies.
+    route = ROUTES.get(f"GET {path}" if method == "HEAD" else route_key)
+    if route is None:  # fail closed: a route the table does not name is nobody's to call
+        return "This endpoint is not in the route policy; machine clients may not call it"
+    if route.rule is Access.ANYONE:
         return None
     if route.scope is None:
         return "Only a person may call this endpoint; machine clients have no scope for it"

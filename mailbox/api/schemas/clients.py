@@ -20,7 +20,9 @@ _PEM_EXAMPLE = (
     "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...\n"
     "-----END PUBLIC KEY-----\n"
 )
-_ROLES = ["owner", "editor", "viewer", "dispatcher", "auditor"]
+_ACCOUNT_ROLES = ["owner", "editor", "viewer"]
+_OFFICE_ROLES = ["dispatcher", "auditor"]
+_ROLES = _ACCOUNT_ROLES + _OFFICE_ROLES
 
 
 class ClientCreate(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -61,11 +63,13 @@ class ClientCreate(Struct, kw_only=True, forbid_unknown_fields=True):
                 "description": "https:// URL of the client's JWK Set, on a public host.",
             },
         },
-        one_of=(
-            Schema(required=["account_id", "public_key"]),
-            Schema(required=["account_id", "jwks_url"]),
-            Schema(required=["office_id", "public_key"]),
-            Schema(required=["office_id", "jwks_url"]),
+        one_of=tuple(
+            Schema(
+                required=[owner, key],
+                properties={"role": Schema(type=OpenAPIType.STRING, enum=roles)},
+            )
+            for owner, roles in (("account_id", _ACCOUNT_ROLES), ("office_id", _OFFICE_ROLES))
+            for key in ("public_key", "jwks_url")
         ),
     )
 
