@@ -73,6 +73,10 @@ async def load_client_principal(
     if client is None or client.disabled:
         raise NotAuthenticated("The client of this token was revoked or no longer exists")
     registered = frozenset(client.scopes)
+    if client.created_by is not None:
+        # Never more than its owner may do, now: a person who lost a role there (or left)
+        # takes the scopes that role allowed away from the clients they registered.
+        registered &= await _owner_scopes(session, client)
     scopes = registered if token_scopes is None else registered & token_scopes
     roles = frozenset({client.role})
     return Principal(
@@ -84,6 +88,24 @@ async def load_client_principal(
         kind="client",
         scopes=scopes,
     )
+
+
+async def _owner_scopes(session: AsyncSession, client: ApiClient) -> frozenset[str]:
+    """The scopes the roles its registering person holds today, where the client acts, allow
+    (none if that person is disabled or gone)."""
+    from mailbox.identity.policy import scopes_allowed
+
+    owner = await session.get(User, client.created_by)
+    if owner is None or owner.disabled:
+        return frozenset()
+    where = (
+        Grant.account_id == client.account_id
+        if client.account_id is not None
+        else Grant.office_id == client.office_id
+    )
+    held = (await session.exec(select(Grant.role).where(Grant.user_id == owner.id, where))).all()
+    allowed = scopes_allowed(held, on_office=client.account_id is None)
+    return frozenset(scope.value for scope in allowed)
 
 
 async def authenticate_password(session: AsyncSession, email: str, password: str) -> User:

@@ -8,7 +8,7 @@ import jwt
 from httpx import AsyncClient
 from sqlmodel import select
 
-from mailbox.models import EvidenceRecord
+from mailbox.models import EvidenceRecord, Grant
 from mailbox.services import Services
 from tests.factories import deliver, make_world, token_for
 from tests.fixtures.machine_client import ClientKey, bearer, request_token
@@ -258,3 +258,35 @@ async def test_machine_clients_do_not_manage_clients(
     listed = await client.get("/api/v1/clients", headers=headers)
     assert listed.status_code == 403
     assert listed.json()["type"] == "/problems/insufficient-scope"
+
+
+async def test_a_client_loses_what_its_owner_loses(client: AsyncClient, services: Services) -> None:
+    world = await make_world(services)
+    owner = await token_for(client, world.applicant)
+    key = ClientKey()
+    made = await _register(
+        client,
+        owner,
+        name="Hooks",
+        role="owner",
+        scopes=["inbox:read", "webhooks:manage"],
+        account_id=world.account.id,
+        public_key=key.public_pem,
+    )
+    headers = await bearer(client, key, made["id"])
+    assert (await client.get("/api/v1/webhooks", headers=headers)).status_code == 200
+    # The person who registered it is now a mere viewer of the account.
+    async with services.db.write() as session:
+        grant = (
+            await session.exec(
+                select(Grant).where(
+                    Grant.user_id == world.applicant.id, Grant.account_id == world.account.id
+                )
+            )
+        ).one()
+        grant.role = "viewer"
+        session.add(grant)
+    refused = await client.get("/api/v1/webhooks", headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "/problems/insufficient-scope"
+    assert (await client.get("/api/v1/inbox", headers=headers)).status_code == 200
