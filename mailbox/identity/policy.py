@@ -498,7 +498,10 @@ def route_scope_refusal(principal: Principal, route_key: str) -> str | None:
     if route.rule is Access.ANYONE:
         return None
     if route.scope is None:
-        return "Only a person may call this endpoint; machine clients have no scope for it"
+        return (
+            "Only a person may call this endpoint. Machine clients have no password, "
+            "notification settings or clients of their own, so no scope allows it"
+        )
     if route.scope.value not in principal.scopes:
         return f"This endpoint needs the scope {route.scope.value}, which this client lacks"
     return None
