@@ -218,6 +218,18 @@ class Settings(BaseSettings):
         "(tests and local demos only: otherwise a subscriber could make the service reach "
         "its own network).",
     )
+    client_jwks_allow_private: bool = Field(
+        False,
+        description="Accept http:// JWKS URLs of machine clients and fetch them from loopback, "
+        "private and other non-public addresses too (tests and local demos only: otherwise a "
+        "client could make the service reach its own network).",
+    )
+    client_jwks_refresh_floor_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Shortest time (seconds) between two fetches of one client's JWKS URL "
+        "when an assertion names a key not yet seen; keys fetched are otherwise kept 5 minutes.",
+    )
     log_level: str = Field("INFO", description="Logging level.")
     # Running, health and metrics
     shutdown_grace_seconds: float = Field(

@@ -17,12 +17,14 @@ __all__ = [
     "EvidenceLogBroken",
     "FieldError",
     "IllegalTransition",
+    "InsufficientScope",
     "InvalidDocument",
     "InvalidRequest",
     "MailboxError",
     "NotAuthenticated",
     "NotFound",
     "PermissionDenied",
+    "RangeNotSatisfiable",
     "SchemaNotMigrated",
     "StorageFull",
     "StorageUnavailable",
@@ -96,6 +98,13 @@ class PermissionDenied(MailboxError):
     title = "Forbidden"
 
 
+class InsufficientScope(PermissionDenied):
+    """A machine client called a route its scopes do not cover (RFC 6750 ``insufficient_scope``)."""
+
+    type = "/problems/insufficient-scope"
+    title = "Insufficient scope"
+
+
 class NotFound(MailboxError):
     status_code = 404
     type = "/problems/not-found"
@@ -128,6 +137,18 @@ class ContentGone(MailboxError):
     status_code = 410
     type = "/problems/content-purged"
     title = "Content removed"
+
+
+class RangeNotSatisfiable(MailboxError):
+    """A byte range that lies beyond the end of the document (HTTP 416): nothing is served."""
+
+    status_code = 416
+    type = "/problems/range-not-satisfiable"
+    title = "Range not satisfiable"
+
+    def __init__(self, detail: str, *, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
 
 
 class IllegalTransition(MailboxError):

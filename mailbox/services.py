@@ -12,6 +12,7 @@ from mailbox.circuits import Circuits
 from mailbox.config import Settings
 from mailbox.db import Database
 from mailbox.identity.auth import TokenIssuer
+from mailbox.identity.client_jwks import JwksCache
 from mailbox.logs import configure_parser_logging
 from mailbox.signing.pki import KeyMaterial, load_key_material
 from mailbox.signing.pool import SealingPool
@@ -35,6 +36,15 @@ class Services:
     # Where the periodic jobs of this process stand, as readiness reports it: set by whoever
     # starts them (mailbox.operations.scheduling), or says why they do not run here.
     scheduler: str = "off in this process"
+    # Machine clients' public keys fetched from their JWKS URLs (a cache of this process).
+    jwks: JwksCache = field(default_factory=JwksCache)
+
+    def __post_init__(self) -> None:
+        self.jwks = JwksCache(
+            allow_private=self.settings.client_jwks_allow_private,
+            refresh_floor_seconds=self.settings.client_jwks_refresh_floor_seconds,
+            timeout_seconds=self.settings.webhook_timeout_seconds,
+        )
 
     @classmethod
     def start(cls, settings: Settings, *, sealing_workers: int | None = None) -> Services:

@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.template import TemplateConfig
 from litestar.types import Message, Scope
@@ -33,6 +33,7 @@ from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import (
     auth,
+    clients,
     deliveries,
     directory,
     dispatches,
@@ -45,6 +46,7 @@ from mailbox.api.schemas.rules import RulesSchemaPlugin
 from mailbox.api.security import authenticate, provide_principal
 from mailbox.config import TEMPLATES_DIR, Settings
 from mailbox.db import assert_migrated
+from mailbox.identity.policy import ROUTES, SCOPE_DESCRIPTIONS
 from mailbox.identity.principal import Principal
 from mailbox.services import Services
 
@@ -119,7 +121,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if owned:
                 await running.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *operations.routes,
             auth.issue_token,
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *webhooks.routes,
             *directory.routes,
             *paper_kinds.routes,
+            *clients.routes,
             *inbox_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,
@@ -170,7 +173,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ),
         openapi_config=OpenAPIConfig(
             title="Secure electronic-delivery mailbox",
-            version="1",
+            # Semantic versioning (WIPO ST.90): the major version is the one in the paths.
+            version="1.0.0",
             path="/schema",
             # The document only (JSON at /schema and /schema/openapi.json, and YAML): the
             # viewer pages load unpinned scripts from a CDN, which our CSP rightly forbids.
@@ -182,6 +186,19 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                         scheme="bearer",
                         bearer_format="JWT",
                         description="Access token from POST /api/v1/auth/token",
+                    ),
+                    # How a machine client gets its bearer token, and the scopes it may hold.
+                    "ClientCredentials": SecurityScheme(
+                        type="oauth2",
+                        description="Machine clients: grant_type=client_credentials with a "
+                        "private_key_jwt client assertion (RFC 7523); the token is then used "
+                        "as BearerToken. Each operation needs one scope (its description).",
+                        flows=OAuthFlows(
+                            client_credentials=OAuthFlow(
+                                token_url="/api/v1/auth/token",
+                                scopes={s.value: d for s, d in SCOPE_DESCRIPTIONS.items()},
+                            )
+                        ),
                     ),
                     "MetricsToken": SecurityScheme(
                         type="http",
@@ -202,3 +219,21 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         state=State({"services": services} if services is not None else {}),
         debug=False,
     )
+    _document_scopes(app)
+    return app
+
+
+def _document_scopes(app: Litestar) -> None:
+    """Each operation a machine client may call says so in the OpenAPI document: a bearer
+    token, or a client's token holding the scope the route policy table names for it."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                entry = ROUTES.get(f"{method} {route.path_format}")
+                if entry is not None and entry.scope is not None and handler.security is None:
+                    handler.security = [
+                        {"BearerToken": []},
+                        {"ClientCredentials": [entry.scope.value]},
+                    ]

@@ -27,7 +27,12 @@ from sqlalchemy.exc import DBAPIError
 
 from mailbox.api.schemas.deliveries import FieldProblem, ProblemDetails
 from mailbox.db import DATABASE_RETRY_AFTER, is_transient
-from mailbox.errors import DatabaseUnavailable, MailboxError
+from mailbox.errors import (
+    DatabaseUnavailable,
+    InsufficientScope,
+    MailboxError,
+    RangeNotSatisfiable,
+)
 
 __all__ = [
     "exception_handlers",
@@ -86,6 +91,11 @@ def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[Pro
     if exc.status_code >= 500:
         log.error("domain error %s: %s", type(exc).__name__, exc.detail)
     retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    if isinstance(exc, InsufficientScope):  # RFC 6750 section 3.1
+        headers["WWW-Authenticate"] = 'Bearer realm="mailbox", error="insufficient_scope"'
+    if isinstance(exc, RangeNotSatisfiable):  # RFC 9110 section 15.5.17
+        headers["Content-Range"] = f"bytes */{exc.size}"
     return problem_response(
         exc.status_code,
         exc.detail,
@@ -93,7 +103,7 @@ def _mailbox_error(_: Request[Any, Any, Any], exc: MailboxError) -> Response[Pro
         title=exc.title,
         errors=[FieldProblem(e.field, e.message) for e in exc.errors],
         evidence_id=exc.evidence_id,
-        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
+        headers=headers or None,
     )
 
 

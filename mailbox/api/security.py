@@ -24,8 +24,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from mailbox.db import retry_transient
-from mailbox.errors import NotAuthenticated, PermissionDenied
-from mailbox.identity.policy import Action, offices_where
+from mailbox.errors import InsufficientScope, NotAuthenticated, PermissionDenied
+from mailbox.identity.policy import Action, offices_where, route_scope_refusal
 from mailbox.identity.principal import Principal, load_client_principal, load_principal
 from mailbox.identity.sessions import check_current
 from mailbox.services import Services
@@ -87,7 +87,12 @@ async def principal_from_token(
             if claims.get("kind") == "client":
                 if not clients:
                     raise NotAuthenticated("Machine clients have no web session")
-                return await load_client_principal(session, claims["sub"])
+                scope = claims.get("scope")
+                return await load_client_principal(
+                    session,
+                    claims["sub"],
+                    token_scopes=None if scope is None else frozenset(scope.split()),
+                )
             return await load_principal(session, claims["sub"])
 
     # A read: run again in a fresh session when the database connection was lost.
@@ -110,9 +115,15 @@ async def authenticate(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Guard of every handler: one that declares ``principal`` is called only with a valid
-    bearer token (401 otherwise), checked from the headers before its body is read."""
+    bearer token (401 otherwise), checked from the headers before its body is read; a machine
+    client only with the scope the route policy table names for the route (403 otherwise,
+    ``insufficient_scope``)."""
     if _PRINCIPAL in handler.parsed_fn_signature.parameters:
-        await _caller(connection)
+        principal = await _caller(connection)
+        route_key = f"{connection.scope['method']} {connection.scope['path_template']}"  # type: ignore[typeddict-item]
+        refusal = route_scope_refusal(principal, route_key)
+        if refusal is not None:
+            raise InsufficientScope(refusal)
 
 
 async def people_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

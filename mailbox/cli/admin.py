@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from mailbox.cli.base import domain_command, emit, main, open_database
+from mailbox.cli.base import domain_command, emit, load_settings, main, open_database, run_domain
 
 # --- administration ------------------------------------------------------------------------
 
@@ -316,27 +316,54 @@ def client() -> None:
     type=click.File("r"),
     help="PEM file with the client's public key (EC, or RSA >= 2048 bits).",
 )
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A scope (inbox:read, documents:read, dispatch:write, evidence:read, "
+    "webhooks:manage, events:read); repeat for several. Default: all the role allows.",
+)
 @click.pass_context
-@domain_command
-async def client_create(
+def client_create(
     ctx: click.Context,
     name: str,
     role: str,
     account_id: str | None,
     office_id: str | None,
     public_key: Any,
+    scopes: tuple[str, ...],
 ) -> None:
-    """Register a machine client; it then gets tokens with a signed client assertion."""
+    """Register a machine client; it then gets tokens with a signed client assertion.
+    Recorded as ClientRegistered evidence (actor operator:cli)."""
     from mailbox.identity.clients import register_client
     from mailbox.models import Role
+    from mailbox.services import Services
 
-    async with open_database() as database, database.write() as session:
-        created = await register_client(
-            session=session,
-            name=name,
-            role=Role(role),
-            public_key_pem=public_key.read(),
-            office_id=office_id,
-            account_id=account_id,
-        )
-    emit(ctx, created.model_dump(mode="json"), f"Client {created.name}: client_id {created.id}")
+    settings = load_settings()
+    pem = public_key.read()
+
+    async def run() -> Any:
+        async with open_database():  # refuses an un-migrated database
+            pass
+        services = Services.start(settings, sealing_workers=0)
+        try:
+            async with services.db.write() as session:
+                return await register_client(
+                    session=session,
+                    signer=services.evidence,
+                    name=name,
+                    role=Role(role),
+                    public_key_pem=pem,
+                    office_id=office_id,
+                    account_id=account_id,
+                    scopes=list(scopes) or None,
+                )
+        finally:
+            await services.close()
+
+    view = run_domain(run())
+    body = {
+        **view.client.model_dump(mode="json"),
+        "keys": [{"kid": key.kid} for key in view.keys],
+    }
+    emit(ctx, body, f"Client {view.client.name}: client_id {view.client.id}")

@@ -133,12 +133,20 @@ def purge_content(
 
 
 def hand_over(
-    delivery: Delivery, *, at: datetime, actor: str, ip: str | None, via: str | None = None
+    delivery: Delivery,
+    *,
+    at: datetime,
+    actor: str,
+    ip: str | None,
+    via: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> EvidenceDraft:
     """Record that the content was handed out: the first time is the handover (pickup), later
-    ones are accesses. ``via`` names the path when it is not the document download."""
+    ones are accesses. ``via`` names the path when it is not the document download;
+    ``details`` adds what else is known (the byte range served): the first content served,
+    whole or part, is the handover."""
     status = S(delivery.status)
-    details: dict[str, Any] = {"via": via} if via else {}
+    details = {**(details or {}), **({"via": via} if via else {})}
     if status in (S.AVAILABLE, S.DEEMED_DELIVERED):
         _move(delivery, S.PICKED_UP)
         delivery.picked_up_at = at

@@ -74,6 +74,12 @@ class EvidenceType(StrEnum):
     # Account events (no delivery): consent to electronic delivery given or withdrawn.
     CONSENT_GIVEN = "ConsentGiven"
     CONSENT_WITHDRAWN = "ConsentWithdrawn"
+    # Service events (no delivery): a machine client registered, given or relieved of a key,
+    # revoked. Who may fetch documents with legal effect is itself a fact an auditor checks.
+    CLIENT_REGISTERED = "ClientRegistered"
+    CLIENT_KEY_ADDED = "ClientKeyAdded"
+    CLIENT_KEY_REMOVED = "ClientKeyRemoved"
+    CLIENT_REVOKED = "ClientRevoked"
 
 
 @dataclass(frozen=True)

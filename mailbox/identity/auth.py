@@ -68,6 +68,7 @@ def _check_claim_types(claims: dict[str, Any]) -> None:
         or not isinstance(subject, str)
         or not subject
         or claims.get("kind", "user") not in _TOKEN_KINDS
+        or not isinstance(claims.get("scope", ""), str)
     ):
         raise NotAuthenticated("The access token has malformed claims")
 
@@ -97,10 +98,13 @@ class TokenIssuer:
             )
         )
 
-    def issue(self, subject: str, *, kind: str = "user", epoch: int = 0) -> AccessToken:
-        """A token for ``subject``, with its own ``jti`` (so that a log-out can end it) and, for
+    def issue(
+        self, subject: str, *, kind: str = "user", epoch: int = 0, scope: str | None = None
+    ) -> AccessToken:
+        """A token for ``subject``, with its own ``jti`` (so that a log-out can end it); for
         a user, the ``epoch`` of the user's credentials (a password change ends the tokens of
-        earlier epochs; see :mod:`mailbox.identity.sessions`)."""
+        earlier epochs; see :mod:`mailbox.identity.sessions`); for a machine client, its
+        ``scope`` (space-separated, RFC 6749 section 3.3)."""
         issued = now()
         claims: dict[str, Any] = {
             "sub": subject,
@@ -113,6 +117,8 @@ class TokenIssuer:
         }
         if kind == "user":
             claims["epoch"] = epoch
+        if scope is not None:
+            claims["scope"] = scope
         token = jwt.encode(
             claims, self._private, algorithm=self.algorithm, headers={"kid": self.kid}
         )

@@ -14,9 +14,11 @@ principal and compares the answer with it, and fails on a route the table does n
 
 A role on an account allows the action on that account and its deliveries; a role on an
 office, on that office and the deliveries it dispatched. A machine client is judged by its one
-role, as a user holding that role would be. Being an administrator (``User.is_admin``) allows
-nothing here: administration (offices, accounts, users, grants, keys) is done with the command
-line.
+role, as a user holding that role would be, and is limited further by its scopes
+(:class:`Scope`): each API route names the scope a client needs for it, and a client is given
+only scopes its role allows (:func:`scopes_allowed`). Being an administrator
+(``User.is_admin``) allows nothing here: administration (offices, accounts, users, grants,
+keys) is done with the command line.
 
 Refusals are the callers' to raise, in one shape: who may not even see a thing is told it does
 not exist (:class:`~mailbox.errors.NotFound`, so other people's deliveries, accounts and offices
@@ -26,7 +28,8 @@ never leak); who sees it but may not do this is refused
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -42,11 +45,15 @@ __all__ = [
     "OBSERVERS",
     "POLICY",
     "ROUTES",
+    "SCOPE_ACTIONS",
+    "SCOPE_DESCRIPTIONS",
     "Access",
     "Action",
     "Observation",
     "Observer",
+    "Route",
     "RouteRule",
+    "Scope",
     "account_role",
     "accounts_where",
     "allows",
@@ -65,6 +72,8 @@ __all__ = [
     "offices_where",
     "reads_any_account",
     "reads_any_office",
+    "route_scope_refusal",
+    "scopes_allowed",
     "second_factor_required",
 ]
 
@@ -150,20 +159,86 @@ class Access(StrEnum):
 # or delivery the route names (a webhook subscription: on the account or office it serves).
 RouteRule = Access | tuple[Action, ...]
 
-_ANYONE, _SIGNED_IN, _PERSON = Access.ANYONE, Access.SIGNED_IN, Access.PERSON
+
+class Scope(StrEnum):
+    """What a machine client was registered for (OAuth 2.0 ``scope``, RFC 6749 section 3.3).
+
+    A client holds a role on one account or office (what :data:`POLICY` lets it do there) and
+    a set of scopes (which of those routes it may call at all): each route of :data:`ROUTES`
+    that a client may call names the one scope it needs. People are not limited by scopes:
+    their tokens carry none and their roles alone decide.
+    """
+
+    INBOX_READ = "inbox:read"  # list and read deliveries: inbox, one delivery, a dispatch, accounts
+    DOCUMENTS_READ = "documents:read"  # download sealed documents: this includes the legal pickup
+    DISPATCH_WRITE = "dispatch:write"  # dispatch documents as the office
+    EVIDENCE_READ = "evidence:read"  # proofs of delivery (with the document: documents:read too)
+    WEBHOOKS_MANAGE = "webhooks:manage"  # the webhook subscriptions of the account or office
+    EVENTS_READ = "events:read"  # the event feed (GET /api/v1/events)
+
+
+# What each scope lets a client do, as the OpenAPI document tells client developers.
+SCOPE_DESCRIPTIONS: Mapping[Scope, str] = MappingProxyType(
+    {
+        Scope.INBOX_READ: "List and read deliveries (inbox, one delivery, a dispatch's status, "
+        "the accounts list).",
+        Scope.DOCUMENTS_READ: "Download sealed documents: the first download is the legal pickup.",
+        Scope.DISPATCH_WRITE: "Dispatch documents as the office.",
+        Scope.EVIDENCE_READ: "Download proofs of delivery (with the document only with "
+        "documents:read too).",
+        Scope.WEBHOOKS_MANAGE: "Manage the webhook subscriptions of the account or office.",
+        Scope.EVENTS_READ: "Read the event feed.",
+    }
+)
+
+# The actions of POLICY a scope is for: a client may be given a scope only when its role (and
+# the role of the person registering it) allows at least one of them where it acts.
+SCOPE_ACTIONS: Mapping[Scope, tuple[Action, ...]] = MappingProxyType(
+    {
+        Scope.INBOX_READ: (Action.READ_DELIVERY,),
+        Scope.DOCUMENTS_READ: (Action.PICK_UP,),
+        Scope.DISPATCH_WRITE: (Action.DISPATCH,),
+        Scope.EVIDENCE_READ: (Action.READ_EVIDENCE,),
+        Scope.WEBHOOKS_MANAGE: (Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE),
+        Scope.EVENTS_READ: (Action.READ_DELIVERY,),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One entry of :data:`ROUTES`: who may call the route (``rule``), and the scope a machine
+    client needs for it (``scope``). A route of the API without a scope is for people only
+    (their settings, consent, addresses, credentials, machine clients): a client is refused it
+    whatever its role; pages take no bearer tokens, so scopes never concern them."""
+
+    rule: RouteRule
+    scope: Scope | None = None
+
+
+_ANYONE, _SIGNED_IN, _PERSON = Route(Access.ANYONE), Route(Access.SIGNED_IN), Route(Access.PERSON)
 _DELIVERY = "/api/v1/deliveries/{delivery_id}"
 _SETTINGS = "/api/v1/accounts/{account_id}"
 _WEBHOOK = "/api/v1/webhooks/{subscription_id}"
-_MANAGE_WEBHOOK = (Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE)
+_CLIENT = "/api/v1/clients/{client_id}"
+_MANAGE_WEBHOOK = Route((Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE), Scope.WEBHOOKS_MANAGE)
+# Machine clients of an account (its owners) or an office (its dispatchers); people only.
+_MANAGE_CLIENT = Route((Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE))
+_MANAGE_ACCOUNT = Route((Action.MANAGE_ACCOUNT,))
 _PAGE = "/accounts/{account_id}/settings"
 
-ROUTES: Mapping[str, RouteRule] = MappingProxyType(
+
+def _page(rule: RouteRule) -> Route:
+    return Route(rule)
+
+
+ROUTES: Mapping[str, Route] = MappingProxyType(
     {
         # Operations, keys, authentication, the OpenAPI document.
         "GET /healthz": _ANYONE,
         "GET /health/live": _ANYONE,
         "GET /health/ready": _ANYONE,
-        "GET /metrics": Access.SCRAPER,
+        "GET /metrics": Route(Access.SCRAPER),
         "GET /.well-known/jwks.json": _ANYONE,
         "POST /api/v1/auth/token": _ANYONE,
         # A person's own password (machine clients have none).
@@ -173,39 +248,46 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         "GET /schema/openapi.yaml": _ANYONE,
         "GET /schema/openapi.yml": _ANYONE,
         "GET /schema/{path}": _ANYONE,
+        # Machine clients, registered and managed by people.
+        "POST /api/v1/clients": _MANAGE_CLIENT,
+        "GET /api/v1/clients": _PERSON,
+        f"POST {_CLIENT}/keys": _MANAGE_CLIENT,
+        f"DELETE {_CLIENT}/keys/{{kid}}": _MANAGE_CLIENT,
+        f"GET {_CLIENT}": _MANAGE_CLIENT,
+        f"DELETE {_CLIENT}": _MANAGE_CLIENT,
         # Offices.
-        "POST /api/v1/dispatches": (Action.DISPATCH,),
+        "POST /api/v1/dispatches": Route((Action.DISPATCH,), Scope.DISPATCH_WRITE),
+        "GET /api/v1/dispatches/{delivery_id}": Route((Action.READ_OFFICE,), Scope.INBOX_READ),
         # The answer holds the dispatches of the offices the caller reads (none: empty).
-        "GET /api/v1/dispatches": _SIGNED_IN,
-        "GET /api/v1/dispatches/{delivery_id}": (Action.READ_OFFICE,),
+        "GET /api/v1/dispatches": Route(Access.SIGNED_IN, Scope.INBOX_READ),
         # The office directory: where another office serves an office documents.
-        "GET /api/v1/offices/{office_code}": _SIGNED_IN,
-        # The document kinds an office serves on paper only: its dispatchers.
-        "PUT /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": (Action.MANAGE_OFFICE,),
-        "DELETE /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": (
-            Action.MANAGE_OFFICE,
+        "GET /api/v1/offices/{office_code}": Route(Access.SIGNED_IN, Scope.DISPATCH_WRITE),
+        # The document kinds an office serves on paper only: its dispatchers (people).
+        "PUT /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": Route(
+            (Action.MANAGE_OFFICE,)
+        ),
+        "DELETE /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": Route(
+            (Action.MANAGE_OFFICE,)
         ),
         # Applicants, and office staff following what they dispatched.
-        "GET /api/v1/inbox": _SIGNED_IN,
-        f"GET {_DELIVERY}": (Action.READ_DELIVERY,),
-        f"GET {_DELIVERY}/document": (Action.PICK_UP,),
-        f"GET {_DELIVERY}/proof": (Action.READ_EVIDENCE,),
-        # Accounts and their notification settings.
-        "GET /api/v1/accounts": _SIGNED_IN,
-        f"GET {_SETTINGS}/notification-settings": (Action.READ_ACCOUNT,),
-        f"PATCH {_SETTINGS}/notification-settings": (Action.MANAGE_ACCOUNT,),
-        f"POST {_SETTINGS}/consent": (Action.MANAGE_ACCOUNT,),
-        f"DELETE {_SETTINGS}/consent": (Action.MANAGE_ACCOUNT,),
-        f"POST {_SETTINGS}/notification-addresses": (Action.MANAGE_ACCOUNT,),
-        f"POST {_SETTINGS}/notification-addresses/{{address_id}}/verification": (
-            Action.MANAGE_ACCOUNT,
-        ),
-        f"DELETE {_SETTINGS}/notification-addresses/{{address_id}}": (Action.MANAGE_ACCOUNT,),
+        "GET /api/v1/inbox": Route(Access.SIGNED_IN, Scope.INBOX_READ),
+        f"GET {_DELIVERY}": Route((Action.READ_DELIVERY,), Scope.INBOX_READ),
+        f"GET {_DELIVERY}/document": Route((Action.PICK_UP,), Scope.DOCUMENTS_READ),
+        f"GET {_DELIVERY}/proof": Route((Action.READ_EVIDENCE,), Scope.EVIDENCE_READ),
+        # Accounts and their notification settings (a person's decisions: no client scope).
+        "GET /api/v1/accounts": Route(Access.SIGNED_IN, Scope.INBOX_READ),
+        f"GET {_SETTINGS}/notification-settings": Route((Action.READ_ACCOUNT,)),
+        f"PATCH {_SETTINGS}/notification-settings": _MANAGE_ACCOUNT,
+        f"POST {_SETTINGS}/consent": _MANAGE_ACCOUNT,
+        f"DELETE {_SETTINGS}/consent": _MANAGE_ACCOUNT,
+        f"POST {_SETTINGS}/notification-addresses": _MANAGE_ACCOUNT,
+        f"POST {_SETTINGS}/notification-addresses/{{address_id}}/verification": _MANAGE_ACCOUNT,
+        f"DELETE {_SETTINGS}/notification-addresses/{{address_id}}": _MANAGE_ACCOUNT,
         # The emailed link: the token in it is the proof.
         "GET /api/v1/notification-addresses/verify": _ANYONE,
         # Webhook subscriptions of an account (its owners) or an office (its dispatchers).
         "POST /api/v1/webhooks": _MANAGE_WEBHOOK,
-        "GET /api/v1/webhooks": _SIGNED_IN,
+        "GET /api/v1/webhooks": Route(Access.SIGNED_IN, Scope.WEBHOOKS_MANAGE),
         f"GET {_WEBHOOK}": _MANAGE_WEBHOOK,
         f"DELETE {_WEBHOOK}": _MANAGE_WEBHOOK,
         f"POST {_WEBHOOK}/rotate-secret": _MANAGE_WEBHOOK,
@@ -233,22 +315,22 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         # (people of no office are sent to their inbox); the form and its post dispatch as the
         # office named (or the caller's only one).
         "GET /office/dispatches": _SIGNED_IN,
-        "GET /office/dispatches/new": (Action.DISPATCH,),
-        "POST /office/dispatches": (Action.DISPATCH,),
-        "GET /office/dispatches/{delivery_id}": (Action.READ_OFFICE,),
-        "GET /office/dispatches/{delivery_id}/evidence": (Action.READ_OFFICE,),
+        "GET /office/dispatches/new": _page((Action.DISPATCH,)),
+        "POST /office/dispatches": _page((Action.DISPATCH,)),
+        "GET /office/dispatches/{delivery_id}": _page((Action.READ_OFFICE,)),
+        "GET /office/dispatches/{delivery_id}/evidence": _page((Action.READ_OFFICE,)),
         "GET /deliveries": _SIGNED_IN,
-        "GET /deliveries/{delivery_id}": (Action.READ_DELIVERY,),
-        "GET /deliveries/{delivery_id}/document": (Action.PICK_UP,),
-        "GET /deliveries/{delivery_id}/proof": (Action.READ_EVIDENCE,),
+        "GET /deliveries/{delivery_id}": _page((Action.READ_DELIVERY,)),
+        "GET /deliveries/{delivery_id}/document": _page((Action.PICK_UP,)),
+        "GET /deliveries/{delivery_id}/proof": _page((Action.READ_EVIDENCE,)),
         "GET /settings": _SIGNED_IN,
-        f"GET {_PAGE}": (Action.READ_ACCOUNT,),
-        f"POST {_PAGE}/alerts": (Action.MANAGE_ACCOUNT,),
-        f"POST {_PAGE}/addresses": (Action.MANAGE_ACCOUNT,),
-        f"POST {_PAGE}/addresses/{{address_id}}/resend": (Action.MANAGE_ACCOUNT,),
-        f"POST {_PAGE}/addresses/{{address_id}}/remove": (Action.MANAGE_ACCOUNT,),
-        f"POST {_PAGE}/consent": (Action.MANAGE_ACCOUNT,),
-        f"POST {_PAGE}/consent/withdraw": (Action.MANAGE_ACCOUNT,),
+        f"GET {_PAGE}": _page((Action.READ_ACCOUNT,)),
+        f"POST {_PAGE}/alerts": _MANAGE_ACCOUNT,
+        f"POST {_PAGE}/addresses": _MANAGE_ACCOUNT,
+        f"POST {_PAGE}/addresses/{{address_id}}/resend": _MANAGE_ACCOUNT,
+        f"POST {_PAGE}/addresses/{{address_id}}/remove": _MANAGE_ACCOUNT,
+        f"POST {_PAGE}/consent": _MANAGE_ACCOUNT,
+        f"POST {_PAGE}/consent/withdraw": _MANAGE_ACCOUNT,
     }
 )
 
@@ -321,8 +403,11 @@ def can_read_evidence(principal: Principal, delivery: Delivery) -> bool:
 
 def can_pick_up(principal: Principal, delivery: Delivery) -> bool:
     """Whether the principal may download the sealed document, which picks the delivery up:
-    grantees of its account only, never the office."""
-    return allows(principal, Action.PICK_UP, account_id=delivery.account_id)
+    grantees of its account only, never the office; a machine client only with the
+    ``documents:read`` scope (a proof of delivery then holds the document, else not)."""
+    return allows(principal, Action.PICK_UP, account_id=delivery.account_id) and has_scope(
+        principal, Scope.DOCUMENTS_READ
+    )
 
 
 def can_read_account(principal: Principal, account_id: str) -> bool:
@@ -405,3 +490,44 @@ def second_factor_required(principal: Principal) -> bool:
     return principal.kind == "user" and any(
         not held.isdisjoint(_SECOND_FACTOR_ROLES) for held in principal.office_roles.values()
     )
+
+
+def has_scope(principal: Principal, scope: Scope) -> bool:
+    """Whether the principal may use ``scope``: always for a person, who has no scopes; for a
+    machine client, when it was registered with it (and its token carries it)."""
+    return principal.scopes is None or scope.value in principal.scopes
+
+
+def scopes_allowed(roles: Iterable[str], *, on_office: bool) -> frozenset[Scope]:
+    """The scopes that ``roles`` held on an account (or, ``on_office``, an office) allow: those
+    with an action of :data:`SCOPE_ACTIONS` that :data:`POLICY` grants to one of the roles."""
+    kinds = OFFICE_ROLES if on_office else ACCOUNT_ROLES
+    held = frozenset(roles)
+    return frozenset(
+        scope
+        for scope, actions in SCOPE_ACTIONS.items()
+        if any(_allowed(held, action, kinds) for action in actions)
+    )
+
+
+def route_scope_refusal(principal: Principal, route_key: str) -> str | None:
+    """Why the principal may not call the route ``route_key`` ("METHOD /path/{name}") for
+    lack of a scope, or None. People are never refused here; a machine client is refused a
+    route that names no scope (people only) or one whose scope it lacks."""
+    if principal.scopes is None:
+        return None
+    method, _, path = route_key.partition(" ")
+    # HEAD is answered by the GET handler: the same rule (and scope) applies.
+    route = ROUTES.get(f"GET {path}" if method == "HEAD" else route_key)
+    if route is None:  # fail closed: a route the table does not name is nobody's to call
+        return "This endpoint is not in the route policy; machine clients may not call it"
+    if route.rule is Access.ANYONE:
+        return None
+    if route.scope is None:
+        return (
+            "Only a person may call this endpoint. Machine clients have no password, "
+            "notification settings or clients of their own, so no scope allows it"
+        )
+    if route.scope.value not in principal.scopes:
+        return f"This endpoint needs the scope {route.scope.value}, which this client lacks"
+    return None

@@ -1,7 +1,7 @@
 """Persistence: SQLModel tables. Request and response schemas live in
 ``mailbox.api.schemas``."""
 
-from mailbox.models.clients import ApiClient
+from mailbox.models.clients import ApiClient, ApiClientKey
 from mailbox.models.clock import ClockRuleChoice
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
 from mailbox.models.evidence import EvidenceCheckpoint, EvidenceHead, EvidenceRecord
@@ -35,6 +35,7 @@ __all__ = [
     "ANY_KIND",
     "Account",
     "ApiClient",
+    "ApiClientKey",
     "Channel",
     "ClientAssertionUse",
     "ClockRuleChoice",

@@ -61,7 +61,12 @@ async def test_openapi_says_which_routes_need_no_token(client: AsyncClient) -> N
         ("/api/v1/notification-addresses/verify", "get"),
     ):
         assert paths[path][method]["security"] == [{}], path
-    assert "security" not in paths["/api/v1/inbox"]["get"]  # the document's default: a token
+    # The document's default: a token. A route machine clients may call names its scope.
+    assert "security" not in paths["/api/v1/accounts/{account_id}/notification-settings"]["get"]
+    assert paths["/api/v1/inbox"]["get"]["security"] == [
+        {"BearerToken": []},
+        {"ClientCredentials": ["inbox:read"]},
+    ]
 
 
 async def test_options_allows_every_method_of_the_path(client: AsyncClient) -> None:

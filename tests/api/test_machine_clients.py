@@ -67,12 +67,13 @@ async def test_office_system_dispatches_with_a_client_assertion(
     async with services.db.write() as session:
         registered = await register_client(
             session=session,
+            signer=services.evidence,
             name="Office back end",
             role=Role.DISPATCHER,
             public_key_pem=pem,
             office_id=world.office.id,
         )
-    response = await _client_token(client, _assertion(key, registered.id))
+    response = await _client_token(client, _assertion(key, registered.client.id))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
@@ -81,7 +82,7 @@ async def test_office_system_dispatches_with_a_client_assertion(
     dispatched = await post_dispatch(client, headers, world.account.id)
     assert dispatched.status_code == 201, dispatched.text
     acceptance = dispatched.json()["timeline"][0]
-    assert acceptance["actor"] == f"client:{registered.id}"
+    assert acceptance["actor"] == f"client:{registered.client.id}"
 
     # The client acts only as what it was registered for: it has no inbox.
     inbox = await client.get("/api/v1/inbox", headers=headers)
@@ -95,12 +96,15 @@ async def test_applicant_system_reads_its_inbox(client: AsyncClient, services: S
     async with services.db.write() as session:
         registered = await register_client(
             session=session,
+            signer=services.evidence,
             name="Patent management system",
             role=Role.VIEWER,
             public_key_pem=pem,
             account_id=world.account.id,
         )
-    token = (await _client_token(client, _assertion(key, registered.id))).json()["access_token"]
+    token = (await _client_token(client, _assertion(key, registered.client.id))).json()[
+        "access_token"
+    ]
     inbox = await client.get("/api/v1/inbox", headers={"Authorization": f"Bearer {token}"})
     assert len(inbox.json()["items"]) == 1
 
@@ -111,12 +115,13 @@ async def _registered_client(services: Services):
     async with services.db.write() as session:
         registered = await register_client(
             session=session,
+            signer=services.evidence,
             name="Office back end",
             role=Role.DISPATCHER,
             public_key_pem=pem,
             office_id=world.office.id,
         )
-    return key, registered.id
+    return key, registered.client.id
 
 
 @both_backends
@@ -185,6 +190,7 @@ async def test_bad_client_assertion_is_invalid_client(
     async with services.db.write() as session:
         registered = await register_client(
             session=session,
+            signer=services.evidence,
             name="c",
             role=Role.DISPATCHER,
             public_key_pem=pem,
@@ -192,10 +198,14 @@ async def test_bad_client_assertion_is_invalid_client(
         )
     moment = now()
     assertion = {
-        "other-key": lambda: _assertion(_key_pair()[0], registered.id),
-        "expired": lambda: _assertion(key, registered.id, exp=int(moment.timestamp()) - 5),
-        "wrong-audience": lambda: _assertion(key, registered.id, aud="https://elsewhere/token"),
-        "too-long": lambda: _assertion(key, registered.id, exp=int(moment.timestamp()) + 86400),
+        "other-key": lambda: _assertion(_key_pair()[0], registered.client.id),
+        "expired": lambda: _assertion(key, registered.client.id, exp=int(moment.timestamp()) - 5),
+        "wrong-audience": lambda: _assertion(
+            key, registered.client.id, aud="https://elsewhere/token"
+        ),
+        "too-long": lambda: _assertion(
+            key, registered.client.id, exp=int(moment.timestamp()) + 86400
+        ),
         "unknown-client": lambda: _assertion(key, "cli_unknown"),
         "garbage": lambda: "not-a-jwt",
     }[flaw]()
@@ -222,6 +232,7 @@ async def test_registering_a_client_checks_role_and_key(services: Services) -> N
         with pytest.raises(InvalidRequest):
             await register_client(
                 session=session,
+                signer=services.evidence,
                 name="x",
                 role=Role.OWNER,
                 public_key_pem=pem,
@@ -230,6 +241,7 @@ async def test_registering_a_client_checks_role_and_key(services: Services) -> N
         with pytest.raises(InvalidRequest):
             await register_client(
                 session=session,
+                signer=services.evidence,
                 name="x",
                 role=Role.DISPATCHER,
                 public_key_pem="-----BEGIN NONSENSE-----",

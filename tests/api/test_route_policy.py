@@ -28,7 +28,7 @@ from mailbox.api.security import FORM_TOKEN_FIELD, SESSION_COOKIE
 from mailbox.clock import now
 from mailbox.identity.admin import create_user
 from mailbox.identity.clients import ASSERTION_TYPE, register_client
-from mailbox.identity.policy import POLICY, ROUTES, Access, Action
+from mailbox.identity.policy import POLICY, ROUTES, Access, Route, Scope, scopes_allowed
 from mailbox.models import Role
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
@@ -61,7 +61,7 @@ def test_routes_open_to_anyone_are_exactly_those_the_openapi_document_says_need_
     spec = create_app().openapi_schema.to_schema()
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            open_to_anyone = ROUTES[f"{method.upper()} {path}"] is Access.ANYONE
+            open_to_anyone = ROUTES[f"{method.upper()} {path}"].rule is Access.ANYONE
             assert (operation.get("security") == [{}]) is open_to_anyone, (method, path)
 
 
@@ -75,15 +75,19 @@ class Kind:
     on_account: Role | None = None
     on_office: Role | None = None
     machine: bool = False  # a machine client: API tokens only, never a web session
+    scopes: frozenset[str] = frozenset()  # a machine client's scopes
 
 
-def allowed(rule: Access | tuple[Action, ...], kind: Kind, *, page: bool, target: str) -> bool:
-    """What the table says: may ``kind`` call a route with ``rule``? ``target`` is what the
-    route names: "account" (an account, its settings, its webhook), "office" (a dispatch),
-    or "delivery" (its account and its office)."""
+def allowed(route: Route, kind: Kind, *, page: bool, target: str) -> bool:
+    """What the table says: may ``kind`` call ``route``? ``target`` is what the route names:
+    "account" (an account, its settings, its webhook, its client), "office" (a dispatch), or
+    "delivery" (its account and its office)."""
+    rule = route.rule
     signed_in = kind.token is not None and not (page and kind.machine)
     if rule is Access.ANYONE:
         return True
+    if kind.machine and (route.scope is None or route.scope.value not in kind.scopes):
+        return False
     if rule is Access.SIGNED_IN:
         return signed_in
     if rule is Access.PERSON:
@@ -121,6 +125,8 @@ class Targets:
     delivery_id: str
     address_id: str = ""
     subscription_id: str = ""
+    client_id: str = ""
+    kid: str = ""
     used: set[str] = field(default_factory=set)
 
     async def fresh(self) -> None:
@@ -131,6 +137,9 @@ class Targets:
         if not self.subscription_id or "subscription" in self.used:
             hook = {"url": "https://hooks.example.com/in", "account_id": self.world.account.id}
             self.subscription_id = (await self._post("/api/v1/webhooks", hook))["id"]
+        if not self.client_id or "client" in self.used:
+            made = await self._post("/api/v1/clients", client_body(self.world.account.id))
+            self.client_id, self.kid = made["id"], made["keys"][0]["kid"]
         self.used.clear()
 
     @property
@@ -150,8 +159,28 @@ class Targets:
             .replace("{subscription_id}", self.subscription_id)
             .replace("{office_code}", self.world.office.code)
             .replace("{kind_code}", "R99")
+            .replace("{client_id}", self.client_id)
+            .replace("{kid}", self.kid)
             .replace("{path}", "nothing-here")
         )
+
+
+def public_key_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem.decode()
+
+
+def client_body(account_id: str) -> dict[str, Any]:
+    return {
+        "name": "Patent system",
+        "role": "viewer",
+        "scopes": ["inbox:read"],
+        "account_id": account_id,
+        "public_key": public_key_pem(),
+    }
 
 
 def target_of(key: str) -> str:
@@ -202,6 +231,8 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
         "POST /api/v1/webhooks": {
             "json": {"url": "https://hooks.example.com/new", "account_id": account}
         },
+        "POST /api/v1/clients": {"json": client_body(account)},
+        "POST /api/v1/clients/{client_id}/keys": {"json": {"public_key": public_key_pem()}},
         "POST /accounts/{account_id}/settings/alerts": {
             "data": {"mode": "digest", "reminder_days": "3", "language": "en"}
         },
@@ -237,20 +268,32 @@ async def call(client: AsyncClient, key: str, targets: Targets, kind: Kind, n: i
     )
 
 
-async def _client_token(client: AsyncClient, services: Services, role: Role, **on: str) -> str:
+async def _client_token(
+    client: AsyncClient,
+    services: Services,
+    role: Role,
+    scopes: list[str] | None = None,
+    **on: str,
+) -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     async with services.db.write() as session:
         registered = await register_client(
-            session=session, name="A system", role=role, public_key_pem=pem.decode(), **on
+            session=session,
+            signer=services.evidence,
+            name="A system",
+            role=role,
+            public_key_pem=pem.decode(),
+            scopes=scopes,
+            **on,
         )
     moment = now()
     assertion = jwt.encode(
         {
-            "iss": registered.id,
-            "sub": registered.id,
+            "iss": registered.client.id,
+            "sub": registered.client.id,
             "aud": f"{services.settings.public_base_url}/api/v1/auth/token",
             "exp": int((moment + timedelta(seconds=120)).timestamp()),
             "jti": uuid.uuid4().hex,
@@ -268,6 +311,34 @@ async def _client_token(client: AsyncClient, services: Services, role: Role, **o
     )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+def _all(role: Role, *, on_office: bool) -> frozenset[str]:
+    return frozenset(scope.value for scope in scopes_allowed([role.value], on_office=on_office))
+
+
+# Two clients each of the account and of the office, splitting what their role allows: every
+# scope is held by one and missing from the other.
+_SPLIT = {Scope.INBOX_READ, Scope.EVIDENCE_READ, Scope.EVENTS_READ}
+_ACCOUNT_SCOPE_SETS = [
+    frozenset(s.value for s in _SPLIT),
+    _all(Role.OWNER, on_office=False) - {s.value for s in _SPLIT},
+]
+_OFFICE_SCOPE_SETS = [
+    frozenset(s.value for s in _SPLIT),
+    _all(Role.DISPATCHER, on_office=True) - {s.value for s in _SPLIT},
+]
+
+
+def test_every_scope_is_held_and_missing_among_the_clients_checked() -> None:
+    for sets, role, on_office in (
+        (_ACCOUNT_SCOPE_SETS, Role.OWNER, False),
+        (_OFFICE_SCOPE_SETS, Role.DISPATCHER, True),
+    ):
+        for scope in _all(role, on_office=on_office):
+            assert any(scope in held for held in sets) and any(scope not in h for h in sets)
+    every = {scope.value for scope in Scope}
+    assert _all(Role.OWNER, on_office=False) | _all(Role.DISPATCHER, on_office=True) == every
 
 
 async def _kinds(client: AsyncClient, services: Services, world: World) -> list[Kind]:
@@ -301,17 +372,44 @@ async def _kinds(client: AsyncClient, services: Services, world: World) -> list[
             await _client_token(client, services, Role.OWNER, account_id=world.account.id),
             on_account=Role.OWNER,
             machine=True,
+            scopes=_all(Role.OWNER, on_office=False),
         ),
+        *[
+            Kind(
+                f"client of the account (owner) with {' '.join(sorted(scopes))}",
+                await _client_token(
+                    client, services, Role.OWNER, sorted(scopes), account_id=world.account.id
+                ),
+                on_account=Role.OWNER,
+                machine=True,
+                scopes=scopes,
+            )
+            for scopes in _ACCOUNT_SCOPE_SETS
+        ],
         Kind(
             "client of the office (dispatcher)",
             await _client_token(client, services, Role.DISPATCHER, office_id=world.office.id),
             on_office=Role.DISPATCHER,
             machine=True,
+            scopes=_all(Role.DISPATCHER, on_office=True),
         ),
+        *[
+            Kind(
+                f"client of the office (dispatcher) with {' '.join(sorted(scopes))}",
+                await _client_token(
+                    client, services, Role.DISPATCHER, sorted(scopes), office_id=world.office.id
+                ),
+                on_office=Role.DISPATCHER,
+                machine=True,
+                scopes=scopes,
+            )
+            for scopes in _OFFICE_SCOPE_SETS
+        ],
         Kind(
             "client of another office (dispatcher)",
             await _client_token(client, services, Role.DISPATCHER, office_id=other.office.id),
             machine=True,
+            scopes=_all(Role.DISPATCHER, on_office=True),
         ),
         Kind("administrator", await token(admin)),
     ]
@@ -329,7 +427,8 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
     checked = 0
     # Log-out last: it revokes the session it is called with, which every later page needs.
     for n, key in enumerate(sorted(set(app_routes()), key=lambda k: (k == "POST /logout", k))):
-        rule = ROUTES[key]
+        route = ROUTES[key]
+        rule = route.rule
         answers: dict[str, int] = {}
         for kind in kinds:
             await targets.fresh()
@@ -339,7 +438,7 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
             if response.status_code >= 500:
                 mismatches.append(f"{key} as {kind.name}: {response.status_code}")
                 continue
-            expected = allowed(rule, kind, page=_page(key), target=target_of(key))
+            expected = allowed(route, kind, page=_page(key), target=target_of(key))
             # A route open to anyone must answer everyone alike (checked below), whatever it
             # answers about the request itself (a wrong password, an unknown link).
             if rule is not Access.ANYONE and refused(response) == expected:
@@ -350,7 +449,13 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
                 )
             done = response.status_code < 400 and not refused(response)
             if done and (key.startswith("DELETE ") or key.endswith("/remove")):
-                targets.used.add("address" if "{address_id}" in key else "subscription")
+                targets.used.add(
+                    "address"
+                    if "{address_id}" in key
+                    else "client"
+                    if "{client_id}" in key
+                    else "subscription"
+                )
         if rule is Access.ANYONE and len(set(answers.values())) > 1:
             mismatches.append(f"{key} is open to anyone but answers differ: {answers}")
     print(f"route policy: {len(set(app_routes()))} routes x {len(kinds)} principals = {checked}")

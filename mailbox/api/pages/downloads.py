@@ -13,7 +13,12 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.response import Redirect
 
-from mailbox.api.downloads import document_response, proof_response
+from mailbox.api.downloads import (
+    document_response,
+    proof_response,
+    range_wanted,
+    sha256_not_wanted,
+)
 from mailbox.api.pages.inbox import error_page
 from mailbox.api.security import client_address, principal_or_none
 from mailbox.deliveries.pickup import pick_up
@@ -32,7 +37,14 @@ async def document_download(
     if principal is None:
         return Redirect("/login")
     try:
-        document = await pick_up(services, principal, delivery_id, ip=client_address(request))
+        document = await pick_up(
+            services,
+            principal,
+            delivery_id,
+            ip=client_address(request),
+            unless_sha256=sha256_not_wanted(request),
+            wanted=range_wanted(request),
+        )
     except MailboxError as exc:
         return error_page(principal, exc.detail, exc.status_code)
     return document_response(document)

@@ -46,6 +46,9 @@ class TokenForm:
     client_assertion: str | None = None
     # People with two-step log-in: a code of their authenticator app, or a recovery code.
     totp: str | None = None
+    # Machine clients: the scopes wanted, space-separated (RFC 6749 section 3.3); by default
+    # all the client was registered with.
+    scope: str | None = None
 
     __rules__: ClassVar[Rules] = Rules(
         fields={"grant_type": {"enum": ["password", "client_credentials"]}},
@@ -104,7 +107,9 @@ async def issue_token(
     `grant_type=client_credentials` with `client_assertion_type=
     urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and a `client_assertion` JWT signed
     by the client's registered key (`iss` = `sub` = client id, `aud` = this endpoint's URL,
-    `exp` within 5 minutes, `jti`). The token is an ES256 JWT with `kid`, `aud` and `exp`;
+    `exp` within 5 minutes, `jti`; `kid` in the header names the key when it holds two) and,
+    optionally, `scope`: fewer scopes than it was registered with. The token is an ES256 JWT
+    with `kid`, `aud` and `exp`;
     present it as `Authorization: Bearer <token>`. Repeated failed password log-ins lock the
     username, or the client address, out for a while (429 with `Retry-After`); each client
     assertion gets one token only (its `jti` may not be used again). A person with two-step
@@ -221,18 +226,32 @@ async def _client_credentials(
             assertion=data.client_assertion,
             token_endpoint=endpoint,
             client_id=data.client_id,
+            jwks=services.jwks,
         )
     except NotAuthenticated as exc:
         return problem_response(
             400, exc.detail, type_="/problems/invalid-client", oauth_error="invalid_client"
         )
-    return _token_response(services.tokens.issue(client.id, kind="client"))
+    wanted = set(data.scope.split()) if data.scope else set(client.scopes)
+    beyond = sorted(wanted - set(client.scopes))
+    if beyond:
+        return problem_response(
+            400,
+            f"The client was not registered with {', '.join(beyond)}; it may ask for "
+            f"{' '.join(client.scopes) or 'no scope'}",
+            type_="/problems/invalid-scope",
+            errors=[FieldProblem("scope", f"{s} was not registered") for s in beyond],
+            oauth_error="invalid_scope",
+        )
+    scope = " ".join(sorted(wanted))
+    return _token_response(services.tokens.issue(client.id, kind="client", scope=scope), scope)
 
 
-def _token_response(token: AccessToken) -> Response[TokenPublic]:
-    return Response(
-        TokenPublic(token.token, token.expires_in), headers={"Cache-Control": "no-store"}
-    )
+def _token_response(token: AccessToken, scope: str | None = None) -> Response[TokenPublic]:
+    body = TokenPublic(token.token, token.expires_in)
+    if scope is not None:
+        body.scope = scope
+    return Response(body, headers={"Cache-Control": "no-store"})
 
 
 @post(

@@ -7,10 +7,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Request, Response, get
+from litestar.datastructures import ResponseHeader
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.api.downloads import document_response, proof_response
+from mailbox.api.downloads import (
+    document_response,
+    proof_response,
+    range_wanted,
+    sha256_not_wanted,
+)
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import CursorParam, DeliveryPublic, InboxPublic
 from mailbox.api.security import client_address
@@ -21,6 +28,20 @@ from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal
 from mailbox.proof.bundle import CONTENT_RULE, build_bundle
 from mailbox.services import Services
+
+DIGEST_HEADERS = [
+    ResponseHeader(
+        name="ETag",
+        description="The quoted SHA-256 hex of the file served (whole).",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="Repr-Digest",
+        description="RFC 9530: `sha-256=:BASE64:` of the whole file; compare with the SHA-256 "
+        "of the bytes you received.",
+        documentation_only=True,
+    ),
+]
 
 
 @get(
@@ -81,20 +102,51 @@ async def read_delivery(
     summary="Download the sealed PDF (the first download is the legal pickup)",
     media_type="application/pdf",
     response_description="The sealed PDF.",
-    responses=problem_responses(
-        401,
-        404,
-        410,
-        details={500: "The stored document failed its integrity check; it is never served."},
-    ),
+    response_headers=DIGEST_HEADERS,
+    responses={
+        **problem_responses(
+            401,
+            404,
+            410,
+            details={
+                416: "The range starts beyond the end of the document (`Content-Range: "
+                "bytes */SIZE` says its size); nothing is served or recorded.",
+                500: "The stored document failed its integrity check; it is never served.",
+            },
+        ),
+        206: ResponseSpec(
+            None,
+            description="The byte range asked for (`Range: bytes=first-last`, `first-` or "
+            "`-suffix`), with `Content-Range` and `Content-Digest` (of the part); `ETag` and "
+            "`Repr-Digest` stay those of the whole PDF.",
+            media_type="application/pdf",
+        ),
+        304: ResponseSpec(
+            None,
+            description="`If-None-Match` names this PDF's ETag: your copy is current. Nothing "
+            "is served or recorded.",
+        ),
+    },
 )
 async def download_document(
     delivery_id: str, request: Request, principal: Principal, services: Services
 ) -> Response[bytes]:
     """Streams the sealed PDF. The first download by anyone holding a grant on the account
-    records ContentHandover (who, when, from which address); later ones ContentAccess. Once the
+    records ContentHandover (who, when, from which address); later ones ContentAccess. The
+    first answer carrying any content is the pickup, a byte range too (its evidence names the
+    range and the SHA-256 of the bytes served): fetching a document in several ranges records
+    one ContentHandover, then a ContentAccess per range. Check what you received against
+    `Repr-Digest` (`sha-256=:BASE64:`, RFC 9530, of the whole PDF); `ETag` is its quoted
+    SHA-256 hex. Once the
     content's retention period has passed it is removed, and this answers 410 Gone."""
-    document = await pick_up(services, principal, delivery_id, ip=client_address(request))
+    document = await pick_up(
+        services,
+        principal,
+        delivery_id,
+        ip=client_address(request),
+        unless_sha256=sha256_not_wanted(request),
+        wanted=range_wanted(request),
+    )
     return document_response(document)
 
 
@@ -103,6 +155,7 @@ async def download_document(
     tags=["applicants"],
     summary="Download the proof of delivery (ZIP), verifiable offline with the root certificate",
     media_type="application/zip",
+    response_headers=DIGEST_HEADERS,
     description=f"{CONTENT_RULE} Verify it with "
     "`python -m mailbox audit verify-bundle proof.zip --root root.pem`.",
     response_description="A ZIP: the evidence records with their signatures, timestamp tokens "

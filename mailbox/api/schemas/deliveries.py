@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from litestar.datastructures import UploadFile
 from litestar.openapi.spec import Schema
 from litestar.params import Parameter
-from msgspec import Meta, Struct, structs
+from msgspec import UNSET, Meta, Struct, UnsetType, structs
 
 from mailbox.api.bodies import FORM_FIELD_LIMIT
 from mailbox.api.schemas.rules import Rules
@@ -67,6 +67,8 @@ class TokenPublic(Struct):
     access_token: str
     expires_in: int
     token_type: str = "Bearer"
+    # A machine client's token: the scopes it carries, space-separated (RFC 6749 section 5.1).
+    scope: str | UnsetType = UNSET
 
 
 class EvidencePublic(Struct, kw_only=True):
