@@ -74,6 +74,10 @@ class EvidenceType(StrEnum):
     # Account events (no delivery): consent to electronic delivery given or withdrawn.
     CONSENT_GIVEN = "ConsentGiven"
     CONSENT_WITHDRAWN = "ConsentWithdrawn"
+    # Outages: the service certified an outage (no delivery), and a delivery's legal date was
+    # extended by one (its rule's extension, citing the outage's certificate).
+    OUTAGE_CERTIFIED = "OutageCertified"
+    OUTAGE_EXTENSION = "OutageExtension"
 
 
 @dataclass(frozen=True)
