@@ -142,8 +142,7 @@ CASES = [
         "5 Dec 2026 to 6 Dec 2026 (outage out_night); it was not opened before.",
     ),
     (
-        "an outage on the day of availability (ePCT): time limits count from the next working "
-        "day",
+        "an outage on the day of availability (ePCT): time limits count from the next working day",
         "epct-availability-v1",
         Events(available_at=berlin(2026, 12, 3, 9)),
         BERLIN,
