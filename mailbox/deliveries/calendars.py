@@ -209,14 +209,24 @@ def shift(
     outages: Sequence[OutagePeriod],
     zone: tzinfo,
 ) -> Shift:
-    """``target`` (the date a rule decided, for a period that began on ``since``) after the
-    outages that touch the period (when the rule lets them extend it: to the first working day
-    after the outage ended, EPC Rule 134 style) and, when the rule ``moves`` dates off closed
-    days, after moving it to the office's next working day."""
+    """``target`` (the date a rule decided, for a period that began on ``since``) moved to the
+    office's next working day when the rule ``moves`` dates off closed days, then past the
+    outages that touch the period up to it, when the rule lets them extend it: to the first
+    working day after the outage ended (EPC Rule 134 style)."""
     final = target
     clauses: list[str] = []
     consulted: list[date] = []
     applied: list[dict[str, Any]] = []
+    skipped_days: tuple[date, ...] = ()
+    if moves and calendar is not None:
+        moved, skipped_days = calendar.next_open(final)
+        consulted += [*skipped_days, moved]
+        if moved != final:
+            clauses.append(
+                f"moved from {weekday_day(final)} to {weekday_day(moved)} because the office "
+                "was closed"
+            )
+            final = moved
     if outages_extend:
         for outage in sorted(outages, key=lambda o: (o.starts_at, o.id)):
             begins = outage.starts_at.astimezone(zone).date()
@@ -224,7 +234,7 @@ def shift(
             if begins > final or ends < since:
                 continue  # does not touch the period
             after = ends + timedelta(days=1)
-            if calendar is not None:
+            if calendar is not None:  # the first working day after it
                 after, skipped = calendar.next_open(after)
                 consulted += [*skipped, after]
             extended = max(final, after)
@@ -240,16 +250,6 @@ def shift(
                     f"from {_day(begins)} to {_day(ends)} (outage {outage.id})"
                 )
                 final = extended
-    skipped_days: tuple[date, ...] = ()
-    if moves and calendar is not None:
-        moved, skipped_days = calendar.next_open(final)
-        consulted += [*skipped_days, moved]
-        if moved != final:
-            clauses.append(
-                f"moved from {weekday_day(final)} to {weekday_day(moved)} because the office "
-                "was closed"
-            )
-            final = moved
     reasoning: dict[str, Any] = {}
     if calendar is not None:
         reasoning["calendar"] = calendar.evidence(consulted)
