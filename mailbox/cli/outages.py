@@ -5,6 +5,7 @@ closed days (``office calendar``), and certified outages (``outage record``, ``o
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,33 @@ async def outage_certificate(ctx: click.Context, outage_id: str, pdf_path: Path 
         click.echo(f"Wrote {pdf_path} ({len(found.certificate_pdf)} bytes)")
         return
     click.echo(found.certificate.decode())
+
+
+@outage.command("verify")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--root",
+    "root_pem",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The service's root certificate (PEM), from the service: never a copy in the file.",
+)
+@click.pass_context
+def outage_verify(ctx: click.Context, path: Path, root_pem: Path) -> None:
+    """Verify a JSON outage certificate offline against the root certificate alone: its
+    SHA-256, its signer, the signature and the RFC 3161 timestamp. Exits 1 if a check fails,
+    2 if the file is no outage certificate."""
+    from mailbox.deliveries.outages import verify_certificate
+    from mailbox.proof.check import InputUnreadable, load_trust_root
+
+    try:
+        root = load_trust_root(root_pem.read_bytes())
+        document = json.loads(path.read_bytes())
+        check = verify_certificate(document, trust_root=root)
+    except (InputUnreadable, ValueError) as exc:
+        refuse(f"{path} is not an outage certificate ({exc})")
+    body = check.as_dict()
+    lines = [f"{name}: {'ok' if ok else 'FAILED'}" for name, ok in body.items() if name != "valid"]
+    emit(ctx, body, "\n".join([f"Outage certificate {path.name}", *lines]))
+    if not check.valid:
+        sys.exit(1)

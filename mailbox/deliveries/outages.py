@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -318,32 +320,68 @@ async def list_outages(
 class CertificateCheck:
     """What :func:`verify_certificate` found."""
 
+    sha256_matches: bool
+    signer_trusted: bool
     signature_valid: bool
     timestamp_valid: bool
-    sha256_matches: bool
 
     @property
     def valid(self) -> bool:
-        return self.signature_valid and self.timestamp_valid and self.sha256_matches
+        return (
+            self.sha256_matches
+            and self.signer_trusted
+            and self.signature_valid
+            and self.timestamp_valid
+        )
+
+    def as_dict(self) -> dict[str, bool]:
+        return {
+            "valid": self.valid,
+            "sha256_matches": self.sha256_matches,
+            "signer_trusted": self.signer_trusted,
+            "signature_valid": self.signature_valid,
+            "timestamp_valid": self.timestamp_valid,
+        }
 
 
 def verify_certificate(
-    document: dict[str, Any], *, evidence_cert: Any, trust_root: Any
+    document: dict[str, Any], *, trust_root: Any, evidence_cert: Any | None = None
 ) -> CertificateCheck:
-    """Check a JSON outage certificate offline: its SHA-256, the evidence key's signature over
-    it and the RFC 3161 token over it (chaining to ``trust_root``)."""
-    digest = certificate_digest(document)
+    """Check a JSON outage certificate offline against the service's root certificate: its
+    SHA-256, the signer (``evidence_cert``, else the certificate it carries, which must be
+    issued by ``trust_root``), the signature and the RFC 3161 token over that SHA-256.
+    ``ValueError`` if ``document`` is not an outage certificate at all."""
     try:
-        verify_timestamp_token(
-            base64.b64decode(document["timestamp_token"]), digest, trust_root=trust_root
-        )
+        digest = certificate_digest(document)
+        signature = base64.b64decode(document["signature"], validate=True)
+        token = base64.b64decode(document["timestamp_token"], validate=True)
+        claimed = str(document["sha256"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not an outage certificate: {exc!r}") from None
+    trusted = True
+    if evidence_cert is None:
+        try:
+            evidence_cert = x509.load_pem_x509_certificate(
+                str(document["signer_certificate"]).encode()
+            )
+            evidence_cert.verify_directly_issued_by(_crypto_cert(trust_root))
+        except (KeyError, ValueError, TypeError, InvalidSignature):
+            trusted, evidence_cert = False, None
+    try:
+        verify_timestamp_token(token, digest, trust_root=trust_root)
         stamped = True
     except ValueError:
         stamped = False
     return CertificateCheck(
-        signature_valid=verify_record(
-            evidence_cert, digest, base64.b64decode(document["signature"])
-        ),
+        sha256_matches=digest.hex() == claimed,
+        signer_trusted=trusted,
+        signature_valid=evidence_cert is not None
+        and verify_record(evidence_cert, digest, signature),
         timestamp_valid=stamped,
-        sha256_matches=digest.hex() == document["sha256"],
     )
+
+
+def _crypto_cert(cert: Any) -> x509.Certificate:
+    if isinstance(cert, x509.Certificate):
+        return cert
+    return x509.load_der_x509_certificate(cert.dump())

@@ -260,6 +260,8 @@ async def test_the_certificate_verifies_and_a_changed_one_does_not(
     assert not verify_certificate(
         other_signature, evidence_cert=keys.evidence_cert, trust_root=keys.root_cert
     ).signature_valid
+    carried = verify_certificate(document, trust_root=keys.root_cert)  # its own signer cert
+    assert carried.valid and carried.signer_trusted
     sealed = validate_sealed_pdf(as_pdf.content, trust_root=keys.root_cert)
     assert sealed.ok, sealed
     unknown = await client.get("/api/v1/outages/out_nonesuch/certificate")
@@ -349,6 +351,23 @@ async def test_the_operator_certifies_a_service_wide_outage_and_sets_calendars_f
     assert validate_sealed_pdf(pdf.read_bytes(), trust_root=services.keys.root_cert).ok
     code, out, _ = await run_cli(settings, "--json", "outage", "list")
     assert [o["id"] for o in json.loads(out)["items"]] == [recorded["id"]]
+    code, out, err = await run_cli(settings, "outage", "certificate", recorded["id"])
+    assert code == 0, err
+    certificate = tmp_path / "outage.json"
+    certificate.write_text(out)
+    root = str(settings.effective_key_dir / "root.crt")
+    code, out, err = await run_cli(
+        settings, "--json", "outage", "verify", str(certificate), "--root", root
+    )
+    assert (code, json.loads(out)["valid"]) == (0, True), err
+    changed = json.loads(certificate.read_text())
+    changed["certificate"]["affected"] = "Nothing at all"
+    certificate.write_text(json.dumps(changed))
+    code, out, _ = await run_cli(settings, "outage", "verify", str(certificate), "--root", root)
+    assert code == 1
+    assert "sha256_matches: FAILED" in out and "signature_valid: FAILED" in out
+    code, _, err = await run_cli(settings, "outage", "verify", root, "--root", root)
+    assert code == 2 and "is not an outage certificate" in err
 
 
 @pytest.mark.parametrize(
