@@ -245,9 +245,14 @@ def shift(
                 }
             )
             if extended > final:
+                when = (
+                    f"on {_day(begins)}"
+                    if begins == ends
+                    else f"from {_day(begins)} to {_day(ends)}"
+                )
                 clauses.append(
                     f"extended to {weekday_day(extended)} because the service was out of order "
-                    f"from {_day(begins)} to {_day(ends)} (outage {outage.id})"
+                    f"{when} (outage {outage.id})"
                 )
                 final = extended
     reasoning: dict[str, Any] = {}

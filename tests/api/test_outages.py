@@ -107,8 +107,8 @@ async def test_an_outage_on_the_last_day_extends_the_deliveries_it_touches(
     assert after["sentence"] == (
         "Deemed delivered on 8 Dec 2026 (Europe/Berlin): 3 days after it was made available on "
         "2 Dec 2026, moved from Sat 5 Dec 2026 to Mon 7 Dec 2026 because the office was closed, "
-        f"extended to Tue 8 Dec 2026 because the service was out of order from 7 Dec 2026 to "
-        f"7 Dec 2026 (outage {outage['id']}); it was not opened before."
+        f"extended to Tue 8 Dec 2026 because the service was out of order on 7 Dec 2026 "
+        f"(outage {outage['id']}); it was not opened before."
     )
     (extension,) = await _records(services, delivery_id=touched.id, type="OutageExtension")
     details = extension.details

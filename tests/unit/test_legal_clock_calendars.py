@@ -152,7 +152,7 @@ CASES = [
         date(2026, 12, 4),
         "Delivered on 3 Dec 2026 (Europe/Berlin), the day it was made available; time limits "
         "count from 4 Dec 2026, extended to Fri 4 Dec 2026 because the service was out of "
-        "order from 3 Dec 2026 to 3 Dec 2026 (outage out_morning).",
+        "order on 3 Dec 2026 (outage out_morning).",
     ),
     (
         "EPO: a document dated on a Saturday; time limits count from the Monday",
