@@ -6,7 +6,9 @@ extension their rule gives, recorded as evidence and said in the legal date's se
 from __future__ import annotations
 
 import base64
+import io
 import json
+import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +22,10 @@ from mailbox.deliveries.clock_rules import (
     set_office_calendar,
     set_office_time_zone,
 )
-from mailbox.deliveries.outages import verify_certificate
+from mailbox.deliveries.outages import record_outage, verify_certificate
+from mailbox.deliveries.scans import run_legal_scans
 from mailbox.models import EvidenceRecord
+from mailbox.proof.check import EVIDENCE, verify_bundle
 from mailbox.services import Services
 from mailbox.signing.seal import validate_sealed_pdf
 from tests.factories import deliver, make_world, token_for
@@ -153,6 +157,47 @@ async def test_an_outage_ending_on_a_friday_extends_to_the_monday(
         "extended to Mon 7 Dec 2026 because the service was out of order from 3 Dec 2026 to "
         "4 Dec 2026" in legal["sentence"]
     )
+
+
+async def test_an_extended_delivery_is_deemed_delivered_on_the_new_day_and_its_proof_says_why(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    await _berlin_office(services, world)
+    clock.freeze(DISPATCHED)
+    delivery = await deliver(services, world)
+    clock.freeze(datetime(2026, 12, 7, 21, 0, tzinfo=UTC))  # after the outage, the old due day
+    outage = await record_outage(
+        services,
+        starts_at=datetime(2026, 12, 7, 7, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 7, 19, 0, tzinfo=UTC),
+        affected="Pickup",
+        office=world.office.code,
+        actor="operator",
+    )
+
+    not_yet = await run_legal_scans(services)
+    clock.freeze(datetime(2026, 12, 8, 10, 0, tzinfo=UTC))
+    now_due = await run_legal_scans(services)
+
+    assert (not_yet.deemed_delivered, now_due.deemed_delivered) == (0, 1)
+    (deemed,) = await _records(services, delivery_id=delivery.id, type="DeemedDelivery")
+    assert deemed.details["legal_date"]["delivered_on"] == "2026-12-08"
+    assert [o["id"] for o in deemed.details["legal_date"]["outages"]] == [outage.id]
+    proof = await client.get(
+        f"/api/v1/deliveries/{delivery.id}/proof", headers=await token_for(client, world.auditor)
+    )
+    assert proof.status_code == 200, proof.text
+    report = verify_bundle(proof.content, trust_root=services.keys.root_cert)
+    assert report.ok, report.failed
+    with zipfile.ZipFile(io.BytesIO(proof.content)) as bundle:
+        summary = json.loads(bundle.read(EVIDENCE))
+    legal = summary["delivery"]["legal_date"]
+    assert legal["calendar"]["id"] == f"{world.office.code}-DE-BY"
+    assert legal["outages"][0]["certificate_sha256"] == outage.certificate_sha256
+    assert "extended to Tue 8 Dec 2026" in legal["sentence"]
+    types = [r["type"] for r in summary["records"]]
+    assert "OutageExtension" in types
 
 
 @pytest.mark.parametrize(
