@@ -5,7 +5,7 @@ service default). Pure functions of times, rules and settings."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -28,6 +28,7 @@ __all__ = [
     "events_of",
     "explain",
     "legal_date",
+    "recorded_inputs",
     "reminder_days_for",
     "reminders_due",
     "rule_of_delivery",
@@ -432,6 +433,56 @@ def explain(delivery: Delivery, *, at: datetime) -> LegalDate:
         zone=zone,
         calendar=calendar,
         outages=outages,
+    )
+
+
+@dataclass(frozen=True)
+class RecordedInputs:
+    """What :func:`legal_date` was given, as read back from its evidence
+    (:func:`recorded_inputs`): call ``legal_date(inputs.events, inputs.rule, at=...,
+    zone=inputs.zone, calendar=inputs.calendar, outages=inputs.outages)``."""
+
+    rule: Rule
+    events: Events
+    zone: tzinfo
+    calendar: Calendar | None
+    outages: tuple[OutagePeriod, ...]
+
+
+def recorded_inputs(recorded: Mapping[str, Any]) -> RecordedInputs:
+    """The inputs of the legal date recorded as ``recorded`` (an evidence record's
+    ``details.legal_date``, i.e. :meth:`LegalDate.evidence`), without the database: the rule
+    with its recorded parameters, the events, the zone, the calendar rebuilt from the closed
+    days it consulted, and the outages applied. ``KeyError``/``ValueError`` if it is not one."""
+    r = recorded["rule"]
+    rule = Rule(
+        id=str(r["id"]),
+        version=int(r["version"]),
+        kind=str(r["kind"]),
+        days=int(r["days"]),
+        closed_day_moves=bool(r.get("closed_day_moves", False)),
+        outage_extends=bool(r.get("outage_extends", False)),
+    )
+    used = recorded.get("events", {})
+
+    def moment(name: str) -> datetime | None:
+        return datetime.fromisoformat(used[name]) if name in used else None
+
+    events = Events(
+        available_at=moment("available_at"),
+        picked_up_at=moment("picked_up_at"),
+        paper_posted_at=moment("paper_posted_at"),
+        document_date=date.fromisoformat(used["document_date"])
+        if "document_date" in used
+        else None,
+    )
+    zone_name = str(recorded["zone"])
+    return RecordedInputs(
+        rule=rule,
+        events=events,
+        zone=UTC if zone_name == "UTC" else ZoneInfo(zone_name),
+        calendar=Calendar.from_json(recorded["calendar"]) if recorded.get("calendar") else None,
+        outages=tuple(OutagePeriod.from_json(o) for o in recorded.get("outages", ())),
     )
 
 

@@ -5,13 +5,14 @@ same again."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from mailbox.deliveries.calendars import Calendar, OutagePeriod, office_calendar
-from mailbox.deliveries.legal_clock import RULES, Events, legal_date
+from mailbox.deliveries.legal_clock import RULES, Events, legal_date, recorded_inputs
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -224,18 +225,18 @@ def test_legal_date_with_calendar_and_outages(
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
 def test_the_evidence_alone_decides_the_same_again(case: tuple) -> None:
     _, rule_id, events, zone, calendar, outages, *_ = case
-    legal = legal_date(
+    recorded = legal_date(
         events, RULES[rule_id], at=LATER, zone=zone, calendar=calendar, outages=outages
-    )
-    recorded = legal.evidence()
+    ).evidence()
 
+    inputs = recorded_inputs(json.loads(json.dumps(recorded)))  # as a proof bundle carries it
     again = legal_date(
-        events,
-        RULES[rule_id],
+        inputs.events,
+        inputs.rule,
         at=LATER,
-        zone=zone,
-        calendar=Calendar.from_json(recorded["calendar"]),
-        outages=[OutagePeriod.from_json(o) for o in recorded.get("outages", ())],
+        zone=inputs.zone,
+        calendar=inputs.calendar,
+        outages=inputs.outages,
     )
 
     assert again.evidence() == recorded
