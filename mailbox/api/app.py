@@ -28,6 +28,7 @@ from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import office as office_pages
 from mailbox.api.pages import office_form as office_form_pages
+from mailbox.api.pages import outages as outage_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
@@ -39,6 +40,7 @@ from mailbox.api.routes import (
     dispatches,
     notifications,
     operations,
+    outages,
     paper_kinds,
     webhooks,
 )
@@ -145,7 +147,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *directory.routes,
             *paper_kinds.routes,
             *clients.routes,
+            *outages.routes,
             *inbox_pages.routes,
+            *outage_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,
             *account_pages.routes,

@@ -140,6 +140,15 @@ async def may_dispatch(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
         raise PermissionDenied("Only an office's dispatchers may dispatch documents")
 
 
+async def may_record_outages(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard of recording an outage: only an office's dispatchers (403 otherwise), refused
+    before the body is read. Which office is the handler's."""
+    if not offices_where(await _caller(connection), Action.MANAGE_OFFICE):
+        raise PermissionDenied("Only an office's dispatchers may record its outages")
+
+
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     """The caller the :func:`authenticate` guard found."""
     return await _caller(request)

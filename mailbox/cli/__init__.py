@@ -10,6 +10,7 @@ from mailbox.cli import (  # noqa: F401  (registers the commands)
     audit,
     backups,
     blobs,
+    outages,
     outbox,
     retention,
     running,

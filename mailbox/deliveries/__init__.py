@@ -6,6 +6,11 @@
   says why (pure); :mod:`.postal`: a recipient without an account (a postal address, the
   postal-only addressee); :mod:`.paper_kinds`: the kinds an office serves on paper only.
 - :mod:`.legal_clock`: the dates that count (deemed delivery, reminders, deadlines): pure.
+- :mod:`.calendars`: office calendars of closed days and certified outage periods as the legal
+  clock reads them, and what they do to a date: pure (the ``holidays`` library feeds them).
+- :mod:`.clock_rules`: each office's rule per document kind, its time zone and its calendar.
+- :mod:`.outages`: certify an outage (signed, timestamped certificate; evidence) and extend
+  the deliveries it touches (a use case owning its transaction); the public list.
 - :mod:`.events`: what follow-up work (outbox rows) each delivery event causes.
 - :mod:`.filenames`: the safe name a document keeps from the one its sender gave (pure).
 - :mod:`.retention`: how long content and evidence are kept per office and document kind.

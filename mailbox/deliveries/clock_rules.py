@@ -1,13 +1,17 @@
-"""Which shipped rule of the legal clock each office follows, per document kind: read at
-dispatch, set by the operator (``python -m mailbox office clock``). Functions take ``session``
-and never commit."""
+"""Which shipped rule of the legal clock each office follows, per document kind, and the
+office's calendar of closed days: read at dispatch, set by the operator (``python -m mailbox
+office clock``, ``office calendar``). Functions take ``session`` and never commit."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
+from mailbox.deliveries.calendars import Calendar, office_calendar
 from mailbox.deliveries.legal_clock import (
     DEFAULT_RULE_ID,
     RULES,
@@ -20,10 +24,12 @@ from mailbox.identity.admin import find_office
 from mailbox.models import ANY_KIND, ClockRuleChoice, Office
 
 __all__ = [
+    "calendar_of",
     "choose_clock_rule",
     "clock_rule_for",
     "find_office",
     "list_clock_rules",
+    "set_office_calendar",
     "set_office_time_zone",
 ]
 
@@ -97,6 +103,77 @@ async def set_office_time_zone(*, session: AsyncSession, office: str, zone: str)
         ) from exc
     found = await find_office(session=session, office=office)
     found.time_zone = zone
+    session.add(found)
+    await session.flush()
+    return found
+
+
+def calendar_of(office: Office, *, at: datetime) -> Calendar | None:
+    """The calendar of closed days of ``office`` around ``at`` (``None``: it has none)."""
+    if office.calendar_country is None:
+        return None
+    return office_calendar(
+        office_code=office.code,
+        country=office.calendar_country,
+        subdivision=office.calendar_subdivision,
+        extra_closed=[date.fromisoformat(d) for d in office.closed_days or ()],
+        around=at.astimezone(ZoneInfo(office.time_zone)).date(),
+    )
+
+
+async def set_office_calendar(
+    *,
+    session: AsyncSession,
+    office: str,
+    country: str | None = None,
+    subdivision: str | None = None,
+    close: list[date] | None = None,
+    reopen: list[date] | None = None,
+    remove: bool = False,
+) -> Office:
+    """``office`` (id or code) is closed on the public holidays of ``country`` (ISO 3166-1
+    alpha-2) and ``subdivision``, and on its own extra days (``close`` adds, ``reopen``
+    removes), from its next dispatch on; ``remove`` drops its calendar (nothing moves off
+    closed days any more). Deliveries already made keep the calendar they were made with."""
+    import holidays
+
+    found = await find_office(session=session, office=office)
+    if remove:
+        if country or subdivision or close or reopen:
+            raise InvalidRequest("--none takes no other option")
+        found.calendar_country = found.calendar_subdivision = None
+        found.closed_days = None
+        session.add(found)
+        await session.flush()
+        return found
+    if country is not None:
+        code = country.strip().upper()
+        supported = holidays.list_supported_countries()
+        if code not in supported:
+            raise InvalidRequest(
+                f"No public holidays known for country {country!r} (an ISO 3166-1 alpha-2 "
+                "code, e.g. DE)",
+                errors=[FieldError("country", "an ISO 3166-1 alpha-2 code")],
+            )
+        if subdivision is not None and subdivision not in supported[code]:
+            raise InvalidRequest(
+                f"Country {code} has no subdivision {subdivision!r}; it has: "
+                + ", ".join(supported[code]),
+                errors=[FieldError("subdivision", "one of " + ", ".join(supported[code]))],
+            )
+        found.calendar_country, found.calendar_subdivision = code, subdivision
+    elif subdivision is not None:
+        raise InvalidRequest(
+            "A subdivision needs its country", errors=[FieldError("country", "required")]
+        )
+    if (close or reopen) and found.calendar_country is None:
+        raise InvalidRequest(
+            "Set the office's country first: its closed days extend a country's calendar",
+            errors=[FieldError("country", "required")],
+        )
+    days = set(found.closed_days or ()) | {d.isoformat() for d in close or ()}
+    days -= {d.isoformat() for d in reopen or ()}
+    found.closed_days = sorted(days)
     session.add(found)
     await session.flush()
     return found

@@ -39,7 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.db import retry_transient
 from mailbox.deliveries import postal, rules
-from mailbox.deliveries.clock_rules import clock_rule_for
+from mailbox.deliveries.clock_rules import calendar_of, clock_rule_for
 from mailbox.deliveries.events import enqueue
 from mailbox.deliveries.filenames import document_filename
 from mailbox.deliveries.inbox import DeliveryView, delivery_view, timeline
@@ -494,7 +494,15 @@ async def _record(
             kind_code=request.kind_code,
             default_days=_deemed_days(services, office),
         )
-        drafts.append(rules.consign(delivery, at=at, rule=rule, zone=office.time_zone))
+        drafts.append(
+            rules.consign(
+                delivery,
+                at=at,
+                rule=rule,
+                zone=office.time_zone,
+                calendar=calendar_of(office, at=at),
+            )
+        )
         event = EvidenceType.CONTENT_CONSIGNMENT
     else:
         drafts.append(rules.relay_to_paper(delivery, at=at, decision=paper))

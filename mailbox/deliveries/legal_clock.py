@@ -5,26 +5,30 @@ service default). Pure functions of times, rules and settings."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailbox.deliveries.calendars import Calendar, OutagePeriod, Shift, shift
 from mailbox.models import Account, Delivery
 from mailbox.timefmt import rfc3339
 
 __all__ = [
     "DEFAULT_RULE_ID",
     "RULES",
+    "Calendar",
     "Events",
     "LegalDate",
+    "OutagePeriod",
     "Rule",
     "check_zone",
     "deemed_moment",
     "events_of",
     "explain",
     "legal_date",
+    "recorded_inputs",
     "reminder_days_for",
     "reminders_due",
     "rule_of_delivery",
@@ -44,22 +48,37 @@ KINDS = (PICKUP_OR_N_DAYS, AVAILABILITY, DOCUMENT_DATE, PAPER_POSTING)
 
 @dataclass(frozen=True)
 class Rule:
-    """A named, versioned rule of the legal clock: a kind and its parameter ``days`` (the N of
-    ``pickup-or-n-days`` and ``paper-posting``, the grace period of ``document-date``)."""
+    """A named, versioned rule of the legal clock: a kind and its parameters: ``days`` (the N
+    of ``pickup-or-n-days`` and ``paper-posting``, the grace period of ``document-date``),
+    ``closed_day_moves`` (a date it decides that falls on a day the office is closed moves to
+    its next working day) and ``outage_extends`` (a certified outage touching the period
+    extends the date to the first working day after the outage)."""
 
     id: str
     version: int
     kind: str
     days: int = 0
     source: str = ""
+    closed_day_moves: bool = False
+    outage_extends: bool = False
 
     def evidence(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "kind": self.kind, "days": self.days}
+        return {
+            "id": self.id,
+            "version": self.version,
+            "kind": self.kind,
+            "days": self.days,
+            "closed_day_moves": self.closed_day_moves,
+            "outage_extends": self.outage_extends,
+        }
 
 
 # The shipped rules: data. A new rule of an existing kind is one more row here, never code; a
 # changed rule gets a new id (its version), so that a delivery's recorded rule id always means
-# what it meant when the delivery was consigned.
+# what it meant when the delivery was consigned. (``closed_day_moves`` and ``outage_extends``
+# were added to the v1 rules without new ids: a move needs the calendar a delivery keeps from
+# its consignment, and deliveries consigned before calendars keep none, so no date decided
+# before changes; outages did not exist before either.)
 RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
@@ -69,21 +88,31 @@ RULES: dict[str, Rule] = {
             PICKUP_OR_N_DAYS,
             10,
             "The earlier of pickup and N days after it was made available (Italy's SEND, "
-            "German De-Mail style); N is the office's deemed-delivery days (default 10).",
+            "German De-Mail style); N is the office's deemed-delivery days (default 10). "
+            "Calendar days, not moved off closed days; a certified outage of ours extends it "
+            "(our faults never count against a recipient).",
+            outage_extends=True,
         ),
         Rule(
             "send-it-v1",
             1,
             PICKUP_OR_N_DAYS,
             7,
-            "Italy, SEND: the earlier of pickup and 7 days after electronic delivery.",
+            "Italy, SEND: the earlier of pickup and 7 days after electronic delivery "
+            "(art. 26 D.L. 76/2020): calendar days, not moved off closed days; the platform's "
+            "certified malfunctions extend it.",
+            outage_extends=True,
         ),
         Rule(
             "de-mail-v1",
             1,
             PICKUP_OR_N_DAYS,
             3,
-            "Germany, De-Mail: the third day after sending, unless a pickup is recorded before.",
+            "Germany, De-Mail: the third day after sending, unless a pickup is recorded "
+            "before (s. 5a(4) VwZG); a third day on a Saturday, Sunday or public holiday moves "
+            "to the next working day (s. 108(3) AO, BFH IX R 68/98).",
+            closed_day_moves=True,
+            outage_extends=True,
         ),
         Rule(
             "epct-availability-v1",
@@ -91,7 +120,10 @@ RULES: dict[str, Rule] = {
             AVAILABILITY,
             0,
             "WIPO ePCT, PCT Administrative Instructions s709(b-bis): delivered the day it is "
-            "available in the mailbox.",
+            "available in the mailbox (not moved off closed days); an outage of the service "
+            "on that day is excused (PCT Rule 82quater, AI s709(c)): time limits count from "
+            "the first working day after it.",
+            outage_extends=True,
         ),
         Rule(
             "epo-2023-v1",
@@ -100,14 +132,29 @@ RULES: dict[str, Rule] = {
             7,
             "EPO Rule 126(2) EPC as amended 1 Nov 2023: deemed notified on the date it bears; "
             "if it reached the recipient more than 7 days later, time limits are extended by "
-            "the excess. Without a document date, the day it was made available.",
+            "the excess. Without a document date, the day it was made available. The day time "
+            "limits count from moves off days the office is closed and past certified outages "
+            "(Rule 134(1) EPC).",
+            closed_day_moves=True,
+            outage_extends=True,
         ),
         Rule(
             "paper-posting-v1",
             1,
             PAPER_POSTING,
             10,
-            "Paper: deemed delivered 10 days after the letter was posted (SEND).",
+            "Paper: deemed delivered 10 days after the letter was posted (SEND): calendar "
+            "days; an outage of the electronic service does not touch the post.",
+        ),
+        Rule(
+            "paper-posting-de-v1",
+            1,
+            PAPER_POSTING,
+            4,
+            "Germany, paper: deemed notified on the fourth day after posting (s. 41(2) VwVfG, "
+            "s. 122(2) AO as amended from 2025); a fourth day on a Saturday, Sunday or public "
+            "holiday moves to the next working day (s. 108(3) AO, BFH IX R 68/98).",
+            closed_day_moves=True,
         ),
     )
 }
@@ -118,15 +165,17 @@ def rule_with_days(rule_id: str, default_days: int) -> Rule:
     (``deemed_delivery_days``), so that the old settings keep working. ``KeyError`` if unknown."""
     rule = RULES[rule_id]
     if rule.id == DEFAULT_RULE_ID:
-        return Rule(rule.id, rule.version, rule.kind, default_days, rule.source)
+        return replace(rule, days=default_days)
     return rule
 
 
-def deemed_moment(rule: Rule, available_at: datetime) -> datetime | None:
+def deemed_moment(rule: Rule, available_at: datetime, shifted_days: int = 0) -> datetime | None:
     """When the deemed-delivery scan must look at a document consigned at ``available_at``:
-    only the rules under which not picking it up makes it delivered later have such a moment."""
+    only the rules under which not picking it up makes it delivered later have such a moment;
+    ``shifted_days`` are the days closed days and outages moved the deemed date by
+    (:attr:`LegalDate.shifted_days`)."""
     if rule.kind == PICKUP_OR_N_DAYS:
-        return available_at + timedelta(days=rule.days)
+        return available_at + timedelta(days=rule.days + shifted_days)
     return None
 
 
@@ -156,6 +205,7 @@ class LegalDate:
     basis: str
     sentence: str
     reasoning: dict[str, Any]
+    shifted_days: int = 0  # how far closed days and outages moved the date the rule decided
 
     def evidence(self) -> dict[str, Any]:
         """What goes into the evidence of the delivery: enough to recompute the date."""
@@ -185,11 +235,35 @@ def _zone_name(zone: tzinfo) -> str:
     return getattr(zone, "key", None) or ("UTC" if zone is UTC else str(zone))
 
 
-def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) -> LegalDate:
+def legal_date(
+    events: Events,
+    rule: Rule,
+    *,
+    at: datetime,
+    zone: tzinfo = UTC,
+    calendar: Calendar | None = None,
+    outages: Sequence[OutagePeriod] = (),
+) -> LegalDate:
     """The legal delivery date of a delivery with ``events`` under ``rule``, as known at
-    ``at``, in the office's time zone ``zone`` (a day ends at midnight there): the ONE place
-    that decides it. Every surface shows :attr:`LegalDate.sentence`."""
+    ``at``, in the office's time zone ``zone`` (a day ends at midnight there), with the
+    office's ``calendar`` (closed days; ``None``: none known) and the certified ``outages``
+    of the service: the ONE place that decides it. Every surface shows
+    :attr:`LegalDate.sentence`; the evidence records every input it used."""
     name = _zone_name(zone)
+    moved: Shift | None = None
+
+    def moving(target: date, since: date) -> Shift:
+        nonlocal moved
+        moved = shift(
+            target,
+            since=since,
+            moves=rule.closed_day_moves,
+            outages_extend=rule.outage_extends,
+            calendar=calendar,
+            outages=outages,
+            zone=zone,
+        )
+        return moved
 
     def result(
         delivered: date | None,
@@ -209,6 +283,10 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
             )
             if v is not None
         }
+        if moved is not None:
+            reasoning = {**moved.reasoning, **reasoning}
+        elif calendar is not None:
+            reasoning = {"calendar": calendar.evidence(), **reasoning}
         return LegalDate(
             rule=rule,
             zone=name,
@@ -218,6 +296,7 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
             basis=basis,
             sentence=sentence,
             reasoning={"events": used, **reasoning},
+            shifted_days=(moved.final - moved.original).days if moved is not None else 0,
         )
 
     where = f"({name})"
@@ -228,61 +307,71 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
         if events.paper_posted_at is None:
             return result(None, False, "none", "Not delivered yet: the letter has not been posted.")
         posted = _local(events.paper_posted_at, zone)
-        due = posted + timedelta(days=rule.days)
+        due = moving(posted + timedelta(days=rule.days), posted).final
         verb = "Deemed delivered" if _local(at, zone) >= due else "To be deemed delivered"
         return result(
             due,
             True,
             "posting",
             f"{verb} on {day(due)} {where}: {rule.days} days after the letter was posted on "
-            f"{day(posted)}.",
+            f"{day(posted)}{_clause(moved)}.",
             days=rule.days,
         )
     if available is None:
         return result(None, False, "none", "Not delivered yet: the document is not available.")
     if rule.kind == AVAILABILITY:
+        counts = moving(available, available).final
+        later = "" if counts == available else f"; time limits count from {day(counts)}"
         return result(
             available,
             True,
             "availability",
-            f"Delivered on {day(available)} {where}, the day it was made available.",
+            f"Delivered on {day(available)} {where}, the day it was made available"
+            f"{later}{_clause(moved)}.",
+            counts_from=counts,
         )
     if rule.kind == DOCUMENT_DATE:
         if events.document_date is None:
+            counts = moving(available, available).final
+            later = "" if counts == available else f"; time limits count from {day(counts)}"
             return result(
                 available,
                 True,
                 "availability",
                 f"Delivered on {day(available)} {where}, the day it was made available; the "
-                "document bears no date.",
+                f"document bears no date{later}{_clause(moved)}.",
+                counts_from=counts,
             )
         dated = events.document_date
         late = (available - dated).days
         excess = max(0, late - rule.days)
+        counts = moving(dated + timedelta(days=excess), dated).final
         if excess == 0:
+            later = "" if counts == dated else f"; time limits count from {day(counts)}"
             return result(
                 dated,
                 True,
                 "document-date",
                 f"Deemed delivered on {day(dated)} {where}, the date on the document; it was "
-                f"made available on {day(available)}, within {rule.days} days.",
+                f"made available on {day(available)}, within {rule.days} days"
+                f"{later}{_clause(moved)}.",
+                counts_from=counts,
                 excess_days=0,
             )
-        extended = dated + timedelta(days=excess)
         return result(
             dated,
             True,
             "document-date",
             f"Deemed delivered on {day(dated)} {where}, the date on the document; it was made "
             f"available on {day(available)}, {late} days later, so time limits are extended by "
-            f"{excess} days and count from {day(extended)}.",
-            counts_from=extended,
+            f"{excess} days and count from {day(counts)}{_clause(moved)}.",
+            counts_from=counts,
             excess_days=excess,
         )
     if rule.kind != PICKUP_OR_N_DAYS:
         raise ValueError(f"unknown kind of legal-clock rule: {rule.kind}")
-    due = available + timedelta(days=rule.days)
-    since = f"{rule.days} days after it was made available on {day(available)}"
+    due = moving(available + timedelta(days=rule.days), available).final
+    since = f"{rule.days} days after it was made available on {day(available)}{_clause(moved)}"
     if picked is not None and picked <= due:
         return result(
             picked, True, "pickup", f"Delivered on {day(picked)} {where}, when it was opened."
@@ -304,6 +393,11 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
     )
 
 
+def _clause(moved: Shift | None) -> str:
+    """What outages and closed days did to the date, as the end of the sentence."""
+    return "" if moved is None else moved.clause
+
+
 def events_of(delivery: Delivery) -> Events:
     return Events(
         available_at=delivery.available_at,
@@ -319,7 +413,7 @@ def rule_of_delivery(delivery: Delivery) -> Rule:
     if delivery.clock_rule is not None and delivery.clock_rule in RULES:
         rule = RULES[delivery.clock_rule]
         days = rule.days if delivery.clock_days is None else delivery.clock_days
-        return Rule(rule.id, rule.version, rule.kind, days, rule.source)
+        return replace(rule, days=days)
     if delivery.available_at is None:  # never made available: served on paper
         return RULES[PAPER_RULE_ID]
     days = 0
@@ -329,10 +423,70 @@ def rule_of_delivery(delivery: Delivery) -> Rule:
 
 
 def explain(delivery: Delivery, *, at: datetime) -> LegalDate:
-    """:func:`legal_date` of a stored delivery, under the rule and in the office time zone it
-    was consigned under (UTC for deliveries consigned before zones were recorded)."""
+    """:func:`legal_date` of a stored delivery, under the rule, in the office time zone and
+    with the office calendar it was consigned under (UTC and no calendar for deliveries
+    consigned before those were recorded), and the certified outages recorded on it."""
     zone = ZoneInfo(delivery.clock_zone) if delivery.clock_zone else UTC
-    return legal_date(events_of(delivery), rule_of_delivery(delivery), at=at, zone=zone)
+    calendar = Calendar.from_json(delivery.clock_calendar) if delivery.clock_calendar else None
+    outages = [OutagePeriod.from_json(o) for o in delivery.clock_outages or ()]
+    return legal_date(
+        events_of(delivery),
+        rule_of_delivery(delivery),
+        at=at,
+        zone=zone,
+        calendar=calendar,
+        outages=outages,
+    )
+
+
+@dataclass(frozen=True)
+class RecordedInputs:
+    """What :func:`legal_date` was given, as read back from its evidence
+    (:func:`recorded_inputs`): call ``legal_date(inputs.events, inputs.rule, at=...,
+    zone=inputs.zone, calendar=inputs.calendar, outages=inputs.outages)``."""
+
+    rule: Rule
+    events: Events
+    zone: tzinfo
+    calendar: Calendar | None
+    outages: tuple[OutagePeriod, ...]
+
+
+def recorded_inputs(recorded: Mapping[str, Any]) -> RecordedInputs:
+    """The inputs of the legal date recorded as ``recorded`` (an evidence record's
+    ``details.legal_date``, i.e. :meth:`LegalDate.evidence`), without the database: the rule
+    with its recorded parameters, the events, the zone, the calendar rebuilt from the closed
+    days it consulted, and the outages applied. ``KeyError``/``ValueError`` if it is not one."""
+    r = recorded["rule"]
+    rule = Rule(
+        id=str(r["id"]),
+        version=int(r["version"]),
+        kind=str(r["kind"]),
+        days=int(r["days"]),
+        closed_day_moves=bool(r.get("closed_day_moves", False)),
+        outage_extends=bool(r.get("outage_extends", False)),
+    )
+    used = recorded.get("events", {})
+
+    def moment(name: str) -> datetime | None:
+        return datetime.fromisoformat(used[name]) if name in used else None
+
+    events = Events(
+        available_at=moment("available_at"),
+        picked_up_at=moment("picked_up_at"),
+        paper_posted_at=moment("paper_posted_at"),
+        document_date=date.fromisoformat(used["document_date"])
+        if "document_date" in used
+        else None,
+    )
+    zone_name = str(recorded["zone"])
+    return RecordedInputs(
+        rule=rule,
+        events=events,
+        zone=UTC if zone_name == "UTC" else ZoneInfo(zone_name),
+        calendar=Calendar.from_json(recorded["calendar"]) if recorded.get("calendar") else None,
+        outages=tuple(OutagePeriod.from_json(o) for o in recorded.get("outages", ())),
+    )
 
 
 def check_zone(name: str) -> str:

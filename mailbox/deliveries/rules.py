@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from mailbox.deliveries.calendars import Calendar
 from mailbox.deliveries.legal_clock import (
     DEFAULT_RULE_ID,
     Rule,
@@ -82,17 +83,20 @@ def consign(
     deemed_days: int = 10,
     rule: Rule | None = None,
     zone: str = "UTC",
+    calendar: Calendar | None = None,
 ) -> EvidenceDraft:
     """Make the document available in the mailbox: legal delivery into the mailbox, under
     ``rule`` of the legal clock (by default the default rule with ``deemed_days``), its legal
-    dates being days in the office's time zone ``zone``. The rule
-    and the legal date as known now go into the evidence."""
+    dates being days in the office's time zone ``zone`` and its ``calendar`` of closed days
+    (kept on the delivery). The rule and the legal date as known now go into the evidence."""
     rule = rule or rule_with_days(DEFAULT_RULE_ID, deemed_days)
     _move(delivery, S.AVAILABLE)
     delivery.available_at = at
     delivery.clock_rule, delivery.clock_days, delivery.clock_zone = rule.id, rule.days, zone
-    delivery.deemed_due_at = deemed_moment(rule, at)
-    details: dict[str, Any] = {"legal_date": explain(delivery, at=at).evidence()}
+    delivery.clock_calendar = calendar.as_json() if calendar is not None else None
+    legal = explain(delivery, at=at)
+    delivery.deemed_due_at = deemed_moment(rule, at, legal.shifted_days)
+    details: dict[str, Any] = {"legal_date": legal.evidence()}
     if delivery.deemed_due_at is not None:
         details["deemed_due_at"] = rfc3339(delivery.deemed_due_at)
     return EvidenceDraft(EvidenceType.CONTENT_CONSIGNMENT, "service", details=details)

@@ -80,6 +80,10 @@ class EvidenceType(StrEnum):
     CLIENT_KEY_ADDED = "ClientKeyAdded"
     CLIENT_KEY_REMOVED = "ClientKeyRemoved"
     CLIENT_REVOKED = "ClientRevoked"
+    # Outages: the service certified an outage (no delivery), and a delivery's legal date was
+    # extended by one (its rule's extension, citing the outage's certificate).
+    OUTAGE_CERTIFIED = "OutageCertified"
+    OUTAGE_EXTENSION = "OutageExtension"
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,11 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         f"DELETE {_WEBHOOK}": _MANAGE_WEBHOOK,
         f"POST {_WEBHOOK}/rotate-secret": _MANAGE_WEBHOOK,
         f"GET {_WEBHOOK}/attempts": _MANAGE_WEBHOOK,
+        # Certified outages: an office's dispatchers record its own; the list is published.
+        "POST /api/v1/outages": Route((Action.MANAGE_OFFICE,)),
+        "GET /api/v1/outages": _ANYONE,
+        "GET /api/v1/outages/{outage_id}/certificate": _ANYONE,
+        "GET /outages": _ANYONE,
         # Pages (a web session; machine clients have none).
         "GET /": _ANYONE,
         "GET /login": _ANYONE,

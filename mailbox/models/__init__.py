@@ -2,7 +2,7 @@
 ``mailbox.api.schemas``."""
 
 from mailbox.models.clients import ApiClient, ApiClientKey
-from mailbox.models.clock import ClockRuleChoice
+from mailbox.models.clock import ClockRuleChoice, Outage
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
 from mailbox.models.evidence import EvidenceCheckpoint, EvidenceHead, EvidenceRecord
 from mailbox.models.outbox import (
@@ -50,6 +50,7 @@ __all__ = [
     "LoginFailure",
     "NotificationAddress",
     "Office",
+    "Outage",
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",

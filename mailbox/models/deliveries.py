@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import partial
 
-from sqlalchemy import Index, text
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from mailbox.clock import now
@@ -112,6 +112,10 @@ class Delivery(SQLModel, table=True):
     clock_rule: str | None = Field(default=None, max_length=64)
     clock_days: int | None = Field(default=None)
     clock_zone: str | None = Field(default=None, max_length=64)  # the office's, at consignment
+    # The office's calendar at consignment (mailbox.deliveries.calendars.Calendar.as_json: a
+    # year of closed days) and the certified outages that touched the delivery's period.
+    clock_calendar: dict | None = Field(default=None, sa_column=Column(JSON))
+    clock_outages: list[dict] | None = Field(default=None, sa_column=Column(JSON))
     # Retention: the content was removed (ContentPurged evidence); the evidence and the
     # document's hashes stay.
     content_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -42,6 +42,12 @@ class Office(SQLModel, table=True):
     )
     # The office's time zone (IANA name): a legal date is a day there, ending at midnight there.
     time_zone: str = Field(default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"})
+    # The office's calendar of closed days: public holidays of a country (ISO 3166-1 alpha-2)
+    # and subdivision (as the holidays library names them), and its own extra closed days
+    # (ISO dates). No country: no calendar, nothing moves off closed days.
+    calendar_country: str | None = Field(default=None, max_length=2)
+    calendar_subdivision: str | None = Field(default=None, max_length=16)
+    closed_days: list[str] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 

@@ -26,6 +26,7 @@ from litestar.routes import HTTPRoute
 from mailbox.api.app import create_app
 from mailbox.api.security import FORM_TOKEN_FIELD, SESSION_COOKIE
 from mailbox.clock import now
+from mailbox.deliveries.outages import record_outage
 from mailbox.identity.admin import create_user
 from mailbox.identity.clients import ASSERTION_TYPE, register_client
 from mailbox.identity.policy import POLICY, ROUTES, Access, Route, Scope, scopes_allowed
@@ -127,6 +128,7 @@ class Targets:
     subscription_id: str = ""
     client_id: str = ""
     kid: str = ""
+    outage_id: str = ""
     used: set[str] = field(default_factory=set)
 
     async def fresh(self) -> None:
@@ -161,6 +163,7 @@ class Targets:
             .replace("{kind_code}", "R99")
             .replace("{client_id}", self.client_id)
             .replace("{kid}", self.kid)
+            .replace("{outage_id}", self.outage_id)
             .replace("{path}", "nothing-here")
         )
 
@@ -184,7 +187,7 @@ def client_body(account_id: str) -> dict[str, Any]:
 
 
 def target_of(key: str) -> str:
-    if "/dispatches" in key and "{" not in key:
+    if ("/dispatches" in key and "{" not in key) or key == "POST /api/v1/outages":
         return "office"
     if "{office_code}" in key:
         return "office"
@@ -223,6 +226,14 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
                 "dossier_number": "EP1",
                 "title": "Notice",
             },
+        },
+        "POST /api/v1/outages": {
+            "json": {
+                "office_id": targets.world.office.id,
+                "from": (now() - timedelta(hours=3)).isoformat(),
+                "to": (now() - timedelta(hours=2)).isoformat(),
+                "affected": "Pickup",
+            }
         },
         "PATCH /api/v1/accounts/{account_id}/notification-settings": {"json": {"mode": "digest"}},
         "POST /api/v1/accounts/{account_id}/notification-addresses": {
@@ -423,6 +434,16 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
     delivery = await deliver(services, world)
     owner = {"Authorization": f"Bearer {kinds[1].token}"}
     targets = Targets(client, services, world, owner, delivery.id)
+    targets.outage_id = (
+        await record_outage(
+            services,
+            starts_at=now() - timedelta(hours=5),
+            ends_at=now() - timedelta(hours=4),
+            affected="The whole service",
+            office=None,
+            actor="operator",
+        )
+    ).id
     mismatches: list[str] = []
     checked = 0
     # Log-out last: it revokes the session it is called with, which every later page needs.

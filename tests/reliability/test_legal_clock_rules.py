@@ -77,6 +77,8 @@ async def test_kind_rule_beats_office_rule_beats_default(
         "version": 1,
         "kind": "pickup-or-n-days",
         "days": 3,
+        "closed_day_moves": True,
+        "outage_extends": True,
     }
     assert consigned["deemed_due_at"].startswith(
         (by_kind.available_at + timedelta(days=3)).date().isoformat()

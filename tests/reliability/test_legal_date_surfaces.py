@@ -1,6 +1,7 @@
 """One legal fact, one sentence: the legal clock decides a delivery's legal date once, and the
 new-delivery email, the digest, the delivery page, the API, the proof bundle's summary and its
-sealed receipt all show that sentence, before and after deemed delivery."""
+sealed receipt all show that sentence, before and after deemed delivery, and after closed days
+and an outage moved it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ import io
 import json
 import re
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from httpx import AsyncClient
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from mailbox import clock
+from mailbox.deliveries.clock_rules import (
+    choose_clock_rule,
+    set_office_calendar,
+    set_office_time_zone,
+)
+from mailbox.deliveries.outages import record_outage
 from mailbox.deliveries.scans import run_legal_scans
 from mailbox.models import Delivery, OutboxKind, OutboxMessage
 from mailbox.notifications.outbox import drain_until_idle
@@ -125,3 +132,45 @@ async def test_every_surface_shows_the_one_sentence_of_the_legal_clock(
     assert settled in shown["receipt"]
     async with services.db.session() as session:
         assert (await session.get(Delivery, delivery.id)).status == "deemed_delivered"
+
+
+async def test_every_surface_says_how_closed_days_and_an_outage_moved_the_date(
+    client: AsyncClient, services: Services, smtp_server: SmtpServer
+) -> None:
+    world = await make_world(services)
+    async with services.db.write() as session:
+        await set_office_time_zone(session=session, office=world.office.code, zone="Europe/Berlin")
+        await set_office_calendar(
+            session=session, office=world.office.code, country="DE", subdivision="BY"
+        )
+        await choose_clock_rule(session=session, office=world.office.code, rule_id="de-mail-v1")
+    clock.freeze(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    delivery = await deliver(services, world, dossier_number="EP24000002.2")
+    moved = (
+        "3 days after it was made available on 2 Dec 2026, moved from Sat 5 Dec 2026 to "
+        "Mon 7 Dec 2026 because the office was closed"
+    )
+    await drain_until_idle(services, worker_id="w")
+    alert = await _mail_bodies(smtp_server, 1)
+    clock.freeze(datetime(2026, 12, 7, 21, 0, tzinfo=UTC))
+    outage = await record_outage(
+        services,
+        starts_at=datetime(2026, 12, 7, 7, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 7, 19, 0, tzinfo=UTC),
+        affected="Pickup",
+        office=None,
+        actor="operator",
+    )
+
+    shown = await _surfaces(client, world, delivery.id)
+
+    pending = f"Deemed delivered on 7 Dec 2026 (Europe/Berlin) unless it is opened before: {moved}."
+    for body in alert:
+        assert pending in body
+    extended = (
+        f"Deemed delivered on 8 Dec 2026 (Europe/Berlin) unless it is opened before: {moved}, "
+        "extended to Tue 8 Dec 2026 because the service was out of order on 7 Dec 2026 "
+        f"(outage {outage.id})."
+    )
+    assert shown["api"] == shown["page"] == shown["bundle"] == extended
+    assert extended in shown["receipt"]

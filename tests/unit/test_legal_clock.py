@@ -196,6 +196,8 @@ def test_legal_date_under_each_rule(
         "version": rule.version,
         "kind": rule.kind,
         "days": rule.days,
+        "closed_day_moves": rule.closed_day_moves,
+        "outage_extends": rule.outage_extends,
     }
     assert recorded["sentence"] == sentence
     assert recorded["delivered_on"] == (delivered_on.isoformat() if delivered_on else None)
