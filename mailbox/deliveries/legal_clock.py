@@ -5,7 +5,7 @@ service default). Pure functions of times, rules and settings."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -17,6 +17,7 @@ from mailbox.timefmt import rfc3339
 __all__ = [
     "DEFAULT_RULE_ID",
     "RULES",
+    "ClockInputs",
     "Events",
     "LegalDate",
     "Rule",
@@ -24,6 +25,7 @@ __all__ = [
     "deemed_moment",
     "events_of",
     "explain",
+    "inputs_from_evidence",
     "legal_date",
     "reminder_days_for",
     "reminders_due",
@@ -217,7 +219,7 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
             settled=settled,
             basis=basis,
             sentence=sentence,
-            reasoning={"events": used, **reasoning},
+            reasoning={"events": used, "as_of": rfc3339(at), **reasoning},
         )
 
     where = f"({name})"
@@ -309,6 +311,7 @@ def events_of(delivery: Delivery) -> Events:
         available_at=delivery.available_at,
         picked_up_at=delivery.picked_up_at,
         paper_posted_at=delivery.paper_posted_at,
+        document_date=delivery.document_date,
     )
 
 
@@ -333,6 +336,73 @@ def explain(delivery: Delivery, *, at: datetime) -> LegalDate:
     was consigned under (UTC for deliveries consigned before zones were recorded)."""
     zone = ZoneInfo(delivery.clock_zone) if delivery.clock_zone else UTC
     return legal_date(events_of(delivery), rule_of_delivery(delivery), at=at, zone=zone)
+
+
+@dataclass(frozen=True)
+class ClockInputs:
+    """Everything :func:`legal_date` read for one recorded answer, rebuilt from its evidence
+    (:func:`inputs_from_evidence`): enough to compute it again without the database."""
+
+    events: Events
+    rule: Rule
+    zone: tzinfo
+    at: datetime
+
+    def compute(self) -> LegalDate:
+        """The legal clock's answer for these inputs, computed now, again."""
+        return legal_date(self.events, self.rule, at=self.at, zone=self.zone)
+
+
+def inputs_from_evidence(recorded: Mapping[str, Any], *, at: datetime | None = None) -> ClockInputs:
+    """The inputs of a legal date recorded as :meth:`LegalDate.evidence` (the ``legal_date`` of
+    an evidence record's details, or of a proof bundle): the ONE place that reads them back, so
+    that whatever the clock records it also reads here. ``at`` stands in for the moment of the
+    computation when the record predates ``as_of`` (its record's time). The rule is rebuilt
+    from its recorded kind and days (a rule this version does not ship is still recomputed);
+    ``ValueError`` names what is missing or malformed."""
+    try:
+        rule_data = recorded["rule"]
+        kind = rule_data["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of rule {kind!r}")
+        days, version = rule_data["days"], rule_data["version"]
+        if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650:
+            raise ValueError(f"the rule's days are not a number of days: {days!r}")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(f"the rule's version is not a number: {version!r}")
+        rule_id = str(rule_data["id"])
+        shipped = RULES.get(rule_id)
+        rule = Rule(rule_id, version, kind, days, shipped.source if shipped else "")
+        zone = ZoneInfo(check_zone(str(recorded["zone"])))
+        used = recorded.get("events") or {}
+        if not isinstance(used, Mapping):
+            raise ValueError("the events are not a mapping")
+
+        def moment(name: str) -> datetime | None:
+            value = used.get(name)
+            if value is None:
+                return None
+            parsed = datetime.fromisoformat(str(value))
+            if parsed.tzinfo is None:
+                raise ValueError(f"{name} has no time zone: {value!r}")
+            return parsed
+
+        document_date = used.get("document_date")
+        events = Events(
+            available_at=moment("available_at"),
+            picked_up_at=moment("picked_up_at"),
+            paper_posted_at=moment("paper_posted_at"),
+            document_date=date.fromisoformat(str(document_date)) if document_date else None,
+        )
+        as_of = recorded.get("as_of")
+        when = datetime.fromisoformat(str(as_of)) if as_of else at
+        if when is None or when.tzinfo is None:
+            raise ValueError("the moment it was computed is not recorded (as_of)")
+    except KeyError as exc:
+        raise ValueError(f"{exc.args[0]} is missing") from None
+    except TypeError as exc:
+        raise ValueError(f"malformed: {exc}") from None
+    return ClockInputs(events, rule, zone, when)
 
 
 def check_zone(name: str) -> str:

@@ -3,7 +3,7 @@ owner of the legal timeline)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from functools import partial
 
@@ -87,6 +87,9 @@ class Delivery(SQLModel, table=True):
     clock_rule: str | None = Field(default=None, max_length=64)
     clock_days: int | None = Field(default=None)
     clock_zone: str | None = Field(default=None, max_length=64)  # the office's, at consignment
+    # The date the document bears, as its office stated it at dispatch (None: not stated); the
+    # legal clock reads it under rules that count from it (``epo-2023-v1``).
+    document_date: date | None = Field(default=None)
     # Retention: the content was removed (ContentPurged evidence); the evidence and the
     # document's hashes stay.
     content_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

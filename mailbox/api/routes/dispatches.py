@@ -60,7 +60,8 @@ IdempotencyKey = Annotated[
             413: "The PDF exceeds the upload limit (MAILBOX_UPLOAD_LIMIT_BYTES), or a metadata "
             f"field exceeds {FORM_FIELD_LIMIT} bytes.",
             415: "The body is not multipart/form-data.",
-            422: "Invalid metadata, unknown recipient, or not an acceptable PDF (not a PDF, "
+            422: "Invalid metadata (a `document_date` that is not a date, or more than a day "
+            "ahead), unknown recipient, or not an acceptable PDF (not a PDF, "
             "encrypted, malformed, an existing signature that cannot be read, or active "
             "content such as JavaScript or embedded files that the office does not accept: "
             "`detail` names what was found). `evidence_id` names the SubmissionRejection "
@@ -96,6 +97,7 @@ async def create_dispatch(
             title=data.title,
             filename=(data.file.filename if data.file else None) or "document.pdf",
             pdf=pdf,
+            document_date=(data.document_date or "").strip() or None,
         ),
         actor=principal.actor,
         actor_ip=client_address(request),
