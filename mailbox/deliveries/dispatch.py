@@ -123,8 +123,9 @@ class DispatchRequest:
 
 def document_date_error(value: str | None, *, at: datetime) -> str | None:
     """Why ``value`` is no acceptable document date at ``at`` (``None`` if it is, or is not
-    stated): an ISO date (``YYYY-MM-DD``), not later than the day after ``at`` (UTC)."""
-    if not value:
+    stated): an ISO date (``YYYY-MM-DD``), not later than the day after ``at`` (UTC). An empty
+    value is no date: a field sent empty is refused, not taken for one left out."""
+    if value is None:
         return None
     try:
         if not DOCUMENT_DATE.match(value):

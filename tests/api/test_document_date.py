@@ -94,6 +94,8 @@ async def test_a_document_dated_tomorrow_is_accepted(
         ("20261126", "an ISO 8601 date, YYYY-MM-DD"),
         ("tomorrow", "an ISO 8601 date, YYYY-MM-DD"),
         ("in two days", "an ISO 8601 date, YYYY-MM-DD"),
+        ("", "an ISO 8601 date, YYYY-MM-DD"),
+        (" 2026-11-26", "an ISO 8601 date, YYYY-MM-DD"),
         ("+2", "may not be later than"),
     ],
 )

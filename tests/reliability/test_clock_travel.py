@@ -15,6 +15,7 @@ from mailbox import clock
 from mailbox.config import Settings
 from mailbox.models import Delivery, EvidenceRecord
 from mailbox.notifications.outbox import drain_until_idle
+from mailbox.operations.demo import seed_demo
 from mailbox.services import Services
 from tests.factories import deliver, make_world
 from tests.fixtures.cli import run_cli
@@ -108,6 +109,25 @@ async def test_a_real_install_refuses_to_travel_and_nothing_moves(
     assert "MAILBOX_CLOCK_TRAVEL=true" in err
     assert not settings.clock_travel_file.exists()
     assert clock.now() - before < timedelta(minutes=1)
+
+
+async def test_the_demo_install_may_travel_without_the_setting(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAILBOX_CLOCK_TRAVEL", raising=False)
+    monkeypatch.setenv("MAILBOX_EMAIL_PICKUP_DIR", str(settings.data_dir / "outgoing-mail"))
+    plain = settings.model_copy(update={"clock_travel": False})
+    assert not plain.clock_travel_allowed
+
+    await seed_demo(plain)  # as `python -m mailbox demo` does: it marks its install
+
+    assert plain.clock_travel_allowed
+    code, out, err = await run_cli(plain, "clock", "advance", "30m")
+    assert code == 0, out + err
+    assert "Clock advanced by 30m" in out and "0d 0h 30m ahead of real time" in out
+    code, out, err = await run_cli(plain, "clock", "show")
+    assert code == 0, out + err
+    assert "0d 0h 30m ahead of real time; time travel allowed here" in out
 
 
 @pytest.mark.parametrize("duration", ["7", "7w", "-3d", "0d", "1.5d", "99999999d", ""])

@@ -97,7 +97,7 @@ async def create_dispatch(
             title=data.title,
             filename=(data.file.filename if data.file else None) or "document.pdf",
             pdf=pdf,
-            document_date=(data.document_date or "").strip() or None,
+            document_date=data.document_date,
         ),
         actor=principal.actor,
         actor_ip=client_address(request),
