@@ -19,6 +19,7 @@ from httpx import AsyncClient
 from mailbox import clock
 from mailbox.deliveries.clock_rules import choose_clock_rule, set_office_time_zone
 from mailbox.deliveries.scans import run_legal_scans
+from mailbox.proof.recompute import recompute_bundle
 from mailbox.services import Services
 from mailbox.signing.records import cert_pem
 from tests.factories import World, make_world, post_dispatch, token_for
@@ -236,3 +237,27 @@ def _zip_without_evidence() -> bytes:
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("README.txt", "hello")
     return out.getvalue()
+
+
+async def test_a_paper_deliverys_bundle_recomputes_its_summary(
+    client: AsyncClient, services: Services
+) -> None:
+    """Served on paper: no signed record carries a legal date; the summary's, under the
+    paper-posting rule, is recomputed alone; the bundle's README says how."""
+    world = await make_world(services, edelivery=False)
+    created = await post_dispatch(
+        client, await token_for(client, world.dispatcher), world.account.id
+    )
+    assert created.json()["status"] == "paper_queued"
+    bundle = await _bundle(client, world, created.json()["id"])
+
+    report = await asyncio.to_thread(recompute_bundle, bundle, trust_root=services.keys.root_cert)
+
+    assert report.agrees, report.as_dict()
+    [summary] = report.results
+    assert summary.where == "the bundle's summary"
+    assert summary.recorded["rule"]["id"] == "paper-posting-v1"
+    assert summary.computed["sentence"] == "Not delivered yet: the letter has not been posted."
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        readme = archive.read("README.txt").decode()
+    assert f"audit recompute proof-{created.json()['id']}.zip --root root.pem" in readme
