@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 
@@ -44,8 +45,17 @@ def clock_advance(ctx: click.Context, duration: str) -> None:
             pass
         return await advance(settings, by)
 
+    from rich.console import Console
+
+    console = Console(stderr=True)
     try:
-        report = run_domain(run())
+        # A spinner on a terminal only (never in --json output or logs): the scans and the
+        # drain take as long as there are deliveries due.
+        if sys.stderr.isatty():
+            with console.status("Moving the clock and running the jobs that fell due..."):
+                report = run_domain(run())
+        else:
+            report = run_domain(run())
     except ValueError as exc:  # the travel file is not ours to read
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
@@ -101,7 +111,7 @@ def clock_show(ctx: click.Context) -> None:
     )
 
 
-def _span(delta) -> str:
+def _span(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
