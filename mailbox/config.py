@@ -23,12 +23,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["TEMPLATES_DIR", "Settings", "masked_url"]
+__all__ = ["CLOCK_TRAVEL_FILE", "DEMO_MARKER", "TEMPLATES_DIR", "Settings", "masked_url"]
 
 # The Jinja2 templates of every surface: email/, web/, receipt/ (and letters/ later).
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 MiB = 1024 * 1024
+# In the data directory: the mark `python -m mailbox demo` leaves on the install it made, and
+# the offset a demo or test install travelled in time (`python -m mailbox clock advance`).
+DEMO_MARKER = "demo-install"
+CLOCK_TRAVEL_FILE = "clock-offset.json"
 
 # scheme://user:password@ - the password runs to the first "@", as SQLAlchemy reads it.
 _URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@]*):[^@]*@")
@@ -144,6 +148,12 @@ class Settings(BaseSettings):
         None,
         description="Development and demos: write alerts as .eml files into this directory "
         "instead of sending them over SMTP. Unset: SMTP.",
+    )
+    clock_travel: bool = Field(
+        False,
+        description="Demo and test installs only: allow `clock advance`, which moves the "
+        "service's clock forward (documents get deemed delivered early). A demo install "
+        "(`demo`) allows it without this setting.",
     )
     # Outbox and scheduler
     scheduler_enabled: bool = Field(
@@ -316,6 +326,17 @@ class Settings(BaseSettings):
         if self.sealing_workers == -1:
             return os.cpu_count() or 1
         return self.sealing_workers
+
+    @property
+    def clock_travel_file(self) -> Path:
+        """Where the offset travelled by ``clock advance`` is kept (every process follows it)."""
+        return self.data_dir / CLOCK_TRAVEL_FILE
+
+    @property
+    def clock_travel_allowed(self) -> bool:
+        """Whether this install may travel in time: a test install (``clock_travel``) or the
+        demo install (marked by ``demo``)."""
+        return self.clock_travel or (self.data_dir / DEMO_MARKER).is_file()
 
     def deemed_days_for(self, office_code: str) -> int:
         """Days after consignment before deemed delivery, for the office with ``office_code``."""

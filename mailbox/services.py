@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailbox import clock
 from mailbox.circuits import Circuits
 from mailbox.config import Settings
 from mailbox.db import Database
@@ -48,7 +49,10 @@ class Services:
 
     @classmethod
     def start(cls, settings: Settings, *, sealing_workers: int | None = None) -> Services:
-        """Load keys and open the database, blob store and sealing pool."""
+        """Load keys and open the database, blob store and sealing pool; on an install that may
+        travel in time, follow its travelled clock (:func:`mailbox.clock.follow`)."""
+        if settings.clock_travel_allowed:
+            clock.follow(settings.clock_travel_file)
         key_dir = settings.effective_key_dir
         keys = load_key_material(key_dir)
         timestamper: Any = (

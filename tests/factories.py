@@ -186,6 +186,7 @@ async def post_dispatch(
     dossier_number: str = "EP23123456.7",
     title: str = "Communication under Rule 71(3) EPC",
     extra_headers: dict[str, str] | None = None,
+    document_date: str | None = None,
 ):
     return await client.post(
         "/api/v1/dispatches",
@@ -198,6 +199,7 @@ async def post_dispatch(
             "kind_code": kind_code,
             "dossier_number": dossier_number,
             "title": title,
+            **({"document_date": document_date} if document_date is not None else {}),
         },
     )
 
@@ -233,6 +235,7 @@ async def deliver(
     dossier_number: str = "EP23123456.7",
     title: str = "Communication under Rule 71(3) EPC",
     kind_code: str = "R71",
+    document_date: str | None = None,
 ) -> Delivery:
     """Dispatch a demo PDF from the world's office to its account, through the domain (no
     HTTP): the delivery, its evidence and its outbox rows, committed."""
@@ -246,6 +249,7 @@ async def deliver(
             title=title,
             filename="notice.pdf",
             pdf=demo_pdf(title),
+            document_date=document_date,
         ),
         actor=f"user:{world.dispatcher.id}",
     )

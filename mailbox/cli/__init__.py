@@ -1,5 +1,6 @@
 """The command line: set up an install, migrate, administer, audit, run and operate the
-service: outbox, backups, retention (``python -m mailbox --help``).
+service: outbox, backups, retention, the clock of demo and test installs
+(``python -m mailbox --help``).
 
 Every command that reports something prints JSON with ``--json`` so that scripts and tests can
 drive it; errors print one clear line to stderr and exit non-zero (2 for bad input).
@@ -10,6 +11,7 @@ from mailbox.cli import (  # noqa: F401  (registers the commands)
     audit,
     backups,
     blobs,
+    clock,
     outages,
     outbox,
     retention,

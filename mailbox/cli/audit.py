@@ -1,6 +1,6 @@
 """Auditing from the command line: the whole evidence log and its checkpoints on the service
 (``audit verify``), signing a checkpoint now (``audit checkpoint``), and a proof-of-delivery
-bundle offline (``audit verify-bundle``)."""
+bundle offline (``audit verify-bundle``, and its legal dates recomputed: ``audit recompute``)."""
 
 from __future__ import annotations
 
@@ -170,6 +170,77 @@ def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
     emit(ctx, report.as_dict(), "\n".join(lines))
     if not report.ok:
         sys.exit(1)
+
+
+# Exit codes of `audit recompute`.
+AGREES, DISAGREES, UNREADABLE, NOT_VERIFIED = 0, 1, 2, 3
+
+
+@audit.command("recompute")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--root",
+    "root_pem",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The service's root certificate (PEM), from the service: never the bundle's own copy.",
+)
+@click.pass_context
+def audit_recompute(ctx: click.Context, path: Path, root_pem: Path) -> None:
+    """Recompute the legal delivery date from a proof bundle alone, offline and without the
+    database: verify the bundle as `audit verify-bundle` does, then run the legal clock again
+    on the rule, time zone and events recorded with each legal date in it (the signed records
+    and the bundle's summary, which the sealed receipt states) and say whether the date and
+    the sentence agree. Exits 0 if they all agree, 1 if one does not, 2 if the file is no
+    readable proof bundle, 3 if the bundle fails verification (altered: nothing is
+    recomputed from it)."""
+    from mailbox.proof.check import InputUnreadable, load_trust_root
+    from mailbox.proof.recompute import recompute_bundle
+
+    try:
+        trust_root = load_trust_root(root_pem.read_bytes())
+        report = recompute_bundle(path.read_bytes(), trust_root=trust_root)
+    except OSError as exc:
+        click.echo(f"Error: cannot read {exc.filename}: {exc.strerror}", err=True)
+        sys.exit(UNREADABLE)
+    except InputUnreadable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(UNREADABLE)
+    except Exception as exc:
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        click.echo(f"Error: the bundle could not be recomputed ({detail})", err=True)
+        sys.exit(UNREADABLE)
+    if not report.verified:
+        failed = report.verification.failed()
+        emit(
+            ctx,
+            report.as_dict(),
+            f"NOT VERIFIED: the proof of delivery {report.delivery_id} fails "
+            f"{_count(len(failed), 'check')} ({', '.join(failed)}); nothing was recomputed "
+            "from it. `audit verify-bundle` says more.",
+        )
+        sys.exit(NOT_VERIFIED)
+    lines = ["✓ bundle verified against the given root"]
+    for result in report.results:
+        sentence = result.recorded.get("sentence")
+        lines.append(f"{'✓' if result.agrees else '✗'} {result.where}: {sentence}")
+        lines += [f"    {problem}" for problem in result.problems]
+    lines += [f"  note: {note}" for note in report.notes]
+    if report.agrees:
+        lines.append(
+            f"AGREES: the legal clock gives the same date and sentence again for "
+            f"{_count(len(report.results), 'recorded legal date')} of {report.delivery_id}."
+        )
+    else:
+        wrong = [r.where for r in report.results if not r.agrees]
+        lines.append(
+            "DISAGREES: "
+            + (f"{', '.join(wrong)} differ(s) from the legal clock's answer." if wrong else "")
+            + ("" if report.results else "the bundle records no legal date to recompute.")
+        )
+    emit(ctx, report.as_dict(), "\n".join(lines))
+    if not report.agrees:
+        sys.exit(DISAGREES)
 
 
 def _count(n: int, noun: str) -> str:

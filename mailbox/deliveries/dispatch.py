@@ -30,6 +30,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
@@ -61,13 +62,24 @@ from mailbox.services import Services
 from mailbox.signing.active_content import ActiveContentReport
 from mailbox.signing.seal import PdfRejected
 
-__all__ = ["DispatchRequest", "Dispatched", "dispatch", "record_rejection", "validate"]
+__all__ = [
+    "DispatchRequest",
+    "Dispatched",
+    "dispatch",
+    "document_date_error",
+    "record_rejection",
+    "validate",
+]
 
 log = logging.getLogger("mailbox.deliveries.dispatch")
 # Longest refusal reason repeated in a log line.
 LOG_DETAIL_MAX = 500
 KIND_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 DOSSIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,63}$")
+DOCUMENT_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# How far ahead of today (UTC) a document may be dated: an office east of UTC dates its
+# documents by its own calendar, which may already show tomorrow.
+DOCUMENT_DATE_AHEAD = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -84,10 +96,18 @@ class DispatchRequest:
     filename: str
     pdf: bytes
     recipient_postal_address: str = ""
+    # The date the document bears (ISO 8601, ``2026-11-26``), as the office states it; read by
+    # legal-clock rules that count from it. Checked by :func:`validate`.
+    document_date: str | None = None
 
     @cached_property
     def pdf_sha256(self) -> str:
         return hashlib.sha256(self.pdf).hexdigest()
+
+    @property
+    def document_day(self) -> date | None:
+        """The stated document date, once :func:`validate` accepted it."""
+        return date.fromisoformat(self.document_date) if self.document_date else None
 
     def fingerprint(self) -> str:
         """Hash of everything that makes two requests the same dispatch."""
@@ -98,14 +118,39 @@ class DispatchRequest:
             self.dossier_number,
             self.title,
             self.pdf_sha256,
-            self.recipient_postal_address,
         ]
+        # Only when stated: the keys of dispatches made before these fields stay the same.
+        if self.recipient_postal_address:
+            parts.append(self.recipient_postal_address)
+        if self.document_date:
+            parts.append(self.document_date)
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def document_date_error(value: str | None, *, at: datetime) -> str | None:
+    """Why ``value`` is no acceptable document date at ``at`` (``None`` if it is, or is not
+    stated): an ISO date (``YYYY-MM-DD``), not later than the day after ``at`` (UTC). An empty
+    value is no date: a field sent empty is refused, not taken for one left out."""
+    if value is None:
+        return None
+    try:
+        if not DOCUMENT_DATE.match(value):
+            raise ValueError
+        stated = date.fromisoformat(value)
+    except ValueError:
+        return "an ISO 8601 date, YYYY-MM-DD (e.g. 2026-11-26)"
+    latest = (at + DOCUMENT_DATE_AHEAD).date()
+    if stated > latest:
+        return f"may not be later than {latest.isoformat()} (a document is not dated ahead)"
+    return None
 
 
 def validate(request: DispatchRequest, *, upload_limit: int) -> None:
     """Raise :class:`InvalidRequest` naming every bad field, or InvalidDocument for the file."""
     errors: list[FieldError] = []
+    dated = document_date_error(request.document_date, at=now())
+    if dated is not None:
+        errors.append(FieldError("document_date", dated))
     if not KIND_CODE.match(request.kind_code):
         errors.append(FieldError("kind_code", "1-32 letters, digits, '.', '_' or '-'"))
     if not DOSSIER.match(request.dossier_number.strip()):
@@ -164,6 +209,7 @@ async def record_rejection(
         "recipient_postal_address_given": bool(request.recipient_postal_address.strip()),
         "kind_code": request.kind_code[:32],
         "dossier_number": request.dossier_number[:64],
+        **({"document_date": request.document_date[:32]} if request.document_date else {}),
         "reason": error.detail,
         "errors": [{"field": e.field, "message": e.message} for e in error.errors],
         "received_bytes": len(request.pdf),
@@ -465,6 +511,7 @@ async def _record(
         office_id=office.id,
         dossier_number=document.dossier_number,
         submitted_at=at,
+        document_date=request.document_day,
     )
     if claim is not None:
         # First, so that a retry racing this one fails here, before the evidence head is locked.
@@ -479,6 +526,8 @@ async def _record(
         "dossier_number": document.dossier_number,
         "title": document.title,
     }
+    if delivery.document_date is not None:
+        accepted["document_date"] = delivery.document_date.isoformat()
     if request.filename and request.filename != document.filename:
         # The name as the sender gave it is evidence; only the cleaned name is ever shown.
         accepted["filename_received"] = request.filename

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_RULE_ID",
     "RULES",
     "Calendar",
+    "ClockInputs",
     "Events",
     "LegalDate",
     "OutagePeriod",
@@ -27,8 +28,8 @@ __all__ = [
     "deemed_moment",
     "events_of",
     "explain",
+    "inputs_from_evidence",
     "legal_date",
-    "recorded_inputs",
     "reminder_days_for",
     "reminders_due",
     "rule_of_delivery",
@@ -295,7 +296,7 @@ def legal_date(
             settled=settled,
             basis=basis,
             sentence=sentence,
-            reasoning={"events": used, **reasoning},
+            reasoning={"events": used, "as_of": rfc3339(at), **reasoning},
             shifted_days=(moved.final - moved.original).days if moved is not None else 0,
         )
 
@@ -403,6 +404,7 @@ def events_of(delivery: Delivery) -> Events:
         available_at=delivery.available_at,
         picked_up_at=delivery.picked_up_at,
         paper_posted_at=delivery.paper_posted_at,
+        document_date=delivery.document_date,
     )
 
 
@@ -440,53 +442,89 @@ def explain(delivery: Delivery, *, at: datetime) -> LegalDate:
 
 
 @dataclass(frozen=True)
-class RecordedInputs:
-    """What :func:`legal_date` was given, as read back from its evidence
-    (:func:`recorded_inputs`): call ``legal_date(inputs.events, inputs.rule, at=...,
-    zone=inputs.zone, calendar=inputs.calendar, outages=inputs.outages)``."""
+class ClockInputs:
+    """Everything :func:`legal_date` read for one recorded answer, rebuilt from its evidence
+    (:func:`inputs_from_evidence`): enough to compute it again without the database."""
 
-    rule: Rule
     events: Events
+    rule: Rule
     zone: tzinfo
-    calendar: Calendar | None
-    outages: tuple[OutagePeriod, ...]
+    at: datetime
+    calendar: Calendar | None = None
+    outages: tuple[OutagePeriod, ...] = ()
+
+    def compute(self) -> LegalDate:
+        """The legal clock's answer for these inputs, computed now, again."""
+        return legal_date(
+            self.events,
+            self.rule,
+            at=self.at,
+            zone=self.zone,
+            calendar=self.calendar,
+            outages=self.outages,
+        )
 
 
-def recorded_inputs(recorded: Mapping[str, Any]) -> RecordedInputs:
-    """The inputs of the legal date recorded as ``recorded`` (an evidence record's
-    ``details.legal_date``, i.e. :meth:`LegalDate.evidence`), without the database: the rule
-    with its recorded parameters, the events, the zone, the calendar rebuilt from the closed
-    days it consulted, and the outages applied. ``KeyError``/``ValueError`` if it is not one."""
-    r = recorded["rule"]
-    rule = Rule(
-        id=str(r["id"]),
-        version=int(r["version"]),
-        kind=str(r["kind"]),
-        days=int(r["days"]),
-        closed_day_moves=bool(r.get("closed_day_moves", False)),
-        outage_extends=bool(r.get("outage_extends", False)),
-    )
-    used = recorded.get("events", {})
+def inputs_from_evidence(recorded: Mapping[str, Any], *, at: datetime | None = None) -> ClockInputs:
+    """The inputs of a legal date recorded as :meth:`LegalDate.evidence` (the ``legal_date`` of
+    an evidence record's details, or of a proof bundle): the ONE place that reads them back, so
+    that whatever the clock records it also reads here. ``at`` stands in for the moment of the
+    computation when the record predates ``as_of`` (its record's time). The rule is rebuilt
+    from its recorded kind and days (a rule this version does not ship is still recomputed);
+    ``ValueError`` names what is missing or malformed."""
+    try:
+        rule_data = recorded["rule"]
+        kind = rule_data["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of rule {kind!r}")
+        days, version = rule_data["days"], rule_data["version"]
+        if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650:
+            raise ValueError(f"the rule's days are not a number of days: {days!r}")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(f"the rule's version is not a number: {version!r}")
+        rule_id = str(rule_data["id"])
+        shipped = RULES.get(rule_id)
+        rule = Rule(
+            rule_id,
+            version,
+            kind,
+            days,
+            shipped.source if shipped else "",
+            closed_day_moves=bool(rule_data.get("closed_day_moves", False)),
+            outage_extends=bool(rule_data.get("outage_extends", False)),
+        )
+        zone = ZoneInfo(check_zone(str(recorded["zone"])))
+        used = recorded.get("events") or {}
+        if not isinstance(used, Mapping):
+            raise ValueError("the events are not a mapping")
 
-    def moment(name: str) -> datetime | None:
-        return datetime.fromisoformat(used[name]) if name in used else None
+        def moment(name: str) -> datetime | None:
+            value = used.get(name)
+            if value is None:
+                return None
+            parsed = datetime.fromisoformat(str(value))
+            if parsed.tzinfo is None:
+                raise ValueError(f"{name} has no time zone: {value!r}")
+            return parsed
 
-    events = Events(
-        available_at=moment("available_at"),
-        picked_up_at=moment("picked_up_at"),
-        paper_posted_at=moment("paper_posted_at"),
-        document_date=date.fromisoformat(used["document_date"])
-        if "document_date" in used
-        else None,
-    )
-    zone_name = str(recorded["zone"])
-    return RecordedInputs(
-        rule=rule,
-        events=events,
-        zone=UTC if zone_name == "UTC" else ZoneInfo(zone_name),
-        calendar=Calendar.from_json(recorded["calendar"]) if recorded.get("calendar") else None,
-        outages=tuple(OutagePeriod.from_json(o) for o in recorded.get("outages", ())),
-    )
+        document_date = used.get("document_date")
+        events = Events(
+            available_at=moment("available_at"),
+            picked_up_at=moment("picked_up_at"),
+            paper_posted_at=moment("paper_posted_at"),
+            document_date=date.fromisoformat(str(document_date)) if document_date else None,
+        )
+        as_of = recorded.get("as_of")
+        when = datetime.fromisoformat(str(as_of)) if as_of else at
+        if when is None or when.tzinfo is None:
+            raise ValueError("the moment it was computed is not recorded (as_of)")
+        calendar = Calendar.from_json(recorded["calendar"]) if recorded.get("calendar") else None
+        outages = tuple(OutagePeriod.from_json(o) for o in recorded.get("outages") or ())
+    except KeyError as exc:
+        raise ValueError(f"{exc.args[0]} is missing") from None
+    except (TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed: {exc}") from None
+    return ClockInputs(events, rule, zone, when, calendar, outages)
 
 
 def check_zone(name: str) -> str:

@@ -3,7 +3,7 @@ owner of the legal timeline)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from functools import partial
 
@@ -116,6 +116,9 @@ class Delivery(SQLModel, table=True):
     # year of closed days) and the certified outages that touched the delivery's period.
     clock_calendar: dict | None = Field(default=None, sa_column=Column(JSON))
     clock_outages: list[dict] | None = Field(default=None, sa_column=Column(JSON))
+    # The date the document bears, as its office stated it at dispatch (None: not stated); the
+    # legal clock reads it under rules that count from it (``epo-2023-v1``).
+    document_date: date | None = Field(default=None)
     # Retention: the content was removed (ContentPurged evidence); the evidence and the
     # document's hashes stay.
     content_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

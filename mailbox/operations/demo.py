@@ -7,7 +7,7 @@ import io
 
 from sqlmodel import select
 
-from mailbox.config import Settings
+from mailbox.config import DEMO_MARKER, Settings
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.identity.admin import (
     add_verified_address,
@@ -62,7 +62,14 @@ def demo_pdf(title: str, body: str = "") -> bytes:
 
 
 async def seed_demo(settings: Settings) -> int:
-    """Create the demo data unless it exists; return how many demo deliveries there are."""
+    """Create the demo data unless it exists; return how many demo deliveries there are. The
+    install is marked a demo (it may travel in time: ``clock advance``)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / DEMO_MARKER).write_text(
+        "This install was made by `python -m mailbox demo`: its clock may be moved forward "
+        "(`python -m mailbox clock advance 7d`). Never put real documents in it.\n",
+        encoding="utf-8",
+    )
     services = Services.start(settings, sealing_workers=0)
     try:
         async with services.db.write() as session:

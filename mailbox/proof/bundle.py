@@ -206,6 +206,7 @@ def _evidence_json(facts: _Facts) -> bytes:
             "original_size": doc.original_size,
             "sealed_sha256": doc.sealed_sha256,
             "sealed_size": doc.sealed_size,
+            "document_date": d.document_date.isoformat() if d.document_date else None,
         },
         "delivery": {
             "status": d.status,
@@ -292,6 +293,7 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ("Document kind", doc.kind_code),
         ("Dossier number", doc.dossier_number),
         ("Title", doc.title),
+        *([("Date on the document", d.document_date.isoformat())] if d.document_date else []),
         ("SHA-256 of the original PDF", doc.original_sha256),
         ("SHA-256 of the sealed PDF", doc.sealed_sha256),
         ("Status", d.status.replace("_", " ")),

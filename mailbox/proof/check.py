@@ -53,6 +53,7 @@ __all__ = [
     "Finding",
     "InputUnreadable",
     "load_trust_root",
+    "read_bundle",
     "verify_bundle",
 ]
 
@@ -179,6 +180,16 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
         tuple(notes),
         content_purged_at=str(purged.fields["occurred_at"]) if purged is not None else None,
     )
+
+
+def read_bundle(
+    zip_bytes: bytes,
+) -> tuple[dict[str, bytes], dict[str, Any], list[BundledRecord]]:
+    """The files of a bundle, its ``evidence.json`` and the records in it, read as
+    :func:`verify_bundle` reads them (``InputUnreadable`` alike); checks nothing."""
+    files = _read_zip(zip_bytes)
+    body, records = _read_evidence(files[EVIDENCE])
+    return files, body, records
 
 
 def _purged_note(record: BundledRecord) -> str:

@@ -1,7 +1,8 @@
 """One legal fact, one sentence: the legal clock decides a delivery's legal date once, and the
 new-delivery email, the digest, the delivery page, the API, the proof bundle's summary and its
 sealed receipt all show that sentence, before and after deemed delivery, and after closed days
-and an outage moved it."""
+and an outage moved it; the newest signed record in the bundle states it too, and recomputing
+it from the bundle alone gives it again."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from mailbox.deliveries.outages import record_outage
 from mailbox.deliveries.scans import run_legal_scans
 from mailbox.models import Delivery, OutboxKind, OutboxMessage
 from mailbox.notifications.outbox import drain_until_idle
+from mailbox.proof.recompute import SUMMARY, recompute_bundle
 from mailbox.services import Services
 from tests.factories import deliver, log_in_page, make_world, token_for
 from tests.fixtures.smtp import SmtpServer
@@ -61,7 +63,9 @@ async def _mail_bodies(smtp_server: SmtpServer, n: int) -> list[str]:
     ]
 
 
-async def _surfaces(client: AsyncClient, world, delivery_id: str) -> dict[str, str]:
+async def _surfaces(
+    client: AsyncClient, services: Services, world, delivery_id: str
+) -> dict[str, str]:
     """The delivery page, the API and the dispatcher's proof bundle (which holds no document, so
     fetching it picks nothing up)."""
     api = await client.get(
@@ -76,9 +80,16 @@ async def _surfaces(client: AsyncClient, world, delivery_id: str) -> dict[str, s
     deadline = re.search(r'<p class="deadline" id="deadline">(.*?)</p>', page.text, re.S)
     assert deadline is not None, page.text
     with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
-        summary = json.loads(archive.read("evidence.json"))["delivery"]["legal_date"]
+        evidence = json.loads(archive.read("evidence.json"))
+        summary = evidence["delivery"]["legal_date"]
         receipt = _pdf_text(archive.read("receipt.pdf"))
+    signed = [r for r in evidence["records"] if "legal_date" in r["details"]][-1]
+    recomputed = recompute_bundle(bundle.content, trust_root=services.keys.root_cert)
+    assert recomputed.agrees, recomputed.as_dict()
+    [again] = [r for r in recomputed.results if r.where == SUMMARY]
     return {
+        "signed record": signed["details"]["legal_date"]["sentence"],
+        "recomputed": again.computed["sentence"],
         "api": api.json()["legal_date"]["sentence"],
         "page": _flat(deadline.group(1)),
         "bundle": summary["sentence"],
@@ -109,12 +120,13 @@ async def test_every_surface_shows_the_one_sentence_of_the_legal_clock(
         )
     await drain_until_idle(services, worker_id="w")
     digest = await _mail_bodies(smtp_server, 2)
-    shown = await _surfaces(client, world, delivery.id)
+    shown = await _surfaces(client, services, world, delivery.id)
 
     for body in alert + digest:
         assert pending in body
         assert "counts for time limits" not in body and "count from" not in body
     assert shown["api"] == shown["page"] == shown["bundle"] == pending
+    assert shown["signed record"] == shown["recomputed"] == pending
     assert pending in shown["receipt"]
 
     clock.set_offset(timedelta(days=11))
@@ -125,10 +137,11 @@ async def test_every_surface_shows_the_one_sentence_of_the_legal_clock(
         f"Deemed delivered on {_day(due)} (UTC): 10 days after it was made available on "
         f"{_day(available)}; it was not opened before."
     )
-    shown = await _surfaces(client, world, delivery.id)
+    shown = await _surfaces(client, services, world, delivery.id)
     for body in deemed_mail:
         assert settled in body
     assert shown["api"] == shown["page"] == shown["bundle"] == settled
+    assert shown["signed record"] == shown["recomputed"] == settled
     assert settled in shown["receipt"]
     async with services.db.session() as session:
         assert (await session.get(Delivery, delivery.id)).status == "deemed_delivered"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mailbox.deliveries.calendars import Calendar, OutagePeriod, office_calendar
-from mailbox.deliveries.legal_clock import RULES, Events, legal_date, recorded_inputs
+from mailbox.deliveries.legal_clock import RULES, Events, inputs_from_evidence, legal_date
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -229,15 +229,8 @@ def test_the_evidence_alone_decides_the_same_again(case: tuple) -> None:
         events, RULES[rule_id], at=LATER, zone=zone, calendar=calendar, outages=outages
     ).evidence()
 
-    inputs = recorded_inputs(json.loads(json.dumps(recorded)))  # as a proof bundle carries it
-    again = legal_date(
-        inputs.events,
-        inputs.rule,
-        at=LATER,
-        zone=inputs.zone,
-        calendar=inputs.calendar,
-        outages=inputs.outages,
-    )
+    # As a proof bundle carries it, read back by the one reader the recompute uses.
+    again = inputs_from_evidence(json.loads(json.dumps(recorded))).compute()
 
     assert again.evidence() == recorded
 

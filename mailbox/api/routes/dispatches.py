@@ -71,7 +71,8 @@ IdempotencyKey = Annotated[
             f"field exceeds {FORM_FIELD_LIMIT} bytes.",
             415: "The body is not multipart/form-data.",
             422: "Invalid metadata (each bad field named, the fields of a postal address as "
-            "`recipient_postal_address.<field>`), not exactly one of recipient_account_id and "
+            "`recipient_postal_address.<field>`, a `document_date` that is not a date or more "
+            "than a day ahead), not exactly one of recipient_account_id and "
             "recipient_postal_address, unknown recipient, or not an acceptable PDF (not a PDF, "
             "encrypted, malformed, an existing signature that cannot be read, or active "
             "content such as JavaScript or embedded files that the office does not accept: "
@@ -109,6 +110,7 @@ async def create_dispatch(
             title=data.title,
             filename=(data.file.filename if data.file else None) or "document.pdf",
             pdf=pdf,
+            document_date=data.document_date,
         ),
         actor=principal.actor,
         actor_ip=client_address(request),

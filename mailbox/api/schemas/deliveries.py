@@ -14,7 +14,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType, structs
 from mailbox.api.bodies import FORM_FIELD_LIMIT
 from mailbox.api.schemas.rules import Rules
 from mailbox.clock import now
-from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
+from mailbox.deliveries.dispatch import DOCUMENT_DATE, DOSSIER, KIND_CODE
 from mailbox.deliveries.inbox import DeliveryView
 from mailbox.deliveries.legal_clock import LegalDate, explain
 from mailbox.deliveries.office_list import DispatchItem
@@ -113,6 +113,8 @@ class DocumentPublic(Struct, kw_only=True):
     sealed_sha256: str
     original_size: int
     sealed_size: int
+    # The date the document bears, as its office stated it at dispatch (ISO 8601 date).
+    document_date: str | None = None
 
 
 class LegalDatePublic(Struct, kw_only=True):
@@ -203,6 +205,7 @@ class DeliveryPublic(Struct, kw_only=True):
                 sealed_sha256=doc.sealed_sha256,
                 original_size=doc.original_size,
                 sealed_size=doc.sealed_size,
+                document_date=d.document_date.isoformat() if d.document_date else None,
             ),
             submitted_at=rfc3339(d.submitted_at),
             available_at=rfc3339_or_none(d.available_at),
@@ -261,6 +264,7 @@ class DispatchForm:
     dossier_number: Annotated[str, Meta(max_length=64, examples=["EP23123456.7"])] = ""
     title: Annotated[str, Meta(max_length=500, examples=["Communication under Rule 71(3)"])] = ""
     office_id: str | None = field(default=None)
+    document_date: str | None = field(default=None)
 
     __rules__: ClassVar[Rules] = Rules(
         required=("file", "kind_code", "dossier_number", "title"),
@@ -299,6 +303,14 @@ class DispatchForm:
             "office_id": {
                 "description": "The office you dispatch as; needed only when you "
                 "dispatch for several."
+            },
+            "document_date": {
+                "description": "The date the document bears (ISO 8601, YYYY-MM-DD), at most "
+                "one day after today (UTC). Legal-clock rules that count from the date on the "
+                "document (epo-2023-v1) read it; without it they count from the day the "
+                "document was made available.",
+                "pattern": DOCUMENT_DATE.pattern,
+                "examples": ["2026-11-26"],
             },
         },
     )
