@@ -115,6 +115,8 @@ async def test_a_genuine_bundle_agrees_and_names_each_recorded_date(
         "version": 1,
         "kind": "document-date",
         "days": 7,
+        "closed_day_moves": True,
+        "outage_extends": True,
     }
     assert summary["recorded"]["zone"] == "Europe/Berlin"
     # Made available 27 Nov 00:30 in Berlin (26 Nov in UTC): 10 days after the date on the

@@ -175,7 +175,7 @@ async def test_every_surface_says_how_closed_days_and_an_outage_moved_the_date(
         actor="operator",
     )
 
-    shown = await _surfaces(client, world, delivery.id)
+    shown = await _surfaces(client, services, world, delivery.id)
 
     pending = f"Deemed delivered on 7 Dec 2026 (Europe/Berlin) unless it is opened before: {moved}."
     for body in alert:
@@ -185,5 +185,5 @@ async def test_every_surface_says_how_closed_days_and_an_outage_moved_the_date(
         "extended to Tue 8 Dec 2026 because the service was out of order on 7 Dec 2026 "
         f"(outage {outage.id})."
     )
-    assert shown["api"] == shown["page"] == shown["bundle"] == extended
+    assert shown["api"] == shown["page"] == shown["bundle"] == shown["recomputed"] == extended
     assert extended in shown["receipt"]
