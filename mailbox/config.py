@@ -218,6 +218,19 @@ class Settings(BaseSettings):
         "(tests and local demos only: otherwise a subscriber could make the service reach "
         "its own network).",
     )
+    feed_max_waiting: int = Field(
+        200,
+        ge=1,
+        description="Event-feed requests that may wait for events (`wait=`) at once in one "
+        "process; more are answered 503 with Retry-After.",
+    )
+    feed_poll_interval_seconds: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="How often a process with waiting event-feed requests looks for events "
+        "committed by other processes (its own wake them at once).",
+    )
     log_level: str = Field("INFO", description="Logging level.")
     # Running, health and metrics
     shutdown_grace_seconds: float = Field(

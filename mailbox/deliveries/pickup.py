@@ -96,7 +96,7 @@ async def record_handover(
         at = now()
         draft = rules.hand_over(locked, at=at, actor=principal.actor, ip=ip, via=via)
         session.add(locked)
-        await evidence.append(
+        record = await evidence.append(
             session,
             services.evidence,
             draft,
@@ -106,5 +106,5 @@ async def record_handover(
             at=at,
         )
         if draft.type == EvidenceType.CONTENT_HANDOVER:
-            enqueue(session, locked, None, EvidenceType.CONTENT_HANDOVER)
+            enqueue(session, locked, None, EvidenceType.CONTENT_HANDOVER, record=record)
     return draft.type

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mailbox.identity.principal import Principal
 
 __all__ = [
+    "EVENT_FEED_SCOPE",
     "OBSERVERS",
     "POLICY",
     "ROUTES",
@@ -180,6 +181,10 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         f"GET {_DELIVERY}": (Action.READ_DELIVERY,),
         f"GET {_DELIVERY}/document": (Action.PICK_UP,),
         f"GET {_DELIVERY}/proof": (Action.READ_EVIDENCE,),
+        # The event feed: every principal reads it; it holds only the events of deliveries
+        # whose evidence the caller may read (Action.READ_EVIDENCE). Machine clients will
+        # also need the scope EVENT_FEED_SCOPE here.
+        "GET /api/v1/events": _SIGNED_IN,
         # Accounts and their notification settings.
         "GET /api/v1/accounts": _SIGNED_IN,
         f"GET {_SETTINGS}/notification-settings": (Action.READ_ACCOUNT,),
@@ -233,6 +238,10 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         f"POST {_PAGE}/consent/withdraw": (Action.MANAGE_ACCOUNT,),
     }
 )
+
+# The one place that names the scope a machine client needs for the event feed
+# (GET /api/v1/events); the work on client scopes checks it with the route's rule above.
+EVENT_FEED_SCOPE = "events:read"
 
 # Strongest first: the role reported when a principal holds several on one account.
 _ROLE_ORDER = (Role.OWNER, Role.EDITOR, Role.VIEWER)

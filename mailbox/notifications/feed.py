@@ -1,0 +1,233 @@
+"""The event feed: every delivery event a caller may see, in one total order that never
+changes, read page by page from a cursor the client keeps (``GET /api/v1/events``).
+
+What an event is: an evidence record of a delivery whose type the one table of follow-ups
+names (:data:`mailbox.deliveries.events.FEED_EVENTS`, the same names webhooks use:
+``delivery.available``, ``delivery.picked_up``, ...). Its id is the record's id.
+
+The order is the evidence log's ``seq``. That number is taken under the log head's row lock,
+which the appending transaction holds until it commits (:mod:`mailbox.evidence.log`), so it is
+gap-free and follows commit order: while a transaction holds number n uncommitted, nobody can
+take n+1. Whatever a reader sees is therefore a prefix 1..head of the log with nothing
+missing, and "everything after my cursor" can never skip a record that commits late with a
+smaller number, which a plain autoincrement id or a timestamp would (they are taken before the
+commit, and commits finish in any order). A page is read as: the head (one row) first, then
+the caller's records in ``(cursor, head]``; every record up to the head had committed before the
+head was read, so the second statement sees all of them, on PostgreSQL and on SQLite alike.
+
+A cursor names a position in the whole log, not in the caller's events: a page that holds
+fewer events than asked moves the cursor to the head it read, so a caller who sees few events
+never rescans the log. It is opaque to clients and MACed with a key derived from the evidence
+key (the same in every process of an install, kept across restarts), so a cursor the service
+did not issue is refused with a 400 problem. The same cursor rides on each webhook
+(:mod:`.webhook_events`): a client that missed webhooks resumes the feed from the last one it
+got.
+
+Who sees which event is the access policy's one answer (:data:`Action.READ_EVIDENCE`):
+account grantees their accounts' deliveries, dispatchers and auditors their office's.
+Long-polling (waiting for the next event) is :mod:`.feed_wait`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from mailbox.deliveries.events import FEED_EVENTS
+from mailbox.errors import FieldError, InvalidCursor, InvalidRequest
+from mailbox.identity.policy import Action, accounts_where, offices_where
+from mailbox.identity.principal import Principal
+from mailbox.models import Delivery, EvidenceHead, EvidenceRecord
+from mailbox.pagination import MAX_LIMIT
+from mailbox.signing.pki import KeyMaterial
+
+__all__ = [
+    "MAX_WAIT_SECONDS",
+    "FeedCursors",
+    "FeedEvent",
+    "FeedPage",
+    "check_feed_request",
+    "cursors_for",
+    "log_head",
+    "read_page",
+]
+
+MAX_WAIT_SECONDS = 30
+# The event name of each record type, and the record types, of the one table of follow-ups.
+_NAMES = {str(event): name for event, name in FEED_EVENTS.items()}
+_PREFIX = "e1"  # the cursor format's version
+_CURSOR = re.compile(r"e1\.([0-9]{1,18})\.([A-Za-z0-9_-]{22})")
+_MAX_CURSOR_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event as the feed (and a webhook) tells it."""
+
+    event_id: str  # the evidence record's id
+    seq: int  # its position in the log (inside the cursor; not shown)
+    type: str  # "delivery.available", ...
+    occurred_at: datetime
+    delivery_id: str
+    account_id: str
+    office_id: str
+    dossier_number: str
+    cursor: str  # resumes right after this event
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[FeedEvent]
+    next_cursor: str  # resumes after the last event, or after everything read
+    position: int  # the log position next_cursor names
+
+
+class FeedCursors:
+    """Makes and reads feed cursors: ``e1.<position>.<MAC>``, the MAC a truncated
+    HMAC-SHA256 (128 bits) of the position under a key only the service holds."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, position: int) -> str:
+        digest = hmac.new(self._key, f"{_PREFIX}.{position}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+    def make(self, position: int) -> str:
+        """The cursor that resumes after log position ``position``."""
+        return f"{_PREFIX}.{position}.{self._mac(position)}"
+
+    def read(self, cursor: str | None) -> int:
+        """The position ``cursor`` names (0, the start, without one); :class:`InvalidCursor`
+        for anything this service did not issue."""
+        if not cursor:
+            return 0
+        found = _CURSOR.fullmatch(cursor) if len(cursor) <= _MAX_CURSOR_LENGTH else None
+        if found is None or not hmac.compare_digest(self._mac(int(found.group(1))), found.group(2)):
+            raise InvalidCursor(
+                "The cursor is not one this service issued; start again without one, or from "
+                "the last cursor you received",
+                errors=[FieldError("after", "not a cursor of this service")],
+            )
+        return int(found.group(1))
+
+
+def _cursor_key(keys: KeyMaterial) -> bytes:
+    # The evidence key lives as long as the log does (replacing it would orphan every record),
+    # so cursors stay good across restarts and in every process of the install.
+    secret = keys.evidence_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"mailbox event feed cursors v1"
+    ).derive(secret)
+
+
+_cursor_cache: dict[Path, FeedCursors] = {}
+
+
+def cursors_for(keys: KeyMaterial) -> FeedCursors:
+    """The cursors of the install whose keys are ``keys`` (the same in all its processes)."""
+    found = _cursor_cache.get(keys.key_dir)
+    if found is None:
+        found = _cursor_cache[keys.key_dir] = FeedCursors(_cursor_key(keys))
+    return found
+
+
+def check_feed_request(limit: int, wait: float) -> None:
+    """Refuse a page size outside 1..MAX_LIMIT or a wait outside 0..MAX_WAIT_SECONDS (one
+    422 problem naming both), before any work."""
+    errors = []
+    if not 1 <= limit <= MAX_LIMIT:
+        errors.append(FieldError("limit", f"1..{MAX_LIMIT}"))
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        errors.append(FieldError("wait", f"0..{MAX_WAIT_SECONDS} seconds"))
+    if errors:
+        raise InvalidRequest("The feed request is out of range", errors=errors)
+
+
+async def log_head(*, session: AsyncSession) -> int:
+    """The newest committed position of the evidence log (0 when it is empty)."""
+    head = (
+        await session.exec(select(EvidenceHead.seq).where(col(EvidenceHead.id) == 1))
+    ).one_or_none()
+    return head or 0
+
+
+async def read_page(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    cursors: FeedCursors,
+    after: int,
+    limit: int,
+) -> FeedPage:
+    """The first ``limit`` events after position ``after`` that the principal may see, in log
+    order, and the cursor to continue from."""
+    head = await log_head(session=session)  # first: everything up to it has committed
+    accounts = accounts_where(principal, Action.READ_EVIDENCE)
+    offices = offices_where(principal, Action.READ_EVIDENCE)
+    if head <= after or not (accounts or offices):
+        position = max(after, head)
+        return FeedPage([], cursors.make(position), position)
+    rows = (
+        await session.exec(
+            select(
+                EvidenceRecord.seq,
+                EvidenceRecord.id,
+                EvidenceRecord.type,
+                EvidenceRecord.occurred_at,
+                Delivery.id,
+                Delivery.account_id,
+                Delivery.office_id,
+                Delivery.dossier_number,
+            )
+            .join(Delivery, col(Delivery.id) == col(EvidenceRecord.delivery_id))
+            .where(col(EvidenceRecord.seq) > after, col(EvidenceRecord.seq) <= head)
+            .where(col(EvidenceRecord.type).in_(list(_NAMES)))
+            .where(
+                or_(col(Delivery.account_id).in_(accounts), col(Delivery.office_id).in_(offices))
+            )
+            .order_by(col(EvidenceRecord.seq))
+            .limit(limit)
+        )
+    ).all()
+    items = [
+        FeedEvent(
+            event_id=record_id,
+            seq=seq,
+            type=_NAMES[record_type],
+            occurred_at=occurred_at,
+            delivery_id=delivery_id,
+            account_id=account_id,
+            office_id=office_id,
+            dossier_number=dossier_number,
+            cursor=cursors.make(seq),
+        )
+        for (
+            seq,
+            record_id,
+            record_type,
+            occurred_at,
+            delivery_id,
+            account_id,
+            office_id,
+            dossier_number,
+        ) in rows
+    ]
+    # A full page may have more after it; a short one read everything up to the head.
+    position = items[-1].seq if len(items) == limit else head
+    return FeedPage(items, cursors.make(position), position)
