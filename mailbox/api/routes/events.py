@@ -42,15 +42,18 @@ async def list_events(
         str | None,
         Parameter(
             description="A cursor from this feed (next_cursor or an event's cursor, also sent "
-            "with each webhook); none: from the start."
+            "with each webhook); none: from the start. Opaque: one this service did not issue "
+            "is a 400.",
         ),
     ] = None,
-    limit: Annotated[int, Parameter(description=f"Page size, 1..{MAX_LIMIT}.")] = 100,
+    limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size.")] = 100,
     wait: Annotated[
         float,
         Parameter(
-            description=f"Seconds (0..{MAX_WAIT_SECONDS}) to wait for an event when there is "
-            "none yet; the answer comes as soon as one commits."
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds to wait for an event when there is none yet; the answer "
+            "comes as soon as one commits.",
         ),
     ] = 0,
 ) -> EventPagePublic:
