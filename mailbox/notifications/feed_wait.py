@@ -141,15 +141,17 @@ async def follow_feed(
     deadline = loop.time() + wait
     async with watch.slot():
         while True:
+            # Taken before reading: a wake-up while the page is read is not lost. The first
+            # round reads again, now that commits are heard (one may have come since).
+            moved = watch.moved
+            page = await read(page.position)
+            if page.items:
+                return page
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return page
-            moved = watch.moved  # taken before looking, so no wake-up falls in between
             if watch.head is None or watch.head <= page.position:
                 try:
                     await asyncio.wait_for(moved.wait(), remaining)
                 except TimeoutError:
                     return page
-            page = await read(page.position)
-            if page.items:
-                return page
