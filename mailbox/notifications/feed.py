@@ -13,7 +13,9 @@ missing, and "everything after my cursor" can never skip a record that commits l
 smaller number, which a plain autoincrement id or a timestamp would (they are taken before the
 commit, and commits finish in any order). A page is read as: the head (one row) first, then
 the caller's records in ``(cursor, head]``; every record up to the head had committed before the
-head was read, so the second statement sees all of them, on PostgreSQL and on SQLite alike.
+head was read, so the later statements see all of them, on PostgreSQL and on SQLite alike.
+The records are read a bounded window of positions per statement, so that a caller far
+behind never makes one statement sort its whole backlog.
 
 A cursor names a position in the whole log, not in the caller's events: a page that holds
 fewer events than asked moves the cursor to the head it read, so a caller who sees few events
@@ -54,6 +56,7 @@ from mailbox.signing.pki import KeyMaterial
 
 __all__ = [
     "MAX_WAIT_SECONDS",
+    "WINDOW",
     "FeedCursors",
     "FeedEvent",
     "FeedPage",
@@ -69,6 +72,7 @@ _NAMES = {str(event): name for event, name in FEED_EVENTS.items()}
 _PREFIX = "e1"  # the cursor format's version
 _CURSOR = re.compile(r"e1\.([0-9]{1,18})\.([A-Za-z0-9_-]{22})")
 _MAX_CURSOR_LENGTH = 64
+WINDOW = 5000  # log positions one statement looks at
 
 
 @dataclass(frozen=True)
@@ -174,15 +178,42 @@ async def read_page(
     cursors: FeedCursors,
     after: int,
     limit: int,
+    window: int = WINDOW,
 ) -> FeedPage:
     """The first ``limit`` events after position ``after`` that the principal may see, in log
-    order, and the cursor to continue from."""
+    order, and the cursor to continue from. The log is read ``window`` positions a statement,
+    so that no statement sorts more than that many records, however far behind the caller is
+    or however many events it sees."""
     head = await log_head(session=session)  # first: everything up to it has committed
     accounts = accounts_where(principal, Action.READ_EVIDENCE)
     offices = offices_where(principal, Action.READ_EVIDENCE)
     if head <= after or not (accounts or offices):
         position = max(after, head)
         return FeedPage([], cursors.make(position), position)
+    items: list[FeedEvent] = []
+    low = after
+    while low < head and len(items) < limit:
+        high = min(head, low + window)
+        items += await _events_between(
+            session, cursors, low, high, accounts, offices, limit - len(items)
+        )
+        low = high
+    # A full page may have more after it; a short one read everything up to the head.
+    position = items[-1].seq if len(items) == limit else head
+    return FeedPage(items, cursors.make(position), position)
+
+
+async def _events_between(
+    session: AsyncSession,
+    cursors: FeedCursors,
+    low: int,
+    high: int,
+    accounts: list[str],
+    offices: list[str],
+    limit: int,
+) -> list[FeedEvent]:
+    """The first ``limit`` events in positions (low, high] of the accounts' or offices'
+    deliveries."""
     rows = (
         await session.exec(
             select(
@@ -196,7 +227,7 @@ async def read_page(
                 Delivery.dossier_number,
             )
             .join(Delivery, col(Delivery.id) == col(EvidenceRecord.delivery_id))
-            .where(col(EvidenceRecord.seq) > after, col(EvidenceRecord.seq) <= head)
+            .where(col(EvidenceRecord.seq) > low, col(EvidenceRecord.seq) <= high)
             .where(col(EvidenceRecord.type).in_(list(_NAMES)))
             .where(
                 or_(col(Delivery.account_id).in_(accounts), col(Delivery.office_id).in_(offices))
@@ -205,7 +236,7 @@ async def read_page(
             .limit(limit)
         )
     ).all()
-    items = [
+    return [
         FeedEvent(
             event_id=record_id,
             seq=seq,
@@ -228,6 +259,3 @@ async def read_page(
             dossier_number,
         ) in rows
     ]
-    # A full page may have more after it; a short one read everything up to the head.
-    position = items[-1].seq if len(items) == limit else head
-    return FeedPage(items, cursors.make(position), position)

@@ -65,8 +65,14 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
         nonlocal position, reads_during_a_hold
         reads_during_a_hold += bool(HOLDING)
         async with reader_db.session() as session:
+            # Small pages and windows: the reader crosses many of their edges.
             page = await read_page(
-                session=session, principal=office, cursors=cursors, after=position, limit=50
+                session=session,
+                principal=office,
+                cursors=cursors,
+                after=position,
+                limit=rng.choice((1, 2, 5, 50)),
+                window=rng.choice((1, 3, 7, 5000)),
             )
         seqs = [e.seq for e in page.items]
         # Positions must follow on without a gap from wherever the reader stood.
