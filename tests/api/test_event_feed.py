@@ -14,6 +14,7 @@ from mailbox.notifications.feed_wait import watch_for
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
 from tests.factories import World, deliver, make_world, token_for
+from tests.fixtures.db import both_backends
 
 
 async def events(client: AsyncClient, headers: dict[str, str], **params: object) -> dict:
@@ -165,6 +166,7 @@ async def test_a_limit_or_wait_out_of_range_is_a_422_problem(
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+@both_backends
 async def test_a_long_poll_answers_within_a_second_of_the_commit(
     client: AsyncClient, services: Services
 ) -> None:
