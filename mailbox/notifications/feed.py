@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -52,7 +53,9 @@ from mailbox.identity.policy import Action, accounts_where, offices_where
 from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, EvidenceHead, EvidenceRecord
 from mailbox.pagination import MAX_LIMIT
-from mailbox.signing.pki import KeyMaterial
+
+if TYPE_CHECKING:
+    from mailbox.signing.pki import KeyMaterial
 
 __all__ = [
     "MAX_WAIT_SECONDS",

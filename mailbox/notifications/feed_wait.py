@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections.abc import AsyncIterator
 
@@ -33,6 +34,7 @@ from mailbox.services import Services
 
 __all__ = ["FeedWatch", "follow_feed", "watch_for"]
 
+log = logging.getLogger("mailbox.feed")
 # How long a refused long-poll should wait before asking again.
 BUSY_RETRY_AFTER = 2
 
@@ -68,11 +70,15 @@ class FeedWatch:
     async def _poll(self) -> None:
         try:
             while self.waiting:
-                async with self._db.session() as session:
-                    head = await log_head(session=session)
-                if head != self.head:
-                    self.head = head
-                    self._wake()
+                try:
+                    async with self._db.session() as session:
+                        head = await log_head(session=session)
+                except Exception:  # the database is away: waiters time out, or the bell rings
+                    log.warning("event feed: reading the evidence head failed", exc_info=True)
+                else:
+                    if head != self.head:
+                        self.head = head
+                        self._wake()
                 await asyncio.sleep(self.interval)
         finally:
             self._poller = None
