@@ -48,7 +48,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.deliveries.events import FEED_EVENTS
-from mailbox.errors import FieldError, InvalidCursor, InvalidRequest
+from mailbox.errors import Conflict, FieldError, InvalidCursor, InvalidRequest
 from mailbox.identity.policy import Action, accounts_where, offices_where
 from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, EvidenceHead, EvidenceRecord
@@ -73,8 +73,8 @@ MAX_WAIT_SECONDS = 30
 # The event name of each record type, and the record types, of the one table of follow-ups.
 _NAMES = {str(event): name for event, name in FEED_EVENTS.items()}
 _PREFIX = "e1"  # the cursor format's version
-_CURSOR = re.compile(r"e1\.([0-9]{1,18})\.([A-Za-z0-9_-]{22})")
-_MAX_CURSOR_LENGTH = 64
+_CURSOR = re.compile(r"e1\.([0-9]{1,18})\.([0-9a-z]{1,10})\.([A-Za-z0-9_-]{22})")
+_MAX_CURSOR_LENGTH = 80
 WINDOW = 5000  # log positions one statement looks at
 
 
@@ -101,33 +101,46 @@ class FeedPage:
 
 
 class FeedCursors:
-    """Makes and reads feed cursors: ``e1.<position>.<MAC>``, the MAC a truncated
-    HMAC-SHA256 (128 bits) of the position under a key only the service holds."""
+    """Makes and reads feed cursors: ``e1.<position>.<tag>.<MAC>``. The tag is the end of the
+    id of the record at that position (``0`` for the start), so a cursor from a log that was
+    since rewound (restored from a backup) is recognised instead of silently skipping the
+    records that now take its positions; the MAC is a truncated HMAC-SHA256 (128 bits) under
+    a key only the service holds."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def _mac(self, position: int) -> str:
-        digest = hmac.new(self._key, f"{_PREFIX}.{position}".encode(), hashlib.sha256).digest()
+    def _mac(self, position: int, tag: str) -> str:
+        body = f"{_PREFIX}.{position}.{tag}".encode()
+        digest = hmac.new(self._key, body, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
-    def make(self, position: int) -> str:
-        """The cursor that resumes after log position ``position``."""
-        return f"{_PREFIX}.{position}.{self._mac(position)}"
+    def make(self, position: int, record_id: str | None) -> str:
+        """The cursor that resumes after log position ``position``, whose record is
+        ``record_id`` (``None`` only for position 0, the start)."""
+        tag = _tag(record_id) if position else "0"
+        return f"{_PREFIX}.{position}.{tag}.{self._mac(position, tag)}"
 
-    def read(self, cursor: str | None) -> int:
-        """The position ``cursor`` names (0, the start, without one); :class:`InvalidCursor`
-        for anything this service did not issue."""
+    def read(self, cursor: str | None) -> tuple[int, str]:
+        """The position ``cursor`` names and its record's tag ((0, "0"), the start, without
+        one); :class:`InvalidCursor` for anything this service did not issue."""
         if not cursor:
-            return 0
+            return 0, "0"
         found = _CURSOR.fullmatch(cursor) if len(cursor) <= _MAX_CURSOR_LENGTH else None
-        if found is None or not hmac.compare_digest(self._mac(int(found.group(1))), found.group(2)):
+        if found is None or not hmac.compare_digest(
+            self._mac(int(found.group(1)), found.group(2)), found.group(3)
+        ):
             raise InvalidCursor(
                 "The cursor is not one this service issued; start again without one, or from "
                 "the last cursor you received",
                 errors=[FieldError("after", "not a cursor of this service")],
             )
-        return int(found.group(1))
+        return int(found.group(1)), found.group(2)
+
+
+def _tag(record_id: str | None) -> str:
+    # The last 10 characters of an id are random (50 bits): see mailbox.ids.new_id.
+    return (record_id or "")[-10:] or "0"
 
 
 def _cursor_key(keys: KeyMaterial) -> bytes:
@@ -180,19 +193,29 @@ async def read_page(
     principal: Principal,
     cursors: FeedCursors,
     after: int,
+    tag: str = "0",
     limit: int,
     window: int = WINDOW,
 ) -> FeedPage:
-    """The first ``limit`` events after position ``after`` that the principal may see, in log
-    order, and the cursor to continue from. The log is read ``window`` positions a statement,
+    """The first ``limit`` events after position ``after`` (whose record's id ends in ``tag``)
+    that the principal may see, in log order, and the cursor to continue from. A position
+    whose record is not the one the cursor named (the log was restored from a backup since)
+    is a :class:`Conflict`. The log is read ``window`` positions a statement,
     so that no statement sorts more than that many records, however far behind the caller is
     or however many events it sees."""
     head = await log_head(session=session)  # first: everything up to it has committed
+    if after and _tag(await _record_id(session, after)) != tag:
+        raise Conflict(
+            "The evidence log no longer holds the event this cursor follows (was the service "
+            "restored from a backup?): read the feed from the start and skip the event ids "
+            "you already have",
+            errors=[FieldError("after", "not a position of the log as it is now")],
+        )
     accounts = accounts_where(principal, Action.READ_EVIDENCE)
     offices = offices_where(principal, Action.READ_EVIDENCE)
     if head <= after or not (accounts or offices):
         position = max(after, head)
-        return FeedPage([], cursors.make(position), position)
+        return FeedPage([], await _cursor_at(session, cursors, position), position)
     items: list[FeedEvent] = []
     low = after
     while low < head and len(items) < limit:
@@ -202,8 +225,19 @@ async def read_page(
         )
         low = high
     # A full page may have more after it; a short one read everything up to the head.
-    position = items[-1].seq if len(items) == limit else head
-    return FeedPage(items, cursors.make(position), position)
+    if len(items) == limit:
+        return FeedPage(items, items[-1].cursor, items[-1].seq)
+    return FeedPage(items, await _cursor_at(session, cursors, head), head)
+
+
+async def _record_id(session: AsyncSession, position: int) -> str | None:
+    return (
+        await session.exec(select(EvidenceRecord.id).where(col(EvidenceRecord.seq) == position))
+    ).one_or_none()
+
+
+async def _cursor_at(session: AsyncSession, cursors: FeedCursors, position: int) -> str:
+    return cursors.make(position, await _record_id(session, position) if position else None)
 
 
 async def _events_between(
@@ -249,7 +283,7 @@ async def _events_between(
             account_id=account_id,
             office_id=office_id,
             dossier_number=dossier_number,
-            cursor=cursors.make(seq),
+            cursor=cursors.make(seq, record_id),
         )
         for (
             seq,

@@ -131,15 +131,20 @@ async def follow_feed(
     or an empty page with a cursor at the head once ``wait`` seconds have passed."""
     check_feed_request(limit, wait)
     cursors = cursors_for(services.keys)
-    position = cursors.read(after)
+    position, tag = cursors.read(after)
 
-    async def read(position: int) -> FeedPage:
+    async def read(position: int, tag: str) -> FeedPage:
         async with services.db.session() as session:
             return await read_page(
-                session=session, principal=principal, cursors=cursors, after=position, limit=limit
+                session=session,
+                principal=principal,
+                cursors=cursors,
+                after=position,
+                tag=tag,
+                limit=limit,
             )
 
-    page = await read(position)
+    page = await read(position, tag)
     if page.items or wait <= 0:
         return page
     watch = watch_for(services)
@@ -150,7 +155,7 @@ async def follow_feed(
             # Taken before reading: a wake-up while the page is read is not lost. The first
             # round reads again, now that commits are heard (one may have come since).
             moved = watch.moved
-            page = await read(page.position)
+            page = await read(page.position, cursors.read(page.next_cursor)[1])
             if page.items:
                 return page
             remaining = deadline - loop.time()

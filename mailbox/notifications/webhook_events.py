@@ -92,7 +92,7 @@ def event_body(
     if isinstance(evidence_id, str) and isinstance(seq, int):
         body["event_id"] = evidence_id
         if cursors is not None:
-            body["cursor"] = cursors.make(seq)
+            body["cursor"] = cursors.make(seq, evidence_id)
     for name in _TIMESTAMPS:
         value = getattr(delivery, name)
         if value is not None:

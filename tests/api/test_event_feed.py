@@ -5,10 +5,15 @@ hears of a new event within a second when it long-polls."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
+from pathlib import Path
 
+import httpx
 from httpx import AsyncClient
 
+from mailbox.api.app import create_app
+from mailbox.config import Settings
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.notifications.feed_wait import watch_for
 from mailbox.operations.demo import demo_pdf
@@ -128,14 +133,16 @@ async def test_a_cursor_the_service_did_not_issue_is_a_400_problem(
     await deliver(services, world)
     headers = await token_for(client, world.applicant)
     good = (await events(client, headers))["next_cursor"]
-    prefix, position, mac = good.split(".")
+    prefix, position, tag, mac = good.split(".")
     for bad in (
-        f"{prefix}.{int(position) + 1}.{mac}",  # another position with this MAC
-        f"{prefix}.{position}.{mac[:-1]}{'B' if mac.endswith('A') else 'A'}",  # altered MAC
+        f"{prefix}.{int(position) + 1}.{tag}.{mac}",  # another position with this MAC
+        f"{prefix}.{position}.{tag[:-1]}x.{mac}",  # another record with this MAC
+        f"{prefix}.{position}.{tag}.{mac[:-1]}{'B' if mac.endswith('A') else 'A'}",  # altered
         "not-a-cursor",
         "e1.1",
         good + "x" * 100,
-        "e1.99999999999999999999.AAAAAAAAAAAAAAAAAAAAAA",
+        "e1.99999999999999999999.0.AAAAAAAAAAAAAAAAAAAAAA",
+        f"{prefix}.{position}.{mac}",  # the tag left out
     ):
         response = await client.get("/api/v1/events", headers=headers, params={"after": bad})
         assert response.status_code == 400, (bad, response.text)
@@ -229,3 +236,43 @@ async def test_waiting_requests_beyond_the_limit_get_503_with_retry_after(
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert plain.status_code == 200
     assert answered.status_code == 200 and len(answered.json()["items"]) == 1
+
+
+async def test_a_cursor_of_a_log_that_was_rewound_is_a_409_problem(
+    client: AsyncClient, services: Services, settings: Settings, sqlite_template: Path
+) -> None:
+    world = await make_world(services)
+    await deliver(services, world)
+    headers = await token_for(client, world.applicant)
+    stored = (await events(client, headers))["next_cursor"]
+    # The service restored from an older backup: the same keys, a log that does not hold
+    # the records the client has read (here: a fresh one that took their positions again).
+    restored_db = settings.data_dir / "restored.db"
+    shutil.copy(sqlite_template, restored_db)
+    restored = Services.start(
+        Settings(
+            data_dir=settings.data_dir / "restored",
+            database_url=f"sqlite+aiosqlite:///{restored_db}",
+            key_dir=settings.key_dir,
+            sealing_workers=0,
+            scheduler_enabled=False,
+            public_base_url=settings.public_base_url,
+        )
+    )
+    try:
+        app = create_app(services=restored)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://mailbox.test") as http:
+            other = await make_world(restored)
+            again = await token_for(http, other.applicant)
+            ahead = await http.get("/api/v1/events", headers=again, params={"after": stored})
+            for _ in range(3):
+                await deliver(restored, other)
+            taken = await http.get("/api/v1/events", headers=again, params={"after": stored})
+    finally:
+        await restored.close()
+
+    for response in (ahead, taken):  # beyond the head; a position another record took
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in response.json()["errors"]] == ["after"]

@@ -56,13 +56,13 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
     rng = random.Random(11)
     seen: list[int] = []
     reads_while_writing = 0
-    position = 0
+    position, tag = 0, "0"
 
     reads_during_a_hold = 0
 
     async def read_once() -> None:
         # From here on every record is the office's event (the writers only append those).
-        nonlocal position, reads_during_a_hold
+        nonlocal position, tag, reads_during_a_hold
         reads_during_a_hold += bool(HOLDING)
         async with reader_db.session() as session:
             # Small pages and windows: the reader crosses many of their edges.
@@ -71,6 +71,7 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
                 principal=office,
                 cursors=cursors,
                 after=position,
+                tag=tag,
                 limit=rng.choice((1, 2, 5, 50)),
                 window=rng.choice((1, 3, 7, 5000)),
             )
@@ -78,7 +79,7 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
         # Positions must follow on without a gap from wherever the reader stood.
         assert seqs == list(range(position + 1, position + 1 + len(seqs))), (position, seqs)
         seen.extend(seqs)
-        position = page.position
+        position, tag = cursors.read(page.next_cursor)
 
     async def writer(db: Database, slow: bool) -> None:
         for _ in range(PER_ROUND):
@@ -97,7 +98,7 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
             session=session, principal=office, cursors=cursors, after=0, limit=50
         )
     seen.extend(e.seq for e in first.items)
-    position = first.position
+    position, tag = cursors.read(first.next_cursor)
     try:
 
         async def all_rounds() -> None:

@@ -26,9 +26,12 @@ __all__ = ["routes"]
     responses=problem_responses(
         400,
         401,
+        409,
         503,
         details={
             400: "The cursor is not one this service issued (altered, truncated, foreign).",
+            409: "The evidence log no longer holds the event the cursor follows (the service "
+            "was restored from a backup): read from the start, skipping event ids you have.",
             422: f"limit is not 1..{MAX_LIMIT} or wait is not 0..{MAX_WAIT_SECONDS}.",
             503: "Too many requests wait for events in this process (or our database is "
             "away); ask again after `Retry-After` seconds.",
