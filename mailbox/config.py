@@ -240,6 +240,19 @@ class Settings(BaseSettings):
         description="Shortest time (seconds) between two fetches of one client's JWKS URL "
         "when an assertion names a key not yet seen; keys fetched are otherwise kept 5 minutes.",
     )
+    feed_max_waiting: int = Field(
+        200,
+        ge=1,
+        description="Event-feed requests that may wait for events (`wait=`) at once in one "
+        "process; more are answered 503 with Retry-After.",
+    )
+    feed_poll_interval_seconds: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="How often a process with waiting event-feed requests looks for events "
+        "committed by other processes (its own wake them at once).",
+    )
     log_level: str = Field("INFO", description="Logging level.")
     # Running, health and metrics
     shutdown_grace_seconds: float = Field(

@@ -18,6 +18,7 @@ __all__ = [
     "FieldError",
     "IllegalTransition",
     "InsufficientScope",
+    "InvalidCursor",
     "InvalidDocument",
     "InvalidRequest",
     "MailboxError",
@@ -60,6 +61,14 @@ class InvalidRequest(MailboxError):
     status_code = 422
     type = "/problems/invalid-request"
     title = "Invalid request"
+
+
+class InvalidCursor(MailboxError):
+    """A position (cursor) this service did not issue: altered, foreign, truncated."""
+
+    status_code = 400
+    type = "/problems/invalid-cursor"
+    title = "Invalid cursor"
 
 
 class InvalidDocument(MailboxError):

@@ -566,7 +566,7 @@ async def _record(
         original_sha256=request.pdf_sha256,
         sealed_sha256=sealed.sha256,
     )
-    enqueue(session, delivery, account, event)
+    enqueue(session, delivery, account, event, record=next(r for r in records if r.type == event))
     return DeliveryView(delivery, document, office), records
 
 

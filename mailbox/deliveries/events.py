@@ -17,9 +17,10 @@ from enum import StrEnum
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.evidence.log import EvidenceType
-from mailbox.models import Account, Delivery, OutboxKind, OutboxMessage
+from mailbox.models import Account, Delivery, EvidenceRecord, OutboxKind, OutboxMessage
 
 __all__ = [
+    "FEED_EVENTS",
     "FOLLOW_UPS",
     "WEBHOOK_EVENTS",
     "DeliveryEvent",
@@ -68,6 +69,7 @@ FOLLOW_UPS: Mapping[DeliveryEvent, FollowUp] = {
     ),
     EvidenceType.RELAY_TO_NON_ERDS: FollowUp("paper_queued", paper_job=True),
     EvidenceType.PAPER_POSTED: FollowUp("paper_posted"),
+    EvidenceType.PAPER_RETURNED: FollowUp("paper_returned"),
     EvidenceType.NOTIFICATION_FAILURE: FollowUp("notification_failed"),
     NoticeEvent.REMINDER: FollowUp("reminder", email=OutboxKind.EMAIL_REMINDER, webhook=False),
 }
@@ -79,13 +81,26 @@ WEBHOOK_EVENTS: Mapping[DeliveryEvent, str] = {
     if follow_up.webhook_event is not None
 }
 
+# The event name of each evidence record type the event feed shows: the webhook events that
+# are evidence records (a reminder writes none, so it is in neither).
+FEED_EVENTS: Mapping[EvidenceType, str] = {
+    event: name for event, name in WEBHOOK_EVENTS.items() if isinstance(event, EvidenceType)
+}
+
 
 def enqueue(
-    session: AsyncSession, delivery: Delivery, account: Account | None, event: DeliveryEvent
+    session: AsyncSession,
+    delivery: Delivery,
+    account: Account | None,
+    event: DeliveryEvent,
+    *,
+    record: EvidenceRecord | None = None,
 ) -> list[OutboxMessage]:
     """Add the outbox rows that ``event`` on ``delivery`` causes (none for an event without
     follow-up, such as ContentAccess); the caller commits. Without ``account`` no alert is
-    written."""
+    written. ``record`` is the evidence record of the event (every event but a reminder has
+    one): the webhook event carries its id and position, so that subscribers get the event id
+    and cursor the event feed shows for it."""
     follow_up = FOLLOW_UPS.get(event)
     if follow_up is None:
         return []
@@ -106,7 +121,11 @@ def enqueue(
                 kind=OutboxKind.WEBHOOK_EVENT,
                 delivery_id=delivery.id,
                 account_id=delivery.account_id,
-                payload={"event_type": follow_up.webhook_event, "office_id": delivery.office_id},
+                payload={
+                    "event_type": follow_up.webhook_event,
+                    "office_id": delivery.office_id,
+                    **({"evidence_id": record.id, "seq": record.seq} if record else {}),
+                },
             )
         )
     if follow_up.paper_job:

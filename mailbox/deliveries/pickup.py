@@ -195,7 +195,7 @@ async def record_handover(
             locked, at=at, actor=principal.actor, ip=ip, via=via, details=details
         )
         session.add(locked)
-        await evidence.append(
+        record = await evidence.append(
             session,
             services.evidence,
             draft,
@@ -205,5 +205,5 @@ async def record_handover(
             at=at,
         )
         if draft.type == EvidenceType.CONTENT_HANDOVER:
-            enqueue(session, locked, None, EvidenceType.CONTENT_HANDOVER)
+            enqueue(session, locked, None, EvidenceType.CONTENT_HANDOVER, record=record)
     return draft.type

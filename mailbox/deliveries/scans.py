@@ -95,12 +95,13 @@ async def deem_overdue(services: Services, *, batch: int = BATCH) -> int:
                 )
             ).all()
             entries = []
-            for delivery, account, original, sealed in rows:
+            for delivery, _account, original, sealed in rows:
                 draft = rules.deem_delivered(delivery, at=at)
                 entries.append(EvidenceEntry(draft, delivery.id, original, sealed, at))
-                enqueue(session, delivery, account, EvidenceType.DEEMED_DELIVERY)
                 session.add(delivery)
-            await evidence.append_entries(session, services.evidence, entries)
+            records = await evidence.append_entries(session, services.evidence, entries)
+            for (delivery, account, _original, _sealed), record in zip(rows, records, strict=True):
+                enqueue(session, delivery, account, EvidenceType.DEEMED_DELIVERY, record=record)
         total += len(rows)
         if len(rows) < batch:
             return total

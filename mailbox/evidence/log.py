@@ -4,6 +4,12 @@ Every record hashes a canonical JSON form of its fields, including its position 
 previous record's hash, so changing, deleting, inserting or reordering records breaks the chain.
 The hash is signed by the evidence key and timestamped (RFC 3161). The head row holds the newest
 position and hash, so cutting records off the end is detected too.
+
+Appends are serialised by the head's row lock, held until the appending transaction ends, so
+``seq`` is gap-free AND in commit order: a transaction can only take number n+1 once the one
+that took n has committed (or rolled back, and then n is taken again). Every committed state of
+the log is a prefix 1..head with nothing missing, which is what lets the event feed
+(:mod:`mailbox.notifications.feed`) use ``seq`` as a cursor that never skips a late commit.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
+from mailbox.evidence.bell import mark_appended
 from mailbox.ids import new_id
 from mailbox.models import EvidenceHead, EvidenceRecord
 from mailbox.signing.records import EvidenceSigner
@@ -221,4 +228,5 @@ async def append_entries(
     session.add_all(records)
     session.add(head)
     await session.flush()
+    mark_appended(session.sync_session)
     return records

@@ -274,6 +274,9 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         f"GET {_DELIVERY}": Route((Action.READ_DELIVERY,), Scope.INBOX_READ),
         f"GET {_DELIVERY}/document": Route((Action.PICK_UP,), Scope.DOCUMENTS_READ),
         f"GET {_DELIVERY}/proof": Route((Action.READ_EVIDENCE,), Scope.EVIDENCE_READ),
+        # The event feed: everyone signed in reads it; it holds only the events of deliveries
+        # whose evidence the caller may read (Action.READ_EVIDENCE).
+        "GET /api/v1/events": Route(Access.SIGNED_IN, Scope.EVENTS_READ),
         # Accounts and their notification settings (a person's decisions: no client scope).
         "GET /api/v1/accounts": Route(Access.SIGNED_IN, Scope.INBOX_READ),
         f"GET {_SETTINGS}/notification-settings": Route((Action.READ_ACCOUNT,)),

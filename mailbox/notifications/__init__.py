@@ -10,6 +10,8 @@
 - :mod:`.settings`: an account's addresses, alert mode, reminders, language and consent.
 - :mod:`.webhooks`, :mod:`.webhook_events`: subscriptions, and the webhook channel (fan-out
   and posting of delivery events). The paper channel is :mod:`mailbox.paper.channel`.
+- :mod:`.feed`, :mod:`.feed_wait`: the event feed (every delivery event a caller may see, in
+  the evidence log's commit order, from a signed cursor) and its long-poll.
 - :mod:`.dead_letters`: the operator's view of pending and dead messages, and retrying them.
 
 May import: the shared base, ``mailbox.models``, ``mailbox.evidence``, ``mailbox.identity``,

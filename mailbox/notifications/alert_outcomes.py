@@ -33,6 +33,10 @@ Row = TypeVar("Row", Delivery, Account)
 _NOTIFYING_KINDS = frozenset({OutboxKind.EMAIL_NEW_DELIVERY, OutboxKind.EMAIL_DIGEST})
 
 
+# The records of a failure that cause follow-up work (webhook events, the paper job).
+_CAUSING = frozenset({EvidenceType.NOTIFICATION_FAILURE, EvidenceType.RELAY_TO_NON_ERDS})
+
+
 @dataclass(frozen=True)
 class AlertSent:
     message: OutboxMessage
@@ -90,6 +94,7 @@ async def record_alert_outcomes(
             entries.append(entry(rules.notified(delivery, at=at, details=details), delivery))
             session.add(delivery)
     relayed = 0
+    caused: list[tuple[int, Delivery, Account, EvidenceType]] = []
     if failed:
         accounts = await _lock(session, Account, {d.account_id for d in deliveries.values()})
         for failure in failed:
@@ -105,14 +110,18 @@ async def record_alert_outcomes(
                     reason=failure.reason,
                     details={"outbox_id": failure.message.id, "kind": failure.message.kind},
                 )
-                entries.extend(entry(draft, delivery) for draft in drafts)
-                enqueue(session, delivery, account, EvidenceType.NOTIFICATION_FAILURE)
+                for draft in drafts:
+                    if draft.type in _CAUSING:
+                        caused.append((len(entries), delivery, account, draft.type))
+                    entries.append(entry(draft, delivery))
                 if any(d.type == EvidenceType.RELAY_TO_NON_ERDS for d in drafts):
-                    enqueue(session, delivery, account, EvidenceType.RELAY_TO_NON_ERDS)
                     relayed += 1
                 session.add(delivery)
                 session.add(account)
-    await evidence.append_entries(session, signer, entries)
+    records = await evidence.append_entries(session, signer, entries)
+    # After the append, so that each webhook event names its evidence record.
+    for index, delivery, account, event in caused:
+        enqueue(session, delivery, account, event, record=records[index])
     return relayed
 
 

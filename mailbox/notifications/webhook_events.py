@@ -32,6 +32,7 @@ from mailbox.models import (
     WebhookAttempt,
     WebhookSubscription,
 )
+from mailbox.notifications.feed import FeedCursors, cursors_for
 from mailbox.services import Services
 from mailbox.timefmt import rfc3339
 from notifier import SendOutcome, post_webhook, public_only_transport
@@ -63,11 +64,16 @@ _TIMESTAMPS = (
 )
 
 
-def event_body(event: OutboxMessage, delivery: Delivery) -> dict[str, Any]:
+def event_body(
+    event: OutboxMessage, delivery: Delivery, cursors: FeedCursors | None = None
+) -> dict[str, Any]:
     """The JSON body subscribers receive for ``event`` about ``delivery``.
 
     ``status`` is the state the event moved the delivery to (its state now for events that
-    move nothing, such as a failed notification); times are RFC 3339 UTC.
+    move nothing, such as a failed notification); times are RFC 3339 UTC. ``event_id`` (the
+    evidence record's id) and ``cursor`` are those the event feed shows for the same event, so
+    a subscriber that missed webhooks reads the feed from the last cursor it got
+    (:mod:`mailbox.notifications.feed`). Events written before the feed existed lack them.
     """
     event_type = str(event.payload["event_type"])
     named = event_type.removeprefix("delivery.")
@@ -82,6 +88,11 @@ def event_body(event: OutboxMessage, delivery: Delivery) -> dict[str, Any]:
         "office_id": delivery.office_id,
         "dossier_number": delivery.dossier_number,
     }
+    evidence_id, seq = event.payload.get("evidence_id"), event.payload.get("seq")
+    if isinstance(evidence_id, str) and isinstance(seq, int):
+        body["event_id"] = evidence_id
+        if cursors is not None:
+            body["cursor"] = cursors.make(seq, evidence_id)
     for name in _TIMESTAMPS:
         value = getattr(delivery, name)
         if value is not None:
@@ -89,9 +100,16 @@ def event_body(event: OutboxMessage, delivery: Delivery) -> dict[str, Any]:
     return body
 
 
-async def fan_out(*, session: AsyncSession, events: Sequence[OutboxMessage], at: datetime) -> int:
+async def fan_out(
+    *,
+    session: AsyncSession,
+    events: Sequence[OutboxMessage],
+    at: datetime,
+    cursors: FeedCursors | None = None,
+) -> int:
     """Add one ``webhook.delivery`` row per event and matching subscription; return how many.
-    The caller commits (with the events marked done, in the same transaction)."""
+    ``cursors`` makes each body's feed cursor. The caller commits (with the events marked
+    done, in the same transaction)."""
     if not events:
         return 0
     delivery_ids = {e.delivery_id for e in events if e.delivery_id}
@@ -122,7 +140,7 @@ async def fan_out(*, session: AsyncSession, events: Sequence[OutboxMessage], at:
         if delivery is None:
             continue
         event_type = str(event.payload["event_type"])
-        body = event_body(event, delivery)
+        body = event_body(event, delivery, cursors)
         for subscription in subscriptions:
             if not _hears(subscription, delivery, event_type):
                 continue
@@ -256,7 +274,9 @@ class WebhookChannel:
     ) -> Recorded:
         """Fan the events out and keep each posting attempt."""
         events = [s.message for s in settled if s.message.kind == OutboxKind.WEBHOOK_EVENT]
-        fanned_out = await fan_out(session=session, events=events, at=at)
+        fanned_out = await fan_out(
+            session=session, events=events, at=at, cursors=cursors_for(self._services.keys)
+        )
         for item in settled:
             if item.message.kind == OutboxKind.WEBHOOK_DELIVERY:
                 record_attempt(session, item.message, item.handled.outcome, at=at)

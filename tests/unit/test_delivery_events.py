@@ -9,9 +9,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.deliveries.events import FOLLOW_UPS, WEBHOOK_EVENTS, NoticeEvent, enqueue
+from mailbox.deliveries.events import (
+    FEED_EVENTS,
+    FOLLOW_UPS,
+    WEBHOOK_EVENTS,
+    NoticeEvent,
+    enqueue,
+)
 from mailbox.evidence.log import EvidenceType
-from mailbox.models import Account, Delivery, OutboxKind
+from mailbox.models import Account, Delivery, EvidenceRecord, OutboxKind
 from mailbox.notifications.webhooks import EVENT_TYPES
 
 T0 = datetime(2026, 11, 26, 9, 14, tzinfo=UTC)
@@ -24,6 +30,7 @@ VOCABULARY = {
     E.DEEMED_DELIVERY: ("delivery.deemed_delivered", OutboxKind.EMAIL_DEEMED_DELIVERY, False),
     E.RELAY_TO_NON_ERDS: ("delivery.paper_queued", None, True),
     E.PAPER_POSTED: ("delivery.paper_posted", None, False),
+    E.PAPER_RETURNED: ("delivery.paper_returned", None, False),
     E.NOTIFICATION_FAILURE: ("delivery.notification_failed", None, False),
     NoticeEvent.REMINDER: (None, OutboxKind.EMAIL_REMINDER, False),
 }
@@ -50,16 +57,36 @@ def test_each_event_has_one_webhook_name_and_alert_kind() -> None:
     assert table == VOCABULARY
 
 
-def test_subscribers_hear_the_same_event_types_as_before() -> None:
+def test_subscribers_hear_the_same_event_types_as_before_and_paper_returned() -> None:
     assert EVENT_TYPES == (
         "delivery.available",
         "delivery.deemed_delivered",
         "delivery.notification_failed",
         "delivery.paper_posted",
         "delivery.paper_queued",
+        "delivery.paper_returned",
         "delivery.picked_up",
     )
     assert set(WEBHOOK_EVENTS.values()) == set(EVENT_TYPES)
+
+
+def test_the_feed_names_evidence_records_as_webhooks_name_them() -> None:
+    assert {e: name for e, name in WEBHOOK_EVENTS.items() if e in set(E)} == FEED_EVENTS
+    assert set(FEED_EVENTS.values()) == set(EVENT_TYPES)
+
+
+def test_a_webhook_event_names_its_evidence_record() -> None:
+    session = AsyncSession()
+    record = EvidenceRecord(seq=42, id="evd_42", type=E.CONTENT_HANDOVER.value)
+
+    (row,) = enqueue(session, a_delivery(), None, E.CONTENT_HANDOVER, record=record)
+
+    assert row.payload == {
+        "event_type": "delivery.picked_up",
+        "office_id": "off_1",
+        "evidence_id": "evd_42",
+        "seq": 42,
+    }
 
 
 def hook(name: str) -> tuple[str, dict[str, str]]:
@@ -79,6 +106,7 @@ STORED_ROWS = {
         ("paper.job", {"reason": "the account has no active electronic delivery"}),
     ],
     E.PAPER_POSTED: [hook("paper_posted")],
+    E.PAPER_RETURNED: [hook("paper_returned")],
     E.NOTIFICATION_FAILURE: [hook("notification_failed")],
     NoticeEvent.REMINDER: [("email.reminder", {"event": "reminder"})],
 }
