@@ -136,7 +136,7 @@ async def test_a_cursor_the_service_did_not_issue_is_a_400_problem(
     prefix, position, tag, mac = good.split(".")
     for bad in (
         f"{prefix}.{int(position) + 1}.{tag}.{mac}",  # another position with this MAC
-        f"{prefix}.{position}.{tag[:-1]}x.{mac}",  # another record with this MAC
+        f"{prefix}.{position}.{tag[:-1]}{'y' if tag.endswith('x') else 'x'}.{mac}",  # other record
         f"{prefix}.{position}.{tag}.{mac[:-1]}{'B' if mac.endswith('A') else 'A'}",  # altered
         "not-a-cursor",
         "e1.1",
