@@ -26,6 +26,7 @@ from mailbox.api.headers import security_headers
 from mailbox.api.pages import account as account_pages
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
+from mailbox.api.pages import paper as paper_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
@@ -35,6 +36,7 @@ from mailbox.api.routes import (
     dispatches,
     notifications,
     operations,
+    paper,
     webhooks,
 )
 from mailbox.api.schemas.rules import RulesSchemaPlugin
@@ -134,7 +136,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.download_proof,
             *notifications.routes,
             *webhooks.routes,
+            *paper.routes,
             *inbox_pages.routes,
+            *paper_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,
             *account_pages.routes,

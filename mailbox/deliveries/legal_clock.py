@@ -25,6 +25,8 @@ __all__ = [
     "events_of",
     "explain",
     "legal_date",
+    "letter_sentence",
+    "posting_effect",
     "reminder_days_for",
     "reminders_due",
     "rule_of_delivery",
@@ -234,8 +236,7 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
             due,
             True,
             "posting",
-            f"{verb} on {day(due)} {where}: {rule.days} days after the letter was posted on "
-            f"{day(posted)}.",
+            f"{verb} on {day(due)} {where}: {_after_posting(rule)} on {day(posted)}.",
             days=rule.days,
         )
     if available is None:
@@ -302,6 +303,28 @@ def legal_date(events: Events, rule: Rule, *, at: datetime, zone: tzinfo = UTC) 
         f"Deemed delivered on {day(due)} {where} unless it is opened before: {since}.",
         days=rule.days,
     )
+
+
+def _after_posting(rule: Rule) -> str:
+    return f"{rule.days} days after the letter was posted"
+
+
+def posting_effect(rule: Rule, zone: str) -> str:
+    """What a ``paper-posting`` rule will say of a letter once it is posted, before anyone
+    knows the day: the same words as :func:`legal_date`'s sentence, less the dates."""
+    if rule.kind != PAPER_POSTING:
+        raise ValueError(f"rule {rule.id} is not a paper-posting rule")
+    return f"Deemed delivered {_after_posting(rule)} ({zone}): the date of posting is recorded."
+
+
+def letter_sentence(delivery: Delivery, *, at: datetime) -> str:
+    """The one line of legal effect a paper letter prints: under a paper-posting rule, what
+    the rule will say once the letter is posted (:func:`posting_effect`); under any other rule
+    (a document made available before it went to paper), its sentence as of ``at``."""
+    rule = rule_of_delivery(delivery)
+    if rule.kind == PAPER_POSTING:
+        return posting_effect(rule, delivery.clock_zone or "UTC")
+    return explain(delivery, at=at).sentence
 
 
 def events_of(delivery: Delivery) -> Events:

@@ -56,6 +56,7 @@ __all__ = [
     "can_manage_webhooks",
     "can_observe",
     "can_pick_up",
+    "can_print",
     "can_read_account",
     "can_read_delivery",
     "can_read_evidence",
@@ -79,6 +80,9 @@ class Action(StrEnum):
     READ_OFFICE = "read_office"  # an office and its view of the deliveries it dispatched
     MANAGE_OFFICE = "manage_office"  # change the office's webhooks
     DISPATCH = "dispatch"  # dispatch documents as the office
+    # The office's paper room: build and download print batches (content leaves the service,
+    # recorded on each delivery), mark letters posted or returned undeliverable.
+    PRINT = "print"
 
 
 _ACCOUNT_GRANTEES = frozenset({Role.OWNER, Role.EDITOR, Role.VIEWER})
@@ -95,6 +99,8 @@ POLICY: Mapping[Action, frozenset[Role]] = MappingProxyType(
         Action.READ_OFFICE: _OFFICE_READERS,
         Action.MANAGE_OFFICE: frozenset({Role.DISPATCHER}),
         Action.DISPATCH: frozenset({Role.DISPATCHER}),
+        # The office itself, or its printing contractor (who sees nothing else of it).
+        Action.PRINT: frozenset({Role.DISPATCHER, Role.PRINTER}),
     }
 )
 
@@ -155,6 +161,8 @@ _SETTINGS = "/api/v1/accounts/{account_id}"
 _WEBHOOK = "/api/v1/webhooks/{subscription_id}"
 _MANAGE_WEBHOOK = (Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE)
 _PAGE = "/accounts/{account_id}/settings"
+_PAPER = "/office/paper"
+_PRINT = (Action.PRINT,)
 
 ROUTES: Mapping[str, RouteRule] = MappingProxyType(
     {
@@ -180,6 +188,13 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         f"GET {_DELIVERY}": (Action.READ_DELIVERY,),
         f"GET {_DELIVERY}/document": (Action.PICK_UP,),
         f"GET {_DELIVERY}/proof": (Action.READ_EVIDENCE,),
+        # The paper room: the printing contractor (or the office) reports letters' fates.
+        f"POST {_DELIVERY}/paper/posted": _PRINT,
+        f"POST {_DELIVERY}/paper/returned": _PRINT,
+        # Its electronic copy: for the account its retrieval code linked it to.
+        f"GET {_DELIVERY}/paper/copy": (Action.PICK_UP,),
+        # A person redeems the retrieval code of a paper letter for an account they own.
+        "POST /api/v1/retrievals": _PERSON,
         # Accounts and their notification settings.
         "GET /api/v1/accounts": _SIGNED_IN,
         f"GET {_SETTINGS}/notification-settings": (Action.READ_ACCOUNT,),
@@ -231,6 +246,18 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         f"POST {_PAGE}/addresses/{{address_id}}/remove": (Action.MANAGE_ACCOUNT,),
         f"POST {_PAGE}/consent": (Action.MANAGE_ACCOUNT,),
         f"POST {_PAGE}/consent/withdraw": (Action.MANAGE_ACCOUNT,),
+        # The paper room's page: it shows the offices the person prints for (or says none).
+        f"GET {_PAPER}": _SIGNED_IN,
+        f"POST {_PAPER}/batches": _PRINT,  # the form names the office
+        f"GET {_PAPER}/batches/{{batch_id}}/pdf": _PRINT,
+        f"GET {_PAPER}/batches/{{batch_id}}/manifest": _PRINT,
+        f"POST {_PAPER}/deliveries/{{delivery_id}}/posted": _PRINT,
+        f"POST {_PAPER}/deliveries/{{delivery_id}}/returned": _PRINT,
+        f"POST {_PAPER}/returns": _PRINT,  # the form names the office
+        # A paper letter's retrieval code, redeemed by a signed-in person.
+        "GET /retrieve": _SIGNED_IN,
+        "GET /deliveries/{delivery_id}/paper-copy": (Action.PICK_UP,),
+        "POST /retrieve": _SIGNED_IN,
     }
 )
 
@@ -307,6 +334,12 @@ def can_pick_up(principal: Principal, delivery: Delivery) -> bool:
     return allows(principal, Action.PICK_UP, account_id=delivery.account_id)
 
 
+def can_print(principal: Principal, office_id: str) -> bool:
+    """Whether the principal works the office's paper room: its dispatchers and its printing
+    contractor (print batches, posted and returned letters)."""
+    return allows(principal, Action.PRINT, office_id=office_id)
+
+
 def can_read_account(principal: Principal, account_id: str) -> bool:
     """Whether the principal sees the account (any grant on it)."""
     return allows(principal, Action.READ_ACCOUNT, account_id=account_id)
@@ -369,9 +402,9 @@ def reads_any_office(principal: Principal) -> bool:
     return bool(offices_where(principal, Action.READ_OFFICE))
 
 
-# Office staff send documents with legal effect and read every delivery of their office: a
-# stolen password alone must not be enough for them.
-_SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR})
+# Office staff send documents with legal effect and read every delivery of their office (the
+# printing contractor, every letter): a stolen password alone must not be enough for them.
+_SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR, Role.PRINTER})
 
 
 def second_factor_required(principal: Principal) -> bool:

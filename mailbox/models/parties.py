@@ -21,10 +21,13 @@ class Role(StrEnum):
     VIEWER = "viewer"
     DISPATCHER = "dispatcher"
     AUDITOR = "auditor"
+    # The office's printing contractor: downloads the print batches (which hold the letters'
+    # content) and marks letters posted or returned; reads nothing else of the office.
+    PRINTER = "printer"
 
 
 ACCOUNT_ROLES = frozenset({Role.OWNER, Role.EDITOR, Role.VIEWER})
-OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR})
+OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR, Role.PRINTER})
 
 
 class Office(SQLModel, table=True):
@@ -41,6 +44,10 @@ class Office(SQLModel, table=True):
     )
     # The office's time zone (IANA name): a legal date is a day there, ending at midnight there.
     time_zone: str = Field(default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"})
+    # The return address printed on its paper letters (above the recipient's, in the window).
+    postal_address: str = Field(
+        default="", max_length=1000, sa_column_kwargs={"server_default": ""}
+    )
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 
