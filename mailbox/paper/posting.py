@@ -77,13 +77,14 @@ async def mark_posted(
     """The delivery's letter was posted today. :class:`Conflict` when it has no letter yet;
     :class:`~mailbox.errors.IllegalTransition` when it is not waiting to be posted."""
     tracking = (tracking_number or "").strip() or None
-    if tracking is not None and len(tracking) > 64:
-        raise InvalidRequest(
-            "A tracking number is at most 64 characters",
-            errors=[FieldError("tracking_number", "at most 64 characters")],
-        )
     async with services.db.write() as session:
+        # Who asks first: a stranger learns nothing, not even that the input was wrong.
         delivery = await _locked_for_printer(session, principal, delivery_id)
+        if tracking is not None and len(tracking) > 64:
+            raise InvalidRequest(
+                "A tracking number is at most 64 characters",
+                errors=[FieldError("tracking_number", "at most 64 characters")],
+            )
         letter = (
             await session.exec(select(PaperLetter).where(PaperLetter.delivery_id == delivery.id))
         ).first()
@@ -101,13 +102,13 @@ async def mark_returned(
 ) -> Delivery:
     """The delivery's posted letter came back undeliverable, for ``reason`` (required)."""
     reason = reason.strip()
-    if not reason or len(reason) > 500:
-        raise InvalidRequest(
-            "Say why the letter came back (1-500 characters)",
-            errors=[FieldError("reason", "1-500 characters")],
-        )
     async with services.db.write() as session:
         delivery = await _locked_for_printer(session, principal, delivery_id)
+        if not reason or len(reason) > 500:
+            raise InvalidRequest(
+                "Say why the letter came back (1-500 characters)",
+                errors=[FieldError("reason", "1-500 characters")],
+            )
         draft = rules.mark_paper_returned(delivery, at=now(), actor=principal.actor, reason=reason)
         await _record(session, services, delivery, draft)
     return delivery

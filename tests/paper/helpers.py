@@ -36,12 +36,13 @@ def placed_text(page: PageObject) -> list[Placed]:
     return found
 
 
-def window_text(page: PageObject) -> list[str]:
+def window_text(page: PageObject | list[Placed]) -> list[str]:
     """The lines of text inside the envelope window's address zone (DIN 5008 form B),
-    top to bottom."""
+    top to bottom (of a page, or of its :func:`placed_text`)."""
+    placed = page if isinstance(page, list) else placed_text(page)
     lines = [
         p
-        for p in placed_text(page)
+        for p in placed
         if LAYOUT.window_left <= p.left_mm <= LAYOUT.window_left + LAYOUT.window_width
         and LAYOUT.address_first_baseline - 4
         <= p.top_mm
