@@ -223,7 +223,7 @@ async def user_reset_second_factor(ctx: click.Context, email: str) -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["owner", "editor", "viewer", "dispatcher", "auditor"]),
+    type=click.Choice(["owner", "editor", "viewer", "dispatcher", "auditor", "printer"]),
 )
 @click.option("--account", "account_id", default=None, help="Account id (account roles).")
 @click.option("--office", "office_id", default=None, help="Office id (office roles).")
