@@ -77,7 +77,7 @@ class DrainReport:
     skipped: int = 0  # no longer needed (e.g. a reminder for a document picked up since)
     retrying: int = 0
     dead: int = 0
-    completed: int = 0  # webhook events fanned out, paper jobs handed on
+    completed: int = 0  # webhook events fanned out, paper letters made
     fanned_out: int = 0  # webhook.delivery rows created from webhook.event rows
     relayed_to_paper: int = 0
     lost_lease: int = 0  # results not recorded: the lease had passed to another worker

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from sqlmodel import select
 
 from mailbox.identity.admin import create_user, grant_role
-from mailbox.models import Delivery, PaperLetter, Role, User
+from mailbox.models import Delivery, Office, PaperLetter, Role, User
 from mailbox.notifications.outbox import drain_until_idle
 from mailbox.services import Services
 from tests.factories import PASSWORD, World, deliver, enrol_totp, make_world
@@ -26,6 +26,10 @@ class PaperWorld:
 async def make_paper_world(services: Services) -> PaperWorld:
     world = await make_world(services, edelivery=False)
     async with services.db.write() as session:
+        office = await session.get(Office, world.office.id)
+        assert office is not None
+        office.postal_address = "Bob-van-Benthem-Plein 1\n2288 EE Rijswijk"
+        session.add(office)
         printer = await create_user(
             session=session,
             email=f"printer-{world.office.code.lower()}@example.com",

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import errno
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
 from mailbox import clock
-from mailbox.deliveries.legal_clock import explain
-from mailbox.deliveries.rules import mark_paper_posted
+from mailbox.deliveries.legal_clock import explain, letter_sentence
+from mailbox.deliveries.rules import consign, mark_paper_posted, relay_to_paper
 from mailbox.models import Delivery, OutboxKind, OutboxMessage, PaperLetter, RetrievalCode
 from mailbox.notifications.outbox import drain_until_idle
 from mailbox.paper.codes import code_hash, normalise_code
+from mailbox.paper.letters import LAYOUT
 from mailbox.services import Services
 from mailbox.storage.blobs import LocalBlobStore, load_master_key
 from tests.factories import deliver
@@ -36,7 +37,14 @@ async def test_a_paper_delivery_gets_a_letter_with_the_address_in_the_window(
     cover = pdf.pages[0]
     assert window_text(cover) == [paper.world.account.name, "Hauptstr. 1", "80331 München"]
     text = cover.extract_text()
-    assert paper.world.office.name in text
+    # The return address, small, above the recipient's in the window's top zone.
+    (sender,) = [
+        p
+        for p in placed_text(cover)
+        if LAYOUT.window_top <= p.top_mm < LAYOUT.address_first_baseline - 4
+        and LAYOUT.window_left <= p.left_mm <= LAYOUT.window_left + LAYOUT.window_width
+    ]
+    assert sender.text == f"{paper.world.office.name} · Bob-van-Benthem-Plein 1 · 2288 EE Rijswijk"
     assert delivery.id in text and delivery.dossier_number in text
     assert "Communication under Rule 71(3) EPC" in pdf.pages[1].extract_text()
 
@@ -114,3 +122,19 @@ async def test_our_disk_failing_leaves_the_job_waiting_and_the_delivery_queued(
     await drain_until_idle(services, worker_id="test", lanes=1)
     letter, pdf = await letter_of(services, delivery.id)
     assert len(pdf.pages) == letter.pages
+
+
+def test_a_letter_of_a_document_made_available_before_it_went_to_paper_says_its_rule() -> None:
+    made_available = datetime(2026, 11, 26, 9, tzinfo=UTC)
+    delivery = Delivery(
+        document_id="doc_x",
+        account_id="acc_x",
+        office_id="off_x",
+        dossier_number="EP1",
+        submitted_at=made_available,
+    )
+    consign(delivery, at=made_available, deemed_days=10)
+    relay_to_paper(delivery, at=made_available + timedelta(days=1), reason="bounced")
+    at = made_available + timedelta(days=2)
+    assert letter_sentence(delivery, at=at) == explain(delivery, at=at).sentence
+    assert "10 days after it was made available on 26 Nov 2026" in letter_sentence(delivery, at=at)
