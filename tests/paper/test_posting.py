@@ -18,6 +18,7 @@ from mailbox.models import Delivery, PrintBatch
 from mailbox.services import Services
 from tests.factories import FORM_TOKEN_FIELD, log_in_page, token_for
 from tests.fixtures.cli import run_cli
+from tests.fixtures.db import both_backends
 from tests.paper.conftest import PaperWorld, letter_of, paper_delivery
 from tests.paper.test_letters import CODE
 
@@ -90,6 +91,7 @@ async def _form_token(client: AsyncClient, path: str) -> str:
     return found.group(1)
 
 
+@both_backends
 async def test_the_paper_room_builds_a_batch_and_marks_letters_posted_and_returned(
     client: AsyncClient, services: Services, paper: PaperWorld
 ) -> None:

@@ -19,6 +19,7 @@ from mailbox.models import Delivery, Grant
 from mailbox.paper.codes import ALPHABET, format_code, new_code, normalise_code
 from mailbox.services import Services
 from tests.factories import FORM_TOKEN_FIELD, log_in_page, token_for
+from tests.fixtures.db import both_backends
 from tests.paper.conftest import PaperWorld, letter_of, paper_delivery
 from tests.paper.test_letters import CODE
 
@@ -42,6 +43,7 @@ def test_a_code_carries_80_random_bits_and_catches_a_mistyped_character() -> Non
     assert normalise_code("short") is None
 
 
+@both_backends
 async def test_a_code_links_the_delivery_once_and_the_copy_keeps_the_legal_date(
     client: AsyncClient, services: Services, paper: PaperWorld
 ) -> None:
