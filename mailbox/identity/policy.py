@@ -63,6 +63,7 @@ __all__ = [
     "can_read_office",
     "dispatch_office",
     "offices_where",
+    "prints_any_office",
     "reads_any_account",
     "reads_any_office",
     "second_factor_required",
@@ -400,6 +401,11 @@ def reads_any_office(principal: Principal) -> bool:
     """Whether the principal sees at least one office (the pages then offer to look up one of
     its deliveries)."""
     return bool(offices_where(principal, Action.READ_OFFICE))
+
+
+def prints_any_office(principal: Principal) -> bool:
+    """Whether the principal works some office's paper room (the pages then link to it)."""
+    return bool(offices_where(principal, Action.PRINT))
 
 
 # Office staff send documents with legal effect and read every delivery of their office (the

@@ -88,7 +88,12 @@ class PaperChannel:
             if found is None:
                 handled[message.id] = Handled(SendOutcome(True, False, _NOT_WAITING), "skipped")
                 continue
-            handled[message.id] = await self._letter(*found)
+            delivery, document, account, office = found
+            if account is None:  # no addressee to write to: retried, then dead (the operator)
+                detail = "no postal address for the letter of this delivery"
+                handled[message.id] = Handled(SendOutcome(False, False, detail))
+                continue
+            handled[message.id] = await self._letter(delivery, document, account, office)
         return handled
 
     async def _letter(
@@ -179,7 +184,7 @@ class PaperChannel:
 
 async def _letter_parts(
     session: AsyncSession, delivery_ids: list[str]
-) -> dict[str, tuple[Delivery, Document, Account, Office]]:
+) -> dict[str, tuple[Delivery, Document, Account | None, Office]]:
     """The deliveries of ``delivery_ids`` still waiting for a letter, with what it prints."""
     if not delivery_ids:
         return {}
@@ -187,7 +192,7 @@ async def _letter_parts(
         await session.exec(
             select(Delivery, Document, Account, Office)
             .join(Document, col(Document.id) == Delivery.document_id)
-            .join(Account, col(Account.id) == Delivery.account_id)
+            .join(Account, col(Account.id) == Delivery.account_id, isouter=True)
             .join(Office, col(Office.id) == Delivery.office_id)
             .where(col(Delivery.id).in_(delivery_ids))
             .where(Delivery.status == DeliveryStatus.PAPER_QUEUED)

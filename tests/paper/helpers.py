@@ -80,18 +80,20 @@ def expected_matrix(url: str) -> list[list[bool]]:
     return [[bool(v) for v in row] for row in qr.matrix_iter(border=0)]
 
 
-def decode(matrix: list[list[bool]], scale: int = 4) -> str:
-    """What a scanner reads from ``matrix`` drawn black on white with a quiet zone."""
+def decode(matrix: list[list[bool]], scale: int = 3) -> str:
+    """What a scanner reads from ``matrix`` drawn black on white with a quiet zone of four
+    modules, ``scale`` pixels a module."""
     border = 4
-    size = (len(matrix) + 2 * border) * scale
-    image = Image.new("L", (size, size), 255)
-    pixels = image.load()
-    for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
-                for dy in range(scale):
-                    for dx in range(scale):
-                        pixels[(c + border) * scale + dx, (r + border) * scale + dy] = 0
+    width = (len(matrix) + 2 * border) * scale
+    blank = b"\xff" * width
+    rows = [blank] * (border * scale)
+    for row in matrix:
+        line = b"\xff" * (border * scale)
+        line += b"".join((b"\x00" if dark else b"\xff") * scale for dark in row)
+        line += b"\xff" * (border * scale)
+        rows += [line] * scale
+    rows += [blank] * (border * scale)
+    image = Image.frombytes("L", (width, len(rows)), b"".join(rows))
     results = zxingcpp.read_barcodes(image)
     assert results, "no QR code found"
     return results[0].text

@@ -100,6 +100,7 @@ async def test_the_paper_room_builds_a_batch_and_marks_letters_posted_and_return
     await log_in_page(client, paper.printer)
     room = await client.get("/office/paper")
     assert "2 letters waiting for the next" in room.text
+    assert '<a href="/office/paper">Paper room</a>' in room.text  # the header links to it
     token = await _form_token(client, "/office/paper")
     built = await client.post(
         "/office/paper/batches", data={"office_id": paper.world.office.id, "csrf_token": token}
