@@ -415,8 +415,8 @@ _SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR, Role.PRINTER})
 
 def second_factor_required(principal: Principal) -> bool:
     """Whether the person must log in with a second factor (and enrol one before anything
-    else): dispatchers and auditors. Applicants may choose to; machine clients never log in
-    with a password, so this never applies to them."""
+    else): dispatchers, auditors and printers. Applicants may choose to; machine clients never
+    log in with a password, so this never applies to them."""
     return principal.kind == "user" and any(
         not held.isdisjoint(_SECOND_FACTOR_ROLES) for held in principal.office_roles.values()
     )
