@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import time
 
 from httpx import AsyncClient
 from pypdf import PdfReader
@@ -15,6 +17,8 @@ from sqlmodel import select
 
 from mailbox.deliveries.inbox import timeline
 from mailbox.models import Delivery, PrintBatch
+from mailbox.operations.blob_sweep import sweep_blobs
+from mailbox.paper.batches import build_print_batches
 from mailbox.services import Services
 from tests.factories import FORM_TOKEN_FIELD, log_in_page, token_for
 from tests.fixtures.cli import run_cli
@@ -214,3 +218,21 @@ async def test_the_command_line_builds_the_batches_and_says_what(
     assert code == 0 and "No letters waiting" in out
     code, _, err = await run_cli(services.settings, "paper", "batch", "--office", "NOPE")
     assert code == 2 and "No office NOPE" in err
+
+
+async def test_the_blob_sweep_keeps_letters_and_print_batches(
+    services: Services, paper: PaperWorld
+) -> None:
+    delivery = await paper_delivery(services, paper)
+    (batch,) = await build_print_batches(services, actor="test")
+    letter, _ = await letter_of(services, delivery.id)
+    paths = [
+        services.settings.effective_blob_dir / b[:2] / b[2:4] / b
+        for b in (letter.blob_id, batch.blob_id, batch.manifest_blob_id)
+    ]
+    month_ago = time.time() - 30 * 86400
+    for path in paths:
+        os.utime(path, (month_ago, month_ago))
+    report = await sweep_blobs(services)
+    assert report.orphans_removed == 0
+    assert all(path.exists() for path in paths)
