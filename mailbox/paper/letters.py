@@ -122,7 +122,7 @@ def _cover(content: LetterContent, pages_of_document: int) -> tuple[bytes, list[
         "title": content.title,
         "dossier": content.dossier_number,
         "base_url": content.base_url,
-        "pages": pages_of_document,
+        "pages": f"{pages_of_document} page{'' if pages_of_document == 1 else 's'}",
     }
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=0)
@@ -139,12 +139,13 @@ def _cover(content: LetterContent, pages_of_document: int) -> tuple[bytes, list[
         for part in [content.office_name, *content.office_address.splitlines()]
         if part.strip()
     )
-    canvas.setFont("Helvetica", 7)
+    inside = (layout.window_left + layout.window_width - layout.address_left - 2) * mm
+    canvas.setFont("Helvetica", _fitting(sender, 7, 5, inside))
     canvas.drawString(layout.address_left * mm, _y(layout.return_baseline), sender)
     lines = window_lines(content.recipient_name, content.recipient_address)
-    canvas.setFont("Helvetica", 10)
     for n, line in enumerate(lines):
         baseline = layout.address_first_baseline + n * layout.address_line
+        canvas.setFont("Helvetica", _fitting(line, 10, 7, inside))
         canvas.drawString(layout.address_left * mm, _y(baseline), line)
     # Information block.
     info = [
@@ -225,6 +226,16 @@ def _draw_qr(canvas: Canvas, url: str) -> float:
             path.rect(x, y, (c - start) * module * mm, module * mm)
     canvas.drawPath(path, stroke=0, fill=1)
     return len(rows) * module
+
+
+def _fitting(text: str, size: float, smallest: float, width: float) -> float:
+    """The largest type size from ``size`` down to ``smallest`` (half points) at which ``text``
+    fits ``width`` in Helvetica, so that it stays inside the envelope's window."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    while size > smallest and stringWidth(text, "Helvetica", size) > width:
+        size -= 0.5
+    return size
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
