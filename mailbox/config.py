@@ -25,7 +25,8 @@ from pydantic_settings import (
 
 __all__ = ["CLOCK_TRAVEL_FILE", "DEMO_MARKER", "TEMPLATES_DIR", "Settings", "masked_url"]
 
-# The Jinja2 templates of every surface: email/, web/, receipt/ (and letters/ later).
+# The templates of every surface: email/, web/, receipt/ (Jinja2), letters/ (the words of paper
+# letters).
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 MiB = 1024 * 1024
@@ -204,6 +205,30 @@ class Settings(BaseSettings):
     )
     reminder_days: list[int] = Field(
         default_factory=lambda: [3, 7], description="Days after consignment to remind."
+    )
+    paper_batch_hour_utc: int = Field(
+        16,
+        ge=0,
+        le=23,
+        description="Hour (UTC) of the daily print batch: each office's letters not yet in a "
+        "batch are merged into one sealed PDF with its manifest.",
+    )
+    retrieval_failures_per_user: int = Field(
+        10,
+        gt=0,
+        description="Wrong retrieval codes one person may enter within the window before "
+        "further tries are refused (429).",
+    )
+    retrieval_failures_per_address: int = Field(
+        30,
+        gt=0,
+        description="Wrong retrieval codes one client address may enter within the window "
+        "before further tries are refused (429).",
+    )
+    retrieval_failure_window_seconds: int = Field(
+        3600,
+        gt=0,
+        description="Window (seconds) in which wrong retrieval codes are counted.",
     )
     blob_sweep_interval_seconds: float = Field(
         3600.0,

@@ -29,6 +29,7 @@ from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import office as office_pages
 from mailbox.api.pages import office_form as office_form_pages
 from mailbox.api.pages import outages as outage_pages
+from mailbox.api.pages import paper as paper_pages
 from mailbox.api.pages import settings as settings_pages
 from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
@@ -42,6 +43,7 @@ from mailbox.api.routes import (
     notifications,
     operations,
     outages,
+    paper,
     paper_kinds,
     webhooks,
 )
@@ -152,6 +154,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *events.routes,
             *inbox_pages.routes,
             *outage_pages.routes,
+            *paper.routes,
+            *paper_pages.routes,
             *download_pages.routes,
             *settings_pages.routes,
             *account_pages.routes,

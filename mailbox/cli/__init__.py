@@ -1,5 +1,5 @@
 """The command line: set up an install, migrate, administer, audit, run and operate the
-service: outbox, backups, retention, the clock of demo and test installs
+service: outbox, paper, backups, retention, the clock of demo and test installs
 (``python -m mailbox --help``).
 
 Every command that reports something prints JSON with ``--json`` so that scripts and tests can
@@ -14,6 +14,7 @@ from mailbox.cli import (  # noqa: F401  (registers the commands)
     clock,
     outages,
     outbox,
+    paper,
     retention,
     running,
 )

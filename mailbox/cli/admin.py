@@ -27,10 +27,18 @@ def office() -> None:
     show_default=True,
     help="PDFs with JavaScript, launch actions, embedded files and the like.",
 )
+@click.option(
+    "--address", "postal_address", default="", help="Return address printed on paper letters."
+)
 @click.pass_context
 @domain_command
 async def office_create(
-    ctx: click.Context, code: str, name: str, deemed_days: int | None, active_content: str
+    ctx: click.Context,
+    code: str,
+    name: str,
+    deemed_days: int | None,
+    active_content: str,
+    postal_address: str,
 ) -> None:
     from mailbox.identity.admin import create_office
 
@@ -41,6 +49,7 @@ async def office_create(
             name=name,
             deemed_delivery_days=deemed_days,
             active_content=active_content,
+            postal_address=postal_address,
         )
     emit(ctx, created.model_dump(mode="json"), f"Office {created.code}: {created.id}")
 
@@ -271,7 +280,7 @@ async def user_reset_second_factor(ctx: click.Context, email: str) -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["owner", "editor", "viewer", "dispatcher", "auditor"]),
+    type=click.Choice(["owner", "editor", "viewer", "dispatcher", "auditor", "printer"]),
 )
 @click.option("--account", "account_id", default=None, help="Account id (account roles).")
 @click.option("--office", "office_id", default=None, help="Office id (office roles).")

@@ -30,6 +30,8 @@ __all__ = [
     "explain",
     "inputs_from_evidence",
     "legal_date",
+    "letter_sentence",
+    "posting_effect",
     "reminder_days_for",
     "reminders_due",
     "rule_of_delivery",
@@ -314,7 +316,7 @@ def legal_date(
             due,
             True,
             "posting",
-            f"{verb} on {day(due)} {where}: {rule.days} days after the letter was posted on "
+            f"{verb} on {day(due)} {where}: {_after_posting(rule)} on "
             f"{day(posted)}{_clause(moved)}.",
             days=rule.days,
         )
@@ -397,6 +399,28 @@ def legal_date(
 def _clause(moved: Shift | None) -> str:
     """What outages and closed days did to the date, as the end of the sentence."""
     return "" if moved is None else moved.clause
+
+
+def _after_posting(rule: Rule) -> str:
+    return f"{rule.days} days after the letter was posted"
+
+
+def posting_effect(rule: Rule, zone: str) -> str:
+    """What a ``paper-posting`` rule will say of a letter once it is posted, before anyone
+    knows the day: the same words as :func:`legal_date`'s sentence, less the dates."""
+    if rule.kind != PAPER_POSTING:
+        raise ValueError(f"rule {rule.id} is not a paper-posting rule")
+    return f"Deemed delivered {_after_posting(rule)} ({zone}): the date of posting is recorded."
+
+
+def letter_sentence(delivery: Delivery, *, at: datetime) -> str:
+    """The one line of legal effect a paper letter prints: under a paper-posting rule, what
+    the rule will say once the letter is posted (:func:`posting_effect`); under any other rule
+    (a document made available before it went to paper), its sentence as of ``at``."""
+    rule = rule_of_delivery(delivery)
+    if rule.kind == PAPER_POSTING:
+        return posting_effect(rule, delivery.clock_zone or "UTC")
+    return explain(delivery, at=at).sentence
 
 
 def events_of(delivery: Delivery) -> Events:

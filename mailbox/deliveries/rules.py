@@ -33,6 +33,8 @@ __all__ = [
     "content_available",
     "deem_delivered",
     "hand_over",
+    "hand_over_paper_copy",
+    "hand_to_printer",
     "mark_paper_posted",
     "mark_paper_returned",
     "notified",
@@ -228,15 +230,58 @@ def on_notification_failure(
     return tuple(drafts)
 
 
-def mark_paper_posted(delivery: Delivery, *, at: datetime, actor: str) -> EvidenceDraft:
+def mark_paper_posted(
+    delivery: Delivery, *, at: datetime, actor: str, tracking_number: str | None = None
+) -> EvidenceDraft:
+    """The letter was posted (by the printing contractor, or the office): the paper-posting
+    rule of the legal clock counts from this day; its sentence goes into the evidence."""
     _move(delivery, S.PAPER_POSTED)
     delivery.paper_posted_at = at
-    return EvidenceDraft(EvidenceType.PAPER_POSTED, actor)
+    details: dict[str, Any] = {"legal_date": explain(delivery, at=at).evidence()}
+    if tracking_number:
+        details["tracking_number"] = tracking_number
+    return EvidenceDraft(EvidenceType.PAPER_POSTED, actor, details=details)
 
 
 def mark_paper_returned(
     delivery: Delivery, *, at: datetime, actor: str, reason: str
 ) -> EvidenceDraft:
+    """The posted letter came back undeliverable, for ``reason``."""
     _move(delivery, S.PAPER_RETURNED)
     delivery.paper_returned_at = at
     return EvidenceDraft(EvidenceType.PAPER_RETURNED, actor, details={"reason": reason})
+
+
+_PAPER_STATES = frozenset({S.PAPER_QUEUED, S.PAPER_POSTED, S.PAPER_RETURNED})
+
+
+def hand_to_printer(
+    delivery: Delivery, *, actor: str, ip: str | None, batch_id: str
+) -> EvidenceDraft:
+    """The content left the service in a print batch (downloaded by the printing contractor or
+    the office): a ContentAccess by them, which changes nothing of the delivery's course."""
+    if S(delivery.status) not in _PAPER_STATES:
+        raise IllegalTransition(f"Delivery {delivery.id} is not served on paper")
+    return EvidenceDraft(
+        EvidenceType.CONTENT_ACCESS,
+        actor,
+        actor_ip=ip,
+        details={"via": "print batch", "batch_id": batch_id},
+    )
+
+
+def hand_over_paper_copy(
+    delivery: Delivery, *, at: datetime, actor: str, ip: str | None, first: bool
+) -> EvidenceDraft:
+    """The electronic copy of a paper delivery was opened by its recipient (through the
+    letter's retrieval code): the first time a ContentHandover, later a ContentAccess. The
+    delivery stays on its paper course: the legal clock's date (which goes into the evidence)
+    is the paper service's, never this opening's."""
+    if S(delivery.status) not in _PAPER_STATES:
+        raise IllegalTransition(f"Delivery {delivery.id} is not served on paper")
+    details: dict[str, Any] = {
+        "via": "retrieval code",
+        "legal_date": explain(delivery, at=at).evidence(),
+    }
+    kind = EvidenceType.CONTENT_HANDOVER if first else EvidenceType.CONTENT_ACCESS
+    return EvidenceDraft(kind, actor, actor_ip=ip, details=details)

@@ -47,6 +47,7 @@ async def create_office(
     deemed_delivery_days: int | None = None,
     paper_only_kinds: Sequence[str] = (),
     active_content: str = "reject",
+    postal_address: str = "",
 ) -> Office:
     _check_active_content(active_content)
     code = code.strip().upper()
@@ -63,6 +64,7 @@ async def create_office(
         deemed_delivery_days=deemed_delivery_days,
         paper_only_kinds=list(paper_only_kinds),
         active_content=active_content,
+        postal_address=postal_address.strip(),
     )
     session.add(office)
     await session.flush()

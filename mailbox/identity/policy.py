@@ -64,12 +64,14 @@ __all__ = [
     "can_manage_webhooks",
     "can_observe",
     "can_pick_up",
+    "can_print",
     "can_read_account",
     "can_read_delivery",
     "can_read_evidence",
     "can_read_office",
     "dispatch_office",
     "offices_where",
+    "prints_any_office",
     "reads_any_account",
     "reads_any_office",
     "route_scope_refusal",
@@ -89,6 +91,9 @@ class Action(StrEnum):
     READ_OFFICE = "read_office"  # an office and its view of the deliveries it dispatched
     MANAGE_OFFICE = "manage_office"  # change the office's webhooks and paper-only kinds
     DISPATCH = "dispatch"  # dispatch documents as the office
+    # The office's paper room: build and download print batches (content leaves the service,
+    # recorded on each delivery), mark letters posted or returned undeliverable.
+    PRINT = "print"
 
 
 _ACCOUNT_GRANTEES = frozenset({Role.OWNER, Role.EDITOR, Role.VIEWER})
@@ -105,6 +110,8 @@ POLICY: Mapping[Action, frozenset[Role]] = MappingProxyType(
         Action.READ_OFFICE: _OFFICE_READERS,
         Action.MANAGE_OFFICE: frozenset({Role.DISPATCHER}),
         Action.DISPATCH: frozenset({Role.DISPATCHER}),
+        # The office itself, or its printing contractor (who sees nothing else of it).
+        Action.PRINT: frozenset({Role.DISPATCHER, Role.PRINTER}),
     }
 )
 
@@ -226,6 +233,9 @@ _MANAGE_WEBHOOK = Route((Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE), Scope.WEB
 _MANAGE_CLIENT = Route((Action.MANAGE_ACCOUNT, Action.MANAGE_OFFICE))
 _MANAGE_ACCOUNT = Route((Action.MANAGE_ACCOUNT,))
 _PAGE = "/accounts/{account_id}/settings"
+_PAPER = "/office/paper"
+# The printing contractor (or the office) reports letters' fates; people only.
+_PRINT = Route((Action.PRINT,))
 
 
 def _page(rule: RouteRule) -> Route:
@@ -274,6 +284,13 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         f"GET {_DELIVERY}": Route((Action.READ_DELIVERY,), Scope.INBOX_READ),
         f"GET {_DELIVERY}/document": Route((Action.PICK_UP,), Scope.DOCUMENTS_READ),
         f"GET {_DELIVERY}/proof": Route((Action.READ_EVIDENCE,), Scope.EVIDENCE_READ),
+        # The paper room: the printing contractor (or the office) reports letters' fates.
+        f"POST {_DELIVERY}/paper/posted": _PRINT,
+        f"POST {_DELIVERY}/paper/returned": _PRINT,
+        # Its electronic copy: for the account its retrieval code linked it to.
+        f"GET {_DELIVERY}/paper/copy": Route((Action.PICK_UP,), Scope.DOCUMENTS_READ),
+        # A person redeems the retrieval code of a paper letter for an account they own.
+        "POST /api/v1/retrievals": _PERSON,
         # The event feed: everyone signed in reads it; it holds only the events of deliveries
         # whose evidence the caller may read (Action.READ_EVIDENCE).
         "GET /api/v1/events": Route(Access.SIGNED_IN, Scope.EVENTS_READ),
@@ -339,6 +356,18 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         f"POST {_PAGE}/addresses/{{address_id}}/remove": _MANAGE_ACCOUNT,
         f"POST {_PAGE}/consent": _MANAGE_ACCOUNT,
         f"POST {_PAGE}/consent/withdraw": _MANAGE_ACCOUNT,
+        # The paper room's page: it shows the offices the person prints for (or says none).
+        f"GET {_PAPER}": _SIGNED_IN,
+        f"POST {_PAPER}/batches": _PRINT,  # the form names the office
+        f"GET {_PAPER}/batches/{{batch_id}}/pdf": _PRINT,
+        f"GET {_PAPER}/batches/{{batch_id}}/manifest": _PRINT,
+        f"POST {_PAPER}/deliveries/{{delivery_id}}/posted": _PRINT,
+        f"POST {_PAPER}/deliveries/{{delivery_id}}/returned": _PRINT,
+        f"POST {_PAPER}/returns": _PRINT,  # the form names the office
+        # A paper letter's retrieval code, redeemed by a signed-in person.
+        "GET /retrieve": _SIGNED_IN,
+        "GET /deliveries/{delivery_id}/paper-copy": _page((Action.PICK_UP,)),
+        "POST /retrieve": _SIGNED_IN,
     }
 )
 
@@ -418,6 +447,12 @@ def can_pick_up(principal: Principal, delivery: Delivery) -> bool:
     )
 
 
+def can_print(principal: Principal, office_id: str) -> bool:
+    """Whether the principal works the office's paper room: its dispatchers and its printing
+    contractor (print batches, posted and returned letters)."""
+    return allows(principal, Action.PRINT, office_id=office_id)
+
+
 def can_read_account(principal: Principal, account_id: str) -> bool:
     """Whether the principal sees the account (any grant on it)."""
     return allows(principal, Action.READ_ACCOUNT, account_id=account_id)
@@ -486,15 +521,20 @@ def reads_any_office(principal: Principal) -> bool:
     return bool(offices_where(principal, Action.READ_OFFICE))
 
 
-# Office staff send documents with legal effect and read every delivery of their office: a
-# stolen password alone must not be enough for them.
-_SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR})
+def prints_any_office(principal: Principal) -> bool:
+    """Whether the principal works some office's paper room (the pages then link to it)."""
+    return bool(offices_where(principal, Action.PRINT))
+
+
+# Office staff send documents with legal effect and read every delivery of their office (the
+# printing contractor, every letter): a stolen password alone must not be enough for them.
+_SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR, Role.PRINTER})
 
 
 def second_factor_required(principal: Principal) -> bool:
     """Whether the person must log in with a second factor (and enrol one before anything
-    else): dispatchers and auditors. Applicants may choose to; machine clients never log in
-    with a password, so this never applies to them."""
+    else): dispatchers, auditors and printers. Applicants may choose to; machine clients never
+    log in with a password, so this never applies to them."""
     return principal.kind == "user" and any(
         not held.isdisjoint(_SECOND_FACTOR_ROLES) for held in principal.office_roles.values()
     )

@@ -14,6 +14,7 @@ from mailbox.models.outbox import (
     WebhookAttempt,
     WebhookSubscription,
 )
+from mailbox.models.paper import PaperLetter, PrintBatch, RetrievalCode
 from mailbox.models.parties import (
     Account,
     Grant,
@@ -27,6 +28,7 @@ from mailbox.models.second_factor import RecoveryCode, UserTotp
 from mailbox.models.throttle import (
     ClientAssertionUse,
     LoginFailure,
+    RetrievalFailure,
     RevokedToken,
     VerificationEmailSent,
 )
@@ -54,8 +56,12 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "PaperLetter",
+    "PrintBatch",
     "RecoveryCode",
     "RetentionPolicy",
+    "RetrievalCode",
+    "RetrievalFailure",
     "RevokedToken",
     "Role",
     "User",

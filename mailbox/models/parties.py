@@ -22,10 +22,13 @@ class Role(StrEnum):
     VIEWER = "viewer"
     DISPATCHER = "dispatcher"
     AUDITOR = "auditor"
+    # The office's printing contractor: downloads the print batches (which hold the letters'
+    # content) and marks letters posted or returned; reads nothing else of the office.
+    PRINTER = "printer"
 
 
 ACCOUNT_ROLES = frozenset({Role.OWNER, Role.EDITOR, Role.VIEWER})
-OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR})
+OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.AUDITOR, Role.PRINTER})
 
 
 class Office(SQLModel, table=True):
@@ -48,6 +51,10 @@ class Office(SQLModel, table=True):
     calendar_country: str | None = Field(default=None, max_length=2)
     calendar_subdivision: str | None = Field(default=None, max_length=16)
     closed_days: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # The return address printed on its paper letters (above the recipient's, in the window).
+    postal_address: str = Field(
+        default="", max_length=1000, sa_column_kwargs={"server_default": ""}
+    )
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 

@@ -1,7 +1,7 @@
 """What authentication remembers to refuse repeats: the client assertions already used (a
 ``jti`` is good for one token), recent failed log-ins (to throttle password guessing), the
-access tokens ended by a log-out, and the verification emails sent lately (to throttle
-resends).
+access tokens ended by a log-out, the verification emails sent lately (to throttle
+resends), and the wrong retrieval codes entered lately (to throttle guessing).
 
 All live in the database so that every process of one install sees the same state.
 """
@@ -57,6 +57,18 @@ class VerificationEmailSent(SQLModel, table=True):
 
     __tablename__ = "verification_email_sent"
     __table_args__ = (Index("ix_verification_email_sent_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    at: datetime = Field(default_factory=now, sa_type=UTCDateTime, index=True)
+
+
+class RetrievalFailure(SQLModel, table=True):
+    """One wrong retrieval code entered, counted against ``key``: the person who entered it
+    or their client address, each hashed (see :mod:`mailbox.paper.retrieval`)."""
+
+    __tablename__ = "retrieval_failure"
+    __table_args__ = (Index("ix_retrieval_failure_key_at", "key", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=80)

@@ -11,8 +11,8 @@ record the results.
 2. **Handle**: the claimed messages are grouped by channel (:class:`Channel`, from each
    message's :class:`OutboxKind`) and each group goes to its channel's handler, the channels
    side by side: emails over one SMTP connection per batch (several for a big batch),
-   webhooks posted concurrently, paper jobs handed on. Nothing is held open in the database
-   meanwhile. The handlers are registered in one table, :data:`CHANNELS`.
+   webhooks posted concurrently, paper letters rendered and stored. Nothing is held open in
+   the database meanwhile. The handlers are registered in one table, :data:`CHANNELS`.
 3. **Record** (one transaction): done, retry later with exponential backoff and jitter, or dead
    (permanent failure, or the retry budget spent). A failure that is ours (our mail server, our
    disk) is neither: the message gets its attempt back and waits for its channel's next probe,
@@ -59,7 +59,7 @@ log = logging.getLogger("mailbox.notifications.outbox")
 CHANNELS: Mapping[Channel, Callable[[Services], ChannelHandler]] = {
     Channel.WEBHOOK: WebhookChannel,
     Channel.EMAIL: EmailChannel,
-    Channel.PAPER: lambda services: PaperChannel(),
+    Channel.PAPER: PaperChannel,
 }
 
 # What the drain says of a message its channel's handler left out (a bug: see the log).
@@ -77,7 +77,7 @@ class DrainReport:
     skipped: int = 0  # no longer needed (e.g. a reminder for a document picked up since)
     retrying: int = 0
     dead: int = 0
-    completed: int = 0  # webhook events fanned out, paper jobs handed on
+    completed: int = 0  # webhook events fanned out, paper letters made
     fanned_out: int = 0  # webhook.delivery rows created from webhook.event rows
     relayed_to_paper: int = 0
     lost_lease: int = 0  # results not recorded: the lease had passed to another worker

@@ -8,7 +8,8 @@ Two kinds of leftovers:
   renaming its file (a killed process: a failing write removes its own). Removed once older
   than :data:`TEMP_GRACE_SECONDS`, far longer than any write takes.
 - **orphan blobs**: a dispatch stores its sealed PDF before the transaction that references
-  it (a document's ``sealed_sha256`` is its blob id); when that transaction fails or the
+  it (a document's ``sealed_sha256`` is its blob id; paper letters and print batches are
+  stored the same way, before their rows); when that transaction fails or the
   process is killed in between, the blob is referenced by nothing. Removed once older than
   ``blob_orphan_grace_seconds`` (default a day, at least an hour) and still referenced by no
   document: a dispatch in flight is never that old, and a dispatch that stores the same bytes
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass
 from sqlmodel import col, select
 
 from mailbox import clock
-from mailbox.models import Document
+from mailbox.models import Document, PaperLetter, PrintBatch
 from mailbox.services import Services
 from mailbox.storage.blobs import StoredFile
 
@@ -116,14 +117,22 @@ def _take(files: Iterator[StoredFile], n: int) -> list[StoredFile]:
 
 
 async def _referenced(services: Services, blob_ids: list[str]) -> set[str]:
-    """Those of ``blob_ids`` that a document references."""
+    """Those of ``blob_ids`` that a document, a paper letter or a print batch (its PDF or its
+    manifest) references."""
     if not blob_ids:
         return set()
+    columns = (
+        Document.sealed_sha256,
+        PaperLetter.blob_id,
+        PrintBatch.blob_id,
+        PrintBatch.manifest_blob_id,
+    )
+    found: set[str] = set()
     async with services.db.session() as session:
-        rows = await session.exec(
-            select(Document.sealed_sha256).where(col(Document.sealed_sha256).in_(blob_ids))
-        )
-        return set(rows.all())
+        for column in columns:
+            rows = await session.exec(select(column).where(col(column).in_(blob_ids)))
+            found.update(rows.all())
+    return found
 
 
 async def _remove(

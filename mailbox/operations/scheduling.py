@@ -1,7 +1,8 @@
 """Periodic jobs (APScheduler 3, ``AsyncIOScheduler``): the outbox drain, the legal scans
 (deemed delivery, reminders), the evidence log's signed checkpoints, the daily digest, the
-retention purge (content past its retention period crypto-shredded) and the blob sweep (stale
-temporary files, orphan blobs), run inside the web process or by ``python -m mailbox worker``.
+retention purge (content past its retention period crypto-shredded), the blob sweep (stale
+temporary files, orphan blobs) and the daily print batch of paper letters, run inside the web
+process or by ``python -m mailbox worker``.
 
 Every job is ``max_instances=1, coalesce=True``: a slow round is never overlapped by the next
 one, and rounds missed while the loop was busy collapse into one. A job's error is logged
@@ -33,6 +34,7 @@ from mailbox.notifications.digests import queue_digests
 from mailbox.notifications.outbox import drain_until_idle
 from mailbox.operations.blob_sweep import sweep_blobs
 from mailbox.operations.scheduler_lock import SchedulerLock, SchedulerTaken, take_scheduler_lock
+from mailbox.paper.batches import build_print_batches
 from mailbox.services import Services
 
 __all__ = ["PeriodicJobs", "SchedulerTaken", "run_worker", "start_scheduler", "worker_identity"]
@@ -117,7 +119,8 @@ def start_scheduler(services: Services) -> PeriodicJobs:
     ``outbox_interval_seconds``, ``legal_scan_interval_seconds``,
     ``checkpoint_interval_seconds`` and ``retention_interval_seconds``; the digest runs at
     ``digest_hour_utc`` every day and once at start, to catch up on a day missed while the
-    service was down; the blob sweep at once and then every ``blob_sweep_interval_seconds``.
+    service was down; the blob sweep at once and then every ``blob_sweep_interval_seconds``;
+    the print batch at ``paper_batch_hour_utc`` every day.
     """
     settings = services.settings
     me = worker_identity()
@@ -162,6 +165,11 @@ def _schedule(jobs: PeriodicJobs, services: Services, me: str) -> None:
             name=name,
             next_run_time=started,
         )
+    # The daily print batch: each office's letters not yet in one, for the contractor.
+    batch = jobs.job("paper-batch", lambda: build_print_batches(services))
+    scheduler.add_job(
+        batch, "cron", hour=settings.paper_batch_hour_utc, id="paper-batch", name="paper-batch"
+    )
     digest = jobs.job("digest", lambda: queue_digests(services))
     scheduler.add_job(digest, "cron", hour=settings.digest_hour_utc, id="digest", name="digest")
     scheduler.add_job(

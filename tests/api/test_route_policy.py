@@ -27,13 +27,21 @@ from mailbox.api.app import create_app
 from mailbox.api.security import FORM_TOKEN_FIELD, SESSION_COOKIE
 from mailbox.clock import now
 from mailbox.deliveries.outages import record_outage
-from mailbox.identity.admin import create_user
+from mailbox.identity.admin import create_user, grant_role
 from mailbox.identity.clients import ASSERTION_TYPE, register_client
 from mailbox.identity.policy import POLICY, ROUTES, Access, Route, Scope, scopes_allowed
-from mailbox.models import Role
+from mailbox.models import PrintBatch, Role
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
-from tests.factories import PASSWORD, World, add_member, deliver, make_world, token_for
+from tests.factories import (
+    PASSWORD,
+    World,
+    add_member,
+    deliver,
+    enrol_totp,
+    make_world,
+    token_for,
+)
 
 # Methods litestar answers by itself on every path.
 GENERATED = {"OPTIONS", "HEAD"}
@@ -124,6 +132,7 @@ class Targets:
     world: World
     owner: dict[str, str]
     delivery_id: str
+    batch_id: str = ""
     address_id: str = ""
     subscription_id: str = ""
     client_id: str = ""
@@ -164,6 +173,7 @@ class Targets:
             .replace("{client_id}", self.client_id)
             .replace("{kid}", self.kid)
             .replace("{outage_id}", self.outage_id)
+            .replace("{batch_id}", self.batch_id)
             .replace("{path}", "nothing-here")
         )
 
@@ -191,6 +201,8 @@ def target_of(key: str) -> str:
         return "office"
     if "{office_code}" in key:
         return "office"
+    if key.partition(" ")[2].startswith("/office/") and "{delivery_id}" not in key:
+        return "office"  # the office's pages: the form or the batch names the office
     if "{delivery_id}" in key:
         return "delivery"
     return "account"
@@ -248,6 +260,14 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
             "data": {"mode": "digest", "reminder_days": "3", "language": "en"}
         },
         "POST /accounts/{account_id}/settings/addresses": {"data": {"email": f"p{n}@example.com"}},
+        "POST /api/v1/deliveries/{delivery_id}/paper/posted": {"json": {}},
+        "POST /api/v1/deliveries/{delivery_id}/paper/returned": {"json": {"reason": "moved"}},
+        "POST /api/v1/retrievals": {"json": {"code": "ABCD-EFGH-JKMN-PQRS-T"}},
+        "POST /office/paper/batches": {"data": {"office_id": targets.world.office.id}},
+        "POST /office/paper/returns": {
+            "data": {"office_id": targets.world.office.id},
+            "files": {"file": ("returns.txt", b"dlv_none\n", "text/plain")},
+        },
     }
     if key == "GET /api/v1/notification-addresses/verify":
         return {"params": {"token": "not-a-link-we-sent"}}
@@ -352,6 +372,21 @@ def test_every_scope_is_held_and_missing_among_the_clients_checked() -> None:
     assert _all(Role.OWNER, on_office=False) | _all(Role.DISPATCHER, on_office=True) == every
 
 
+async def _empty_print_batch(services: Services, world: World) -> str:
+    """A print batch of the world's office (of no letters: its download records nothing)."""
+    async with services.db.write() as session:
+        batch = PrintBatch(
+            office_id=world.office.id,
+            letters=0,
+            pages=0,
+            blob_id=services.blobs.put(demo_pdf("Batch")),
+            manifest_blob_id=services.blobs.put(b"position,delivery_id,address,pages,first_page\n"),
+            created_by="test",
+        )
+        session.add(batch)
+    return batch.id
+
+
 async def _kinds(client: AsyncClient, services: Services, world: World) -> list[Kind]:
     other = await make_world(services)
     async with services.db.write() as session:
@@ -366,6 +401,17 @@ async def _kinds(client: AsyncClient, services: Services, world: World) -> list[
     async def token(user: Any) -> str:
         return (await token_for(client, user))["Authorization"].removeprefix("Bearer ")
 
+    async with services.db.write() as session:
+        printer = await create_user(
+            session=session,
+            email=f"printer{uuid.uuid4().hex[:8]}@example.com",
+            password=PASSWORD,
+            display_name="Printer",
+        )
+        await grant_role(
+            session=session, user_id=printer.id, role=Role.PRINTER, office_id=world.office.id
+        )
+        await enrol_totp(session, printer)
     editor = await add_member(services, world.account, Role.EDITOR)
     viewer = await add_member(services, world.account, Role.VIEWER)
     return [
@@ -378,6 +424,7 @@ async def _kinds(client: AsyncClient, services: Services, world: World) -> list[
         Kind("dispatcher of another office", await token(other.dispatcher)),
         Kind("auditor of the office", await token(world.auditor), on_office=Role.AUDITOR),
         Kind("auditor of another office", await token(other.auditor)),
+        Kind("printer of the office", await token(printer), on_office=Role.PRINTER),
         Kind(
             "client of the account (owner)",
             await _client_token(client, services, Role.OWNER, account_id=world.account.id),
@@ -444,6 +491,7 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
             actor="operator",
         )
     ).id
+    targets.batch_id = await _empty_print_batch(services, world)
     mismatches: list[str] = []
     checked = 0
     # Log-out last: it revokes the session it is called with, which every later page needs.

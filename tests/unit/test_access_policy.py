@@ -24,12 +24,14 @@ from mailbox.identity.policy import (
     can_manage_webhooks,
     can_observe,
     can_pick_up,
+    can_print,
     can_read_account,
     can_read_delivery,
     can_read_evidence,
     can_read_office,
     dispatch_office,
     offices_where,
+    prints_any_office,
     reads_any_account,
     reads_any_office,
     second_factor_required,
@@ -38,7 +40,7 @@ from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, Role
 
 OWNER, EDITOR, VIEWER = Role.OWNER, Role.EDITOR, Role.VIEWER
-DISPATCHER, AUDITOR = Role.DISPATCHER, Role.AUDITOR
+DISPATCHER, AUDITOR, PRINTER = Role.DISPATCHER, Role.AUDITOR, Role.PRINTER
 
 # The policy as the product promises it: change this table and this test together.
 DOCUMENTED = {
@@ -50,6 +52,7 @@ DOCUMENTED = {
     Action.READ_OFFICE: {DISPATCHER, AUDITOR},
     Action.MANAGE_OFFICE: {DISPATCHER},
     Action.DISPATCH: {DISPATCHER},
+    Action.PRINT: {DISPATCHER, PRINTER},
 }
 
 ACCOUNT, OTHER_ACCOUNT = "acc_mine", "acc_other"
@@ -108,6 +111,8 @@ KINDS = {
     "dispatcher of another office": Kind(_user(offices={OTHER_OFFICE: DISPATCHER}), None),
     "auditor of the office": Kind(_user(offices={OFFICE: AUDITOR}), AUDITOR),
     "auditor of another office": Kind(_user(offices={OTHER_OFFICE: AUDITOR}), None),
+    "printer of the office": Kind(_user(offices={OFFICE: PRINTER}), PRINTER),
+    "printer of another office": Kind(_user(offices={OTHER_OFFICE: PRINTER}), None),
     **{
         f"client of the account as {role}": Kind(_client(account_id=ACCOUNT, role=role), role)
         for role in (OWNER, EDITOR, VIEWER)
@@ -139,6 +144,10 @@ QUESTIONS: dict[Action, dict[str, Question]] = {
         "can_manage_webhooks of the office": lambda p: can_manage_webhooks(p, office_id=OFFICE),
     },
     Action.DISPATCH: {"can_dispatch_for": lambda p: can_dispatch_for(p, OFFICE)},
+    Action.PRINT: {
+        "can_print": lambda p: can_print(p, OFFICE),
+        "prints_any_office": lambda p: prints_any_office(p) and OFFICE in p.office_roles,
+    },
 }
 
 CASES = [
@@ -254,7 +263,7 @@ def test_dispatch_office_refused(principal: Principal, office_id: str | None, re
 
 @pytest.mark.parametrize("name", sorted(KINDS))
 def test_second_factor_is_required_of_dispatchers_and_auditors_only(name: str) -> None:
-    """People holding a dispatcher or auditor role on any office must log in with a second
+    """People holding a dispatcher, auditor or printer role on any office must log in with a second
     factor; account grantees may choose; machine clients never log in with a password."""
     kind = KINDS[name]
     staff = kind.principal.kind == "user" and bool(kind.principal.office_roles)

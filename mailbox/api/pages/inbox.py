@@ -83,10 +83,13 @@ def _form_token_input(context: Mapping[str, Any]) -> Markup:
 def register_template_callables(engine: TemplateEngineProtocol) -> None:
     """Give the templates ``form_token_input()``: the hidden field every state-changing form
     carries (an empty value without a session), and the access policy's answers they show or
-    hide links by (``reads_any_account(principal)``, ``reads_any_office(principal)``)."""
+    hide links by (``reads_any_account(principal)``, ``reads_any_office(principal)``,
+    ``prints_any_office(principal)``)."""
     engine.register_template_callable("form_token_input", _form_token_input)
     engine.engine.globals.update(  # type: ignore[attr-defined]
-        reads_any_account=policy.reads_any_account, reads_any_office=policy.reads_any_office
+        reads_any_account=policy.reads_any_account,
+        reads_any_office=policy.reads_any_office,
+        prints_any_office=policy.prints_any_office,
     )
 
 

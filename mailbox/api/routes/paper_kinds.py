@@ -8,7 +8,7 @@ from litestar import delete, put
 from litestar.params import Parameter
 
 from mailbox.api.problems import problem_responses
-from mailbox.api.schemas.paper import PaperOnlyKindsPublic
+from mailbox.api.schemas.paper_kinds import PaperOnlyKindsPublic
 from mailbox.deliveries.dispatch import KIND_CODE
 from mailbox.deliveries.paper_kinds import change_paper_only_kind
 from mailbox.identity.principal import Principal
