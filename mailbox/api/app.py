@@ -24,6 +24,7 @@ from mailbox.api.bodies import declared_media_type_only
 from mailbox.api.dependencies import provide_services, provide_session
 from mailbox.api.headers import security_headers
 from mailbox.api.pages import account as account_pages
+from mailbox.api.pages import batches as batch_pages
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import settings as settings_pages
@@ -31,6 +32,7 @@ from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import (
     auth,
+    batches,
     deliveries,
     dispatches,
     notifications,
@@ -128,6 +130,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
             ),
             dispatches.read_dispatch,
+            # A bulk dispatch carries many: its own limit, its parts streamed to disk.
+            Router(
+                "/",
+                route_handlers=[batches.upload_batch, batch_pages.upload_batch_page],
+                request_max_body_size=settings.batch_upload_limit_bytes + BODY_LIMIT,
+            ),
+            *batches.routes,
+            *batch_pages.routes,
             deliveries.inbox,
             deliveries.read_delivery,
             deliveries.download_document,

@@ -175,6 +175,11 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         # Offices.
         "POST /api/v1/dispatches": (Action.DISPATCH,),
         "GET /api/v1/dispatches/{delivery_id}": (Action.READ_OFFICE,),
+        # Bulk dispatch: the list holds only the batches of the caller's offices.
+        "POST /api/v1/dispatch-batches": (Action.DISPATCH,),
+        "GET /api/v1/dispatch-batches": _SIGNED_IN,
+        "GET /api/v1/dispatch-batches/{batch_id}": (Action.READ_OFFICE,),
+        "GET /api/v1/dispatch-batches/{batch_id}/items": (Action.READ_OFFICE,),
         # Applicants, and office staff following what they dispatched.
         "GET /api/v1/inbox": _SIGNED_IN,
         f"GET {_DELIVERY}": (Action.READ_DELIVERY,),
@@ -224,6 +229,10 @@ ROUTES: Mapping[str, RouteRule] = MappingProxyType(
         "GET /deliveries/{delivery_id}/document": (Action.PICK_UP,),
         "GET /deliveries/{delivery_id}/proof": (Action.READ_EVIDENCE,),
         "GET /settings": _SIGNED_IN,
+        # The office's bulk dispatches: its dispatchers upload, they and its auditors follow.
+        "GET /office/batches": _SIGNED_IN,
+        "POST /office/batches": (Action.DISPATCH,),
+        "GET /office/batches/{batch_id}": (Action.READ_OFFICE,),
         f"GET {_PAGE}": (Action.READ_ACCOUNT,),
         f"POST {_PAGE}/alerts": (Action.MANAGE_ACCOUNT,),
         f"POST {_PAGE}/addresses": (Action.MANAGE_ACCOUNT,),

@@ -1,6 +1,7 @@
 """Persistence: SQLModel tables. Request and response schemas live in
 ``mailbox.api.schemas``."""
 
+from mailbox.models.batches import BatchItemStatus, BatchStatus, DispatchBatch, DispatchBatchItem
 from mailbox.models.clients import ApiClient
 from mailbox.models.clock import ClockRuleChoice
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
@@ -35,11 +36,15 @@ __all__ = [
     "ANY_KIND",
     "Account",
     "ApiClient",
+    "BatchItemStatus",
+    "BatchStatus",
     "Channel",
     "ClientAssertionUse",
     "ClockRuleChoice",
     "Delivery",
     "DeliveryStatus",
+    "DispatchBatch",
+    "DispatchBatchItem",
     "Document",
     "EvidenceCheckpoint",
     "EvidenceHead",

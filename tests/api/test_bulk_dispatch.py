@@ -1,0 +1,105 @@
+"""Bulk dispatch over the API: one upload of a manifest and its PDFs becomes a batch, whose
+items are dispatched in the background each exactly once, each bad one refused with its
+problem; a resubmission serves nothing again."""
+
+from __future__ import annotations
+
+from httpx import AsyncClient
+from sqlmodel import func, select
+
+from mailbox.deliveries.batch_runner import work_batches
+from mailbox.models import Delivery
+from mailbox.services import Services
+from tests.batches import batch_upload, manifest_csv, manifest_jsonl, pdfs_for, rows_for, zip_of
+from tests.factories import make_world, token_for
+from tests.fixtures.db import both_backends
+
+
+async def _deliveries(services: Services) -> int:
+    async with services.db.session() as session:
+        return (await session.exec(select(func.count()).select_from(Delivery))).one()
+
+
+async def _all_items(client: AsyncClient, headers: dict[str, str], batch_id: str) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = await client.get(
+            f"/api/v1/dispatch-batches/{batch_id}/items", headers=headers, params=params
+        )
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            return items
+
+
+@both_backends
+async def test_bulk_dispatch_delivers_each_line_once_and_refuses_the_bad_ones(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    headers = await token_for(client, world.dispatcher)
+    rows = rows_for(world.account.id, 20)
+    files = pdfs_for(rows)
+    rows[4]["recipient_account_id"] = "acc_nobody"
+    files[rows[9]["filename"]] = b"this is not a PDF"
+    upload = batch_upload(manifest_csv(rows), zip_of(files))
+
+    response = await client.post("/api/v1/dispatch-batches", headers=headers, files=upload)
+    assert response.status_code == 202, response.text
+    batch = response.json()
+    assert (batch["status"], batch["total"], batch["pending"]) == ("queued", 20, 20)
+    assert response.headers["location"] == f"/api/v1/dispatch-batches/{batch['id']}"
+
+    await work_batches(services, worker_id="test")
+
+    done = (await client.get(response.headers["location"], headers=headers)).json()
+    assert (done["status"], done["accepted"], done["refused"], done["pending"]) == (
+        "done",
+        18,
+        2,
+        0,
+    )
+    items = await _all_items(client, headers, batch["id"])
+    assert [i["line"] for i in items] == list(range(2, 22))
+    refused = {i["office_reference"]: i["problem"] for i in items if i["status"] == "refused"}
+    assert set(refused) == {"REF-5", "REF-10"}
+    assert refused["REF-5"]["status"] == 422
+    assert "recipient_account_id" in [e["field"] for e in refused["REF-5"]["errors"]]
+    assert refused["REF-10"]["type"] == "/problems/invalid-document"
+    assert refused["REF-10"]["evidence_id"]
+    accepted = [i for i in items if i["status"] == "accepted"]
+    assert len({i["delivery_id"] for i in accepted}) == 18
+    assert not any(i["replayed"] for i in accepted)
+    assert await _deliveries(services) == 18
+    delivered = await client.get(
+        f"/api/v1/dispatches/{accepted[0]['delivery_id']}", headers=headers
+    )
+    assert delivered.json()["status"] == "available"
+
+    again = await client.post("/api/v1/dispatch-batches", headers=headers, files=upload)
+    assert again.status_code == 202, again.text
+    await work_batches(services, worker_id="test")
+    replayed = await _all_items(client, headers, again.json()["id"])
+    assert await _deliveries(services) == 18
+    assert {i["delivery_id"] for i in replayed if i["status"] == "accepted"} == {
+        i["delivery_id"] for i in accepted
+    }
+    assert all(i["replayed"] for i in replayed if i["status"] == "accepted")
+    assert sum(i["status"] == "refused" for i in replayed) == 2
+
+
+async def test_bulk_dispatch_takes_json_lines_and_pdfs_as_parts(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    headers = await token_for(client, world.dispatcher)
+    rows = rows_for(world.account.id, 3)
+    parts = [("manifest", ("lines.jsonl", manifest_jsonl(rows), "application/jsonl"))]
+    parts += [("files", (name, data, "application/pdf")) for name, data in pdfs_for(rows).items()]
+    response = await client.post("/api/v1/dispatch-batches", headers=headers, files=parts)
+    assert response.status_code == 202, response.text
+    await work_batches(services, worker_id="test")
+    done = (await client.get(response.headers["location"], headers=headers)).json()
+    assert (done["accepted"], done["refused"]) == (3, 0)
