@@ -58,3 +58,17 @@ def batch_upload(manifest: bytes, archive: bytes, *, name: str = "manifest.csv")
         "manifest": (name, manifest, "text/csv"),
         "archive": ("pdfs.zip", archive, "application/zip"),
     }
+
+
+async def queue_batch(services, office_id: str, rows: list[dict[str, str]], *, actor: str) -> str:
+    """Queue a batch of ``rows`` (their PDFs in a ZIP) through the domain, as an upload would;
+    return its id."""
+    from mailbox.deliveries.batches import create_batch, new_upload
+
+    upload = new_upload(services)
+    part = upload.manifest("manifest.csv")
+    part.write(manifest_csv(rows))
+    part = upload.archive()
+    part.write(zip_of(pdfs_for(rows)))
+    batch = await create_batch(services, upload, office_id=office_id, actor=actor)
+    return batch.id

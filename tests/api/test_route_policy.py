@@ -32,6 +32,7 @@ from mailbox.identity.policy import POLICY, ROUTES, Access, Action
 from mailbox.models import Role
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
+from tests.batches import batch_upload, manifest_csv, pdfs_for, queue_batch, rows_for, zip_of
 from tests.factories import PASSWORD, World, add_member, deliver, make_world, token_for
 
 # Methods litestar answers by itself on every path.
@@ -119,6 +120,7 @@ class Targets:
     world: World
     owner: dict[str, str]
     delivery_id: str
+    batch_id: str = ""
     address_id: str = ""
     subscription_id: str = ""
     used: set[str] = field(default_factory=set)
@@ -148,12 +150,15 @@ class Targets:
             .replace("{account_id}", self.world.account.id)
             .replace("{address_id}", self.address_id)
             .replace("{subscription_id}", self.subscription_id)
+            .replace("{batch_id}", self.batch_id)
             .replace("{path}", "nothing-here")
         )
 
 
 def target_of(key: str) -> str:
     if "/dispatches" in key and "{" not in key:
+        return "office"
+    if "batches" in key:
         return "office"
     if "{delivery_id}" in key:
         return "delivery"
@@ -179,6 +184,9 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
                 "title": "Notice",
             },
         },
+        # As the world's office, like the dispatch.
+        "POST /api/v1/dispatch-batches": _batch_upload(targets, n),
+        "POST /office/batches": _batch_upload(targets, n),
         "PATCH /api/v1/accounts/{account_id}/notification-settings": {"json": {"mode": "digest"}},
         "POST /api/v1/accounts/{account_id}/notification-addresses": {
             "json": {"email": f"new{n}@example.com"}
@@ -199,6 +207,14 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
         form_token = targets.services.tokens.form_token(kind.token)
         body = {**body, "data": {**body.get("data", {}), FORM_TOKEN_FIELD: form_token}}
     return body
+
+
+def _batch_upload(targets: Targets, n: int) -> dict[str, Any]:
+    rows = rows_for(targets.world.account.id, 1, prefix=f"POLICY-{n}")
+    return {
+        "files": batch_upload(manifest_csv(rows), zip_of(pdfs_for(rows))),
+        "data": {"office_id": targets.world.office.id},
+    }
 
 
 def _page(key: str) -> bool:
@@ -308,7 +324,10 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
     kinds = await _kinds(client, services, world)
     delivery = await deliver(services, world)
     owner = {"Authorization": f"Bearer {kinds[1].token}"}
-    targets = Targets(client, services, world, owner, delivery.id)
+    batch_id = await queue_batch(
+        services, world.office.id, rows_for(world.account.id, 1), actor="user:policy"
+    )
+    targets = Targets(client, services, world, owner, delivery.id, batch_id)
     mismatches: list[str] = []
     checked = 0
     # Log-out last: it revokes the session it is called with, which every later page needs.
