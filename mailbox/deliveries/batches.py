@@ -74,8 +74,8 @@ async def create_batch(
     (:class:`InvalidRequest` naming every bad line, 413 for an oversized ZIP entry)."""
     try:
         upload.close_parts()
-        fmt = manifest_format(upload.manifest_filename, declared_format)
         data = upload.manifest_bytes()
+        fmt = manifest_format(upload.manifest_filename, declared_format)
         if not upload.has_archive and not upload.parts:
             raise InvalidRequest(
                 "A bulk dispatch needs its PDFs: one ZIP (archive) or file parts (files)",
