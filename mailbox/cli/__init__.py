@@ -1,5 +1,5 @@
 """The command line: set up an install, migrate, administer, audit, run and operate the
-service: outbox, backups, retention (``python -m mailbox --help``).
+service: bulk dispatch, outbox, backups, retention (``python -m mailbox --help``).
 
 Every command that reports something prints JSON with ``--json`` so that scripts and tests can
 drive it; errors print one clear line to stderr and exit non-zero (2 for bad input).
@@ -9,6 +9,7 @@ from mailbox.cli import (  # noqa: F401  (registers the commands)
     admin,
     audit,
     backups,
+    batches,
     blobs,
     outbox,
     retention,

@@ -40,11 +40,14 @@ __all__ = [
     "ITEM_STATUSES",
     "BatchPage",
     "ItemPage",
+    "batch_now",
     "create_batch",
+    "find_office",
     "list_batches",
     "list_items",
     "new_upload",
     "read_batch",
+    "refused_items",
 ]
 
 ITEM_STATUSES = tuple(status.value for status in BatchItemStatus)
@@ -224,3 +227,42 @@ async def list_items(
     more = len(rows) > limit
     rows = rows[:limit]
     return ItemPage(rows, _item_cursor(rows[-1].line) if more else None)
+
+
+# --- for the operator's command line (no principal: whoever runs it runs the install) -------
+
+
+async def find_office(*, session: AsyncSession, office: str) -> Office:
+    """The office ``office`` names (its id or its code); :class:`NotFound` otherwise."""
+    found = await session.get(Office, office)
+    if found is None:
+        found = (
+            await session.exec(select(Office).where(Office.code == office.strip().upper()))
+        ).first()
+    if found is None:
+        raise NotFound(f"No office {office}")
+    return found
+
+
+async def batch_now(*, session: AsyncSession, batch_id: str) -> DispatchBatch:
+    """The batch as it stands now (read afresh); :class:`NotFound` when there is none."""
+    batch = await session.get(DispatchBatch, batch_id, populate_existing=True)
+    if batch is None:
+        raise NotFound(f"No batch {batch_id}")
+    return batch
+
+
+async def refused_items(
+    *, session: AsyncSession, batch_id: str, limit: int = 20
+) -> list[DispatchBatchItem]:
+    """The first ``limit`` refused items of the batch, in manifest order."""
+    statement = (
+        select(DispatchBatchItem)
+        .where(
+            DispatchBatchItem.batch_id == batch_id,
+            DispatchBatchItem.status == BatchItemStatus.REFUSED,
+        )
+        .order_by(col(DispatchBatchItem.line))
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
