@@ -93,7 +93,13 @@ async def test_the_command_dispatches_a_folder_with_a_progress_bar_and_lists_ref
     archive = tmp_path / "pdfs.zip"
     archive.write_bytes(zip_of(pdfs_for(rows)))
     code, out, err = await run_cli(
-        settings, "--json", "dispatch", "batch", "--office", world.office.id, str(manifest),
+        settings,
+        "--json",
+        "dispatch",
+        "batch",
+        "--office",
+        world.office.id,
+        str(manifest),
         str(archive),
     )
     assert code == 2, err
