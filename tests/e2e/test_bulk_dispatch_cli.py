@@ -118,7 +118,7 @@ async def test_the_command_refuses_a_bad_manifest_naming_each_line(
     manifest.write_bytes(manifest_csv(rows))
     archive = tmp_path / "pdfs.zip"
     archive.write_bytes(zip_of(pdfs_for(rows_for(world.account.id, 3))))
-    code, out, err = await run_cli(
+    code, _out, err = await run_cli(
         settings, "dispatch", "batch", "--office", world.office.code, str(manifest), str(archive)
     )
     assert code == 2
