@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from mailbox.errors import FieldError, InvalidRequest, MailboxError
+from mailbox.errors import FieldError, InvalidDocument, InvalidRequest, MailboxError
 
 __all__ = [
     "MANIFEST_LIMIT",
@@ -216,9 +216,20 @@ class _ZipFiles:
         return set(self._entries)
 
     def read(self, name: str) -> bytes:
-        """The entry ``name``, inflated to at most the limit whatever the archive claims."""
-        with self._lock, self._zip.open(self._entries[name]) as member:
-            data = member.read(self.limit + 1)
+        """The entry ``name``, inflated to at most the limit whatever the archive claims;
+        :class:`~mailbox.errors.InvalidDocument` when the entry cannot be inflated (corrupt,
+        sizes or checksum that do not match, encrypted, an unknown compression)."""
+        entry = self._entries[name]
+        try:
+            with self._lock, self._zip.open(entry) as member:
+                data = member.read(self.limit + 1)
+        except OSError:
+            raise  # our disk: the item waits and is tried again
+        except Exception as exc:  # whatever a hostile archive makes zipfile raise
+            raise InvalidDocument(
+                f"The archive's entry {name[:200]!r} cannot be read: {str(exc)[:200]}",
+                reason="malformed",
+            ) from None
         if len(data) > self.limit:
             raise UploadTooLarge(
                 f"{name[:200]} inflates past the upload limit of {self.limit} bytes",

@@ -39,7 +39,7 @@ from mailbox.deliveries.batch_files import (
     open_batch_files,
     remove_batch_files,
 )
-from mailbox.deliveries.dispatch import DispatchRequest, dispatch
+from mailbox.deliveries.dispatch import DispatchRequest, dispatch, record_rejection
 from mailbox.errors import InvalidDocument, MailboxError
 from mailbox.models import BatchItemStatus, BatchStatus, DispatchBatch, DispatchBatchItem
 from mailbox.services import Services
@@ -184,33 +184,43 @@ async def _dispatch_chunk(services: Services, claim: _Claim) -> dict[str, _Outco
 async def _dispatch_item(
     services: Services, batch: DispatchBatch, item: DispatchBatchItem, files: BatchFiles
 ) -> _Outcome:
+    def request(pdf: bytes) -> DispatchRequest:
+        return DispatchRequest(
+            office_id=batch.office_id,
+            recipient_account_id=item.recipient_account_id,
+            kind_code=item.kind_code,
+            dossier_number=item.dossier_number,
+            title=item.title,
+            filename=item.filename,
+            pdf=pdf,
+        )
+
     try:
         pdf = await asyncio.to_thread(files.read, item.filename)
-    except UploadTooLarge as exc:
-        # The archive claimed a smaller size than it inflates to: the document's fault.
-        pdf, refusal = b"", InvalidDocument(exc.detail, reason="too_large", status=413)
+    except (UploadTooLarge, InvalidDocument) as exc:
+        # The archive lied about the entry's size, or the entry is corrupt: the document's
+        # fault, refused and recorded as a single dispatch's refusal would be.
+        refusal = (
+            exc
+            if isinstance(exc, InvalidDocument)
+            else InvalidDocument(exc.detail, reason="too_large", status=413)
+        )
+        refusal.evidence_id = await record_rejection(
+            services, request(b""), refusal, actor=batch.created_by, actor_ip=None
+        )
+        return _Outcome(problem=_problem(refusal))
     except (KeyError, OSError):
         log.exception(
             "a PDF of a bulk dispatch cannot be read",
             extra={"batch_id": batch.id, "line": item.line},
         )
         return _Outcome()
-    else:
-        refusal = None
-    if refusal is not None:
-        return _Outcome(problem=_problem(refusal))
-    request = DispatchRequest(
-        office_id=batch.office_id,
-        recipient_account_id=item.recipient_account_id,
-        kind_code=item.kind_code,
-        dossier_number=item.dossier_number,
-        title=item.title,
-        filename=item.filename,
-        pdf=pdf,
-    )
     try:
         dispatched = await dispatch(
-            services, request, actor=batch.created_by, idempotency_key=item.office_reference
+            services,
+            request(pdf),
+            actor=batch.created_by,
+            idempotency_key=item.office_reference,
         )
     except MailboxError as exc:
         if exc.status_code >= 500:  # ours: a full or broken disk, the database away

@@ -103,3 +103,29 @@ async def test_bulk_dispatch_takes_json_lines_and_pdfs_as_parts(
     await work_batches(services, worker_id="test")
     done = (await client.get(response.headers["location"], headers=headers)).json()
     assert (done["accepted"], done["refused"]) == (3, 0)
+
+
+async def test_a_zip_entry_that_lies_about_its_size_refuses_that_line_only(
+    client: AsyncClient, services: Services
+) -> None:
+    """The ZIP's directory says 1,000 bytes; the entry inflates to 2 MB: the line is refused
+    (nothing past the claimed size is inflated) and recorded; the others are delivered."""
+    world = await make_world(services)
+    headers = await token_for(client, world.dispatcher)
+    rows = rows_for(world.account.id, 3)
+    files = pdfs_for(rows)
+    files["doc-2.pdf"] = files["doc-2.pdf"] + b"%" * (2 * 1024 * 1024)
+    archive = bytearray(zip_of(files))
+    size = len(files["doc-2.pdf"]).to_bytes(4, "little")
+    assert archive.count(size) == 2  # the local header and the central directory's entry
+    archive = archive.replace(size, (1000).to_bytes(4, "little"))
+    upload = batch_upload(manifest_csv(rows), bytes(archive))
+    response = await client.post("/api/v1/dispatch-batches", headers=headers, files=upload)
+    assert response.status_code == 202, response.text
+    await work_batches(services, worker_id="test")
+    items = await _all_items(client, headers, response.json()["id"])
+    assert [i["status"] for i in items] == ["accepted", "refused", "accepted"]
+    problem = items[1]["problem"]
+    assert problem["type"] == "/problems/invalid-document"
+    assert "doc-2.pdf" in problem["detail"] and problem["evidence_id"]
+    assert await _deliveries(services) == 2
