@@ -43,6 +43,21 @@ __all__ = ["PeriodicJobs", "SchedulerTaken", "run_worker", "start_scheduler", "w
 log = logging.getLogger("mailbox.operations.scheduling")
 
 
+class _BatchRunsOverlap(logging.Filter):
+    """A run of the ``dispatch-batches`` job lasts as long as batches have items, so its next
+    starts are skipped meanwhile by design (``max_instances=1``): APScheduler's warning about
+    each skipped start says nothing an operator needs, every interval, for hours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith('Execution of job "dispatch-batches') and "skipped" in message
+        )
+
+
+_BATCH_RUNS_OVERLAP = _BatchRunsOverlap()
+
+
 def worker_identity() -> str:
     """``host:pid``: names this process in logs and drain reports."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -124,6 +139,9 @@ def start_scheduler(services: Services) -> PeriodicJobs:
     """
     settings = services.settings
     me = worker_identity()
+    apscheduler_log = logging.getLogger("apscheduler.scheduler")
+    if _BATCH_RUNS_OVERLAP not in apscheduler_log.filters:
+        apscheduler_log.addFilter(_BATCH_RUNS_OVERLAP)
     jobs = PeriodicJobs(services, take_scheduler_lock(settings, holder=me))
     try:
         _schedule(jobs, services, me)
