@@ -34,6 +34,7 @@ __all__ = [
     "batches_root",
     "open_batch_files",
     "remove_batch_files",
+    "remove_stale_uploads",
 ]
 
 # A manifest line takes about 200 bytes: 64 MiB holds far more lines than a batch may have.
@@ -269,3 +270,23 @@ def remove_batch_files(path: Path) -> None:
     """Remove a done batch's upload (its PDFs are sealed and stored by then)."""
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(path)
+
+
+# An upload nobody has written to for this long was cut off (its request or process died).
+STALE_UPLOAD_SECONDS = 24 * 3600
+
+
+def remove_stale_uploads(data_dir: Path, *, now: float) -> int:
+    """Remove the ``*.incoming`` directories of uploads that were cut off (nothing written to
+    them for :data:`STALE_UPLOAD_SECONDS`); return how many."""
+    root = batches_root(data_dir)
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for path in root.glob("*.incoming"):
+        with contextlib.suppress(FileNotFoundError):
+            newest = max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
+            if now - newest > STALE_UPLOAD_SECONDS:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed

@@ -38,6 +38,7 @@ from mailbox.deliveries.batch_files import (
     batch_dir,
     open_batch_files,
     remove_batch_files,
+    remove_stale_uploads,
 )
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch, record_rejection
 from mailbox.errors import InvalidDocument, MailboxError
@@ -90,9 +91,15 @@ async def work_batches(
     stopping: Callable[[], bool] = lambda: False,
 ) -> list[ChunkReport]:
     """Dispatch chunks of pending items (of ``batch_id`` only, or of the oldest unfinished
-    batches first) until none is left to claim, or ``stopping()`` says the process shuts down
-    (the chunk in progress is finished first)."""
+        batches first) until none is left to claim, or ``stopping()`` says the process shuts down
+        (the chunk in progress is finished first). Uploads cut off a day ago or more are removed
+    first."""
     reports: list[ChunkReport] = []
+    stale = await asyncio.to_thread(
+        remove_stale_uploads, services.settings.data_dir, now=now().timestamp()
+    )
+    if stale:
+        log.warning("removed %d bulk dispatch upload(s) cut off before they were queued", stale)
     while not stopping():
         claim = await _claim(services, batch_id)
         if claim is None:

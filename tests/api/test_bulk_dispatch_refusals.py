@@ -5,6 +5,8 @@ upload past its limit, another media type; and nothing of a refused upload stays
 from __future__ import annotations
 
 import io
+import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -195,3 +197,20 @@ async def test_another_offices_batch_does_not_exist_for_you(
     assert listed.json()["items"] == []
     bad_cursor = await client.get(location + "/items", headers=headers, params={"cursor": "abc"})
     assert bad_cursor.status_code == 422
+
+
+async def test_an_upload_cut_off_a_day_ago_is_removed_by_the_next_worker_round(
+    services: Services, settings: Settings
+) -> None:
+    from mailbox.deliveries.batch_runner import work_batches
+    from mailbox.deliveries.batches import new_upload
+
+    cut_off, in_progress = new_upload(services), new_upload(services)
+    for upload in (cut_off, in_progress):
+        upload.manifest("m.csv").write(b"recipient_account_id")
+    day_ago = time.time() - 25 * 3600
+    for path in (cut_off.path, *cut_off.path.rglob("*")):
+        os.utime(path, (day_ago, day_ago))
+    await work_batches(services, worker_id="test")
+    assert not cut_off.path.exists()
+    assert in_progress.path.exists()
