@@ -9,6 +9,10 @@
 - :mod:`.dispatch`, :mod:`.pickup`, :mod:`.scans`, :mod:`.purge`: the use cases (dispatch, pick
   up, the legal-clock scans, the retention purge); each owns its transactions.
 - :mod:`.inbox`: read functions (an inbox page, one delivery with its timeline).
+- Bulk dispatch: :mod:`.manifest` (a batch's manifest, read and checked: pure),
+  :mod:`.batch_files` (its upload on disk), :mod:`.batches` (create a batch, read batches and
+  their items) and :mod:`.batch_runner` (the background use case: chunks of items, each
+  through :mod:`.dispatch`).
 
 May import: the shared base, ``mailbox.models``, ``mailbox.signing``, ``mailbox.storage``,
 ``mailbox.evidence``, ``mailbox.identity``. Never notifications, paper, proof, the web or the
