@@ -5,7 +5,9 @@ A manifest is CSV (a header line naming the columns, UTF-8) or JSON lines (one o
 line). Each line names the recipient account, the document kind, the dossier number, the
 title, the file name of its PDF in the upload and the office's own reference, which makes the
 line idempotent: it is the item's Idempotency-Key, so a line sent again, in this batch or a
-later one, is answered with the delivery its reference made the first time.
+later one, is answered with the delivery its reference made the first time. The column names
+of the reference client's push manifest (``python -m mailbox.client push``) are understood
+too (:data:`ALIASES`).
 
 :func:`read_manifest` refuses a manifest whose shape is wrong with one
 :class:`~mailbox.errors.InvalidRequest` naming every bad line and field (up to
@@ -27,6 +29,7 @@ from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
 from mailbox.errors import FieldError, InvalidRequest
 
 __all__ = [
+    "ALIASES",
     "COLUMNS",
     "FORMATS",
     "MAX_REPORTED",
@@ -44,6 +47,14 @@ COLUMNS = (
     "filename",
     "office_reference",
 )
+# Other names of the columns, as the reference client's push manifest names them, so that
+# one manifest serves both.
+ALIASES = {
+    "recipient": "recipient_account_id",
+    "kind": "kind_code",
+    "file": "filename",
+    "reference": "office_reference",
+}
 FORMATS = ("csv", "jsonl")
 # Bad lines named in one problem; a manifest with more is refused naming the first ones.
 MAX_REPORTED = 1000
@@ -133,7 +144,7 @@ def _csv_rows(text: str, errors: list[FieldError]) -> Iterator[tuple[int, dict[s
     except (StopIteration, csv.Error):
         errors.append(FieldError("manifest", "no header line"))
         return
-    names = [name.strip() for name in header]
+    names = [ALIASES.get(name.strip(), name.strip()) for name in header]
     if not _columns_ok(names, errors):
         return
     try:
@@ -165,6 +176,7 @@ def _json_rows(text: str, errors: list[FieldError]) -> Iterator[tuple[int, dict[
         if not isinstance(value, dict):
             errors.append(FieldError(f"line {number}", "not a JSON object"))
             continue
+        value = {ALIASES.get(key, key): item for key, item in value.items()}
         if not _columns_ok(list(value), errors, where=f"line {number}"):
             continue
         bad = [key for key, item in value.items() if not isinstance(item, str)]

@@ -129,3 +129,21 @@ async def test_a_zip_entry_that_lies_about_its_size_refuses_that_line_only(
     assert problem["type"] == "/problems/invalid-document"
     assert "doc-2.pdf" in problem["detail"] and problem["evidence_id"]
     assert await _deliveries(services) == 2
+
+
+async def test_the_reference_clients_column_names_are_understood(
+    client: AsyncClient, services: Services
+) -> None:
+    world = await make_world(services)
+    headers = await token_for(client, world.dispatcher)
+    rows = rows_for(world.account.id, 2)
+    names = {"recipient_account_id": "recipient", "kind_code": "kind", "filename": "file"}
+    names["office_reference"] = "reference"
+    aliased = [{names.get(k, k): v for k, v in row.items()} for row in rows]
+    columns = [names.get(c, c) for c in rows[0]]
+    upload = batch_upload(manifest_csv(aliased, columns=columns), zip_of(pdfs_for(rows)))
+    response = await client.post("/api/v1/dispatch-batches", headers=headers, files=upload)
+    assert response.status_code == 202, response.text
+    await work_batches(services, worker_id="test")
+    done = (await client.get(response.headers["location"], headers=headers)).json()
+    assert (done["accepted"], done["refused"]) == (2, 0)
