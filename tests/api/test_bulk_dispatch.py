@@ -4,6 +4,8 @@ problem; a resubmission serves nothing again."""
 
 from __future__ import annotations
 
+import asyncio
+
 from httpx import AsyncClient
 from sqlmodel import func, select
 
@@ -147,3 +149,26 @@ async def test_the_reference_clients_column_names_are_understood(
     await work_batches(services, worker_id="test")
     done = (await client.get(response.headers["location"], headers=headers)).json()
     assert (done["accepted"], done["refused"]) == (2, 0)
+
+
+@both_backends
+async def test_two_workers_share_a_batch_and_take_no_item_twice(
+    client: AsyncClient, services: Services, settings
+) -> None:
+    """Side by side (on PostgreSQL with FOR UPDATE SKIP LOCKED), two workers claim disjoint
+    chunks of one batch: every item is dispatched once and both did part of it."""
+    from tests.batches import queue_batch
+
+    services.settings = settings.model_copy(update={"batch_chunk_size": 4})
+    world = await make_world(services)
+    batch_id = await queue_batch(
+        services, world.office.id, rows_for(world.account.id, 24), actor="user:test"
+    )
+    first, second = await asyncio.gather(
+        work_batches(services, worker_id="one", batch_id=batch_id),
+        work_batches(services, worker_id="two", batch_id=batch_id),
+    )
+    assert sum(r.accepted for r in first) + sum(r.accepted for r in second) == 24
+    assert first and second
+    assert not any(r.lost_lease for r in (*first, *second))
+    assert await _deliveries(services) == 24
