@@ -66,11 +66,11 @@ async def test_a_manifest_with_missing_and_unknown_columns_is_refused(
 ) -> None:
     columns = ["recipient_account_id", "kind_code", "title", "filename", "office_reference"]
     rows = [{c: r[c] for c in columns} for r in rows_for("acc_x", 2)]
-    manifest = manifest_csv(rows, columns=columns).replace(b"office_reference", b"reference")
+    manifest = manifest_csv(rows, columns=columns).replace(b"office_reference", b"our_ref")
     response = await _post(client, services, batch_upload(manifest, zip_of(pdfs_for(rows))))
     assert response.status_code == 422
     messages = [f"{e['field']}: {e['message']}" for e in response.json()["errors"]]
-    assert "header: reference: unknown column" in messages
+    assert "header: our_ref: unknown column" in messages
     assert "header: missing column(s): dossier_number, office_reference" in messages
 
 
