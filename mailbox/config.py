@@ -173,6 +173,39 @@ class Settings(BaseSettings):
         description="How long a worker holds the messages it claimed; a crashed worker's "
         "messages are claimed again after it.",
     )
+    # Bulk dispatch
+    batch_upload_limit_bytes: int = Field(
+        2048 * MiB,
+        gt=0,
+        description="Largest bulk dispatch upload (the manifest and its PDFs, a ZIP or parts), "
+        "stored to disk as it arrives; larger ones are refused with 413.",
+    )
+    batch_max_items: int = Field(
+        100_000, ge=1, description="Most lines one bulk dispatch manifest may have."
+    )
+    batch_chunk_size: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Items of a bulk dispatch claimed and recorded together; each item is still "
+        "its own dispatch, with its own transaction.",
+    )
+    batch_concurrency: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Items of a bulk dispatch dispatched side by side in one process. 0: twice "
+        "the sealing processes (at least 2).",
+    )
+    batch_interval_seconds: float = Field(
+        2.0, gt=0, description="How often the scheduler looks for bulk dispatch work."
+    )
+    batch_lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker holds the bulk dispatch items it claimed; a crashed "
+        "worker's items are claimed again after it (each is dispatched once all the same).",
+    )
     legal_scan_interval_seconds: float = Field(
         60.0, gt=0, description="How often reminders and deemed deliveries are looked for."
     )

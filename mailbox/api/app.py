@@ -24,6 +24,7 @@ from mailbox.api.bodies import declared_media_type_only
 from mailbox.api.dependencies import provide_services, provide_session
 from mailbox.api.headers import security_headers
 from mailbox.api.pages import account as account_pages
+from mailbox.api.pages import batches as batch_pages
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import office as office_pages
@@ -35,6 +36,7 @@ from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import (
     auth,
+    batches,
     clients,
     deliveries,
     directory,
@@ -141,6 +143,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             ),
             dispatches.read_dispatch,
             dispatches.list_office_dispatches,
+            # A bulk dispatch carries many: its own limit, its parts streamed to disk.
+            Router(
+                "/",
+                route_handlers=[batches.upload_batch, batch_pages.upload_batch_page],
+                request_max_body_size=settings.batch_upload_limit_bytes + BODY_LIMIT,
+            ),
+            *batches.routes,
+            *batch_pages.routes,
             deliveries.inbox,
             deliveries.read_delivery,
             deliveries.download_document,

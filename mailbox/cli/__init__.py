@@ -1,5 +1,5 @@
 """The command line: set up an install, migrate, administer, audit, run and operate the
-service: outbox, paper, backups, retention, the clock of demo and test installs
+service: bulk dispatch, outbox, paper, backups, retention, the clock of demo and test installs
 (``python -m mailbox --help``).
 
 Every command that reports something prints JSON with ``--json`` so that scripts and tests can
@@ -10,6 +10,7 @@ from mailbox.cli import (  # noqa: F401  (registers the commands)
     admin,
     audit,
     backups,
+    batches,
     blobs,
     clock,
     outages,

@@ -161,11 +161,11 @@ async def office_clock(
     made keep the rule and zone they were made under."""
     from mailbox.deliveries.clock_rules import (
         choose_clock_rule,
-        find_office,
         list_clock_rules,
         set_office_time_zone,
     )
     from mailbox.deliveries.legal_clock import DEFAULT_RULE_ID
+    from mailbox.identity.admin import find_office
 
     if kind is not None and rule_id is None:
         raise click.UsageError("--kind needs --rule")

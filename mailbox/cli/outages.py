@@ -54,7 +54,8 @@ async def office_calendar(
     it with the closed days of the coming year. Whether a date on a closed day moves is the
     rule's to say; deliveries already made keep the calendar they were made with."""
     from mailbox.clock import now
-    from mailbox.deliveries.clock_rules import calendar_of, find_office, set_office_calendar
+    from mailbox.deliveries.clock_rules import calendar_of, set_office_calendar
+    from mailbox.identity.admin import find_office
 
     close, opened = _dates(closed, "--closed"), _dates(reopen, "--reopen")
     async with open_database() as database, database.write() as session:

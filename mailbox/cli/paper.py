@@ -21,7 +21,7 @@ def paper() -> None:
 def paper_batch(ctx: click.Context, office_ref: str | None) -> None:
     """Merge the letters not yet printed into one sealed print batch per office (with its
     manifest), showing progress; print what was built."""
-    from mailbox.deliveries.clock_rules import find_office
+    from mailbox.identity.admin import find_office
     from mailbox.models import PrintBatch
     from mailbox.paper.batches import build_print_batches
     from mailbox.services import Services

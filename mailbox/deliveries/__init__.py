@@ -18,6 +18,10 @@
   up, the legal-clock scans, the retention purge); each owns its transactions.
 - :mod:`.inbox`: read functions (an inbox page, one delivery with its timeline).
 - :mod:`.office_list`: an office's list of its dispatches and its filters (read functions).
+- Bulk dispatch: :mod:`.manifest` (a batch's manifest, read and checked: pure),
+  :mod:`.batch_files` (its upload on disk), :mod:`.batches` (create a batch, read batches and
+  their items) and :mod:`.batch_runner` (the background use case: chunks of items, each
+  through :mod:`.dispatch`).
 
 May import: the shared base, ``mailbox.models``, ``mailbox.signing``, ``mailbox.storage``,
 ``mailbox.evidence``, ``mailbox.identity``. Never notifications, paper, proof, the web or the

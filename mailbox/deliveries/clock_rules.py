@@ -27,7 +27,6 @@ __all__ = [
     "calendar_of",
     "choose_clock_rule",
     "clock_rule_for",
-    "find_office",
     "list_clock_rules",
     "set_office_calendar",
     "set_office_time_zone",

@@ -276,6 +276,15 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "PUT /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": Route(
             (Action.MANAGE_OFFICE,)
         ),
+        # Bulk dispatch: the list holds only the batches of the caller's offices.
+        "POST /api/v1/dispatch-batches": Route((Action.DISPATCH,), Scope.DISPATCH_WRITE),
+        "GET /api/v1/dispatch-batches": Route(Access.SIGNED_IN, Scope.DISPATCH_WRITE),
+        "GET /api/v1/dispatch-batches/{batch_id}": Route(
+            (Action.READ_OFFICE,), Scope.DISPATCH_WRITE
+        ),
+        "GET /api/v1/dispatch-batches/{batch_id}/items": Route(
+            (Action.READ_OFFICE,), Scope.DISPATCH_WRITE
+        ),
         "DELETE /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": Route(
             (Action.MANAGE_OFFICE,)
         ),
@@ -368,6 +377,10 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /retrieve": _SIGNED_IN,
         "GET /deliveries/{delivery_id}/paper-copy": _page((Action.PICK_UP,)),
         "POST /retrieve": _SIGNED_IN,
+        # The office's bulk dispatches: its dispatchers upload, they and its auditors follow.
+        "GET /office/batches": _SIGNED_IN,
+        "POST /office/batches": _page((Action.DISPATCH,)),
+        "GET /office/batches/{batch_id}": _page((Action.READ_OFFICE,)),
     }
 )
 

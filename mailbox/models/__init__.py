@@ -1,6 +1,7 @@
 """Persistence: SQLModel tables. Request and response schemas live in
 ``mailbox.api.schemas``."""
 
+from mailbox.models.batches import BatchItemStatus, BatchStatus, DispatchBatch, DispatchBatchItem
 from mailbox.models.clients import ApiClient, ApiClientKey
 from mailbox.models.clock import ClockRuleChoice, Outage
 from mailbox.models.deliveries import Delivery, DeliveryStatus, Document
@@ -38,11 +39,15 @@ __all__ = [
     "Account",
     "ApiClient",
     "ApiClientKey",
+    "BatchItemStatus",
+    "BatchStatus",
     "Channel",
     "ClientAssertionUse",
     "ClockRuleChoice",
     "Delivery",
     "DeliveryStatus",
+    "DispatchBatch",
+    "DispatchBatchItem",
     "Document",
     "EvidenceCheckpoint",
     "EvidenceHead",

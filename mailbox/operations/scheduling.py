@@ -1,14 +1,15 @@
 """Periodic jobs (APScheduler 3, ``AsyncIOScheduler``): the outbox drain, the legal scans
 (deemed delivery, reminders), the evidence log's signed checkpoints, the daily digest, the
 retention purge (content past its retention period crypto-shredded), the blob sweep (stale
-temporary files, orphan blobs) and the daily print batch of paper letters, run inside the web
-process or by ``python -m mailbox worker``.
+temporary files, orphan blobs), the bulk dispatches (their items, chunk by chunk) and the daily
+print batch of paper letters, run inside the web process or by ``python -m mailbox worker``.
 
 Every job is ``max_instances=1, coalesce=True``: a slow round is never overlapped by the next
 one, and rounds missed while the loop was busy collapse into one. A job's error is logged
 (structured, with the job and worker ids) and the job runs again at its next time; it never
 stops the scheduler. With several instances on PostgreSQL, each outbox drain shares the queue
-(``SKIP LOCKED``) while the scans and checkpoints run in one instance at a time (advisory
+and each bulk dispatch worker the batches' items (``SKIP LOCKED``) while the scans and
+checkpoints run in one instance at a time (advisory
 locks). On SQLite, which has neither, one process per database file runs them
 (:mod:`.scheduler_lock`).
 """
@@ -27,6 +28,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailbox.config import Settings
+from mailbox.deliveries.batch_runner import work_batches
 from mailbox.deliveries.purge import purge_expired
 from mailbox.deliveries.scans import run_legal_scans
 from mailbox.evidence.checkpoints import make_checkpoint
@@ -40,6 +42,21 @@ from mailbox.services import Services
 __all__ = ["PeriodicJobs", "SchedulerTaken", "run_worker", "start_scheduler", "worker_identity"]
 
 log = logging.getLogger("mailbox.operations.scheduling")
+
+
+class _BatchRunsOverlap(logging.Filter):
+    """A run of the ``dispatch-batches`` job lasts as long as batches have items, so its next
+    starts are skipped meanwhile by design (``max_instances=1``): APScheduler's warning about
+    each skipped start says nothing an operator needs, every interval, for hours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith('Execution of job "dispatch-batches') and "skipped" in message
+        )
+
+
+_BATCH_RUNS_OVERLAP = _BatchRunsOverlap()
 
 
 def worker_identity() -> str:
@@ -124,6 +141,9 @@ def start_scheduler(services: Services) -> PeriodicJobs:
     """
     settings = services.settings
     me = worker_identity()
+    apscheduler_log = logging.getLogger("apscheduler.scheduler")
+    if _BATCH_RUNS_OVERLAP not in apscheduler_log.filters:
+        apscheduler_log.addFilter(_BATCH_RUNS_OVERLAP)
     jobs = PeriodicJobs(services, take_scheduler_lock(settings, holder=me))
     try:
         _schedule(jobs, services, me)
@@ -155,6 +175,11 @@ def _schedule(jobs: PeriodicJobs, services: Services, me: str) -> None:
         ("checkpoint", lambda: make_checkpoint(services), settings.checkpoint_interval_seconds),
         ("retention", lambda: purge_expired(services), settings.retention_interval_seconds),
         ("blob-sweep", lambda: sweep_blobs(services), settings.blob_sweep_interval_seconds),
+        (
+            "dispatch-batches",
+            lambda: work_batches(services, worker_id=me, stopping=lambda: jobs.stopping),
+            settings.batch_interval_seconds,
+        ),
     )
     for name, run, seconds in periodic:
         scheduler.add_job(
@@ -184,7 +209,8 @@ async def run_worker(settings: Settings) -> None:
     :class:`SchedulerTaken` at once when another process runs this SQLite database's jobs."""
     from mailbox.db import assert_migrated
 
-    services = Services.start(settings, sealing_workers=0)
+    # The worker seals the items of bulk dispatches: with the sealing processes of the settings.
+    services = Services.start(settings)
     try:
         await assert_migrated(services.db)
         stop = asyncio.Event()

@@ -33,6 +33,7 @@ from mailbox.identity.policy import POLICY, ROUTES, Access, Route, Scope, scopes
 from mailbox.models import PrintBatch, Role
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
+from tests.batches import batch_upload, manifest_csv, pdfs_for, queue_batch, rows_for, zip_of
 from tests.factories import (
     PASSWORD,
     World,
@@ -132,7 +133,8 @@ class Targets:
     world: World
     owner: dict[str, str]
     delivery_id: str
-    batch_id: str = ""
+    batch_id: str = ""  # a bulk dispatch's
+    print_batch_id: str = ""
     address_id: str = ""
     subscription_id: str = ""
     client_id: str = ""
@@ -163,6 +165,8 @@ class Targets:
         return response.json()
 
     def path(self, template: str) -> str:
+        if template.startswith("/office/paper/"):  # a print batch, not a bulk dispatch
+            template = template.replace("{batch_id}", self.print_batch_id)
         return (
             template.replace("{delivery_id}", self.delivery_id)
             .replace("{account_id}", self.world.account.id)
@@ -247,6 +251,9 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
                 "affected": "Pickup",
             }
         },
+        # As the world's office, like the dispatch.
+        "POST /api/v1/dispatch-batches": _batch_upload(targets, n),
+        "POST /office/batches": _batch_upload(targets, n),
         "PATCH /api/v1/accounts/{account_id}/notification-settings": {"json": {"mode": "digest"}},
         "POST /api/v1/accounts/{account_id}/notification-addresses": {
             "json": {"email": f"new{n}@example.com"}
@@ -277,6 +284,14 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
         form_token = targets.services.tokens.form_token(kind.token)
         body = {**body, "data": {**body.get("data", {}), FORM_TOKEN_FIELD: form_token}}
     return body
+
+
+def _batch_upload(targets: Targets, n: int) -> dict[str, Any]:
+    rows = rows_for(targets.world.account.id, 1, prefix=f"POLICY-{n}")
+    return {
+        "files": batch_upload(manifest_csv(rows), zip_of(pdfs_for(rows))),
+        "data": {"office_id": targets.world.office.id},
+    }
 
 
 def _page(key: str) -> bool:
@@ -480,7 +495,10 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
     kinds = await _kinds(client, services, world)
     delivery = await deliver(services, world)
     owner = {"Authorization": f"Bearer {kinds[1].token}"}
-    targets = Targets(client, services, world, owner, delivery.id)
+    batch_id = await queue_batch(
+        services, world.office.id, rows_for(world.account.id, 1), actor="user:policy"
+    )
+    targets = Targets(client, services, world, owner, delivery.id, batch_id)
     targets.outage_id = (
         await record_outage(
             services,
@@ -491,7 +509,7 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
             actor="operator",
         )
     ).id
-    targets.batch_id = await _empty_print_batch(services, world)
+    targets.print_batch_id = await _empty_print_batch(services, world)
     mismatches: list[str] = []
     checked = 0
     # Log-out last: it revokes the session it is called with, which every later page needs.
