@@ -26,11 +26,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.deliveries.calendars import OutagePeriod
-from mailbox.deliveries.clock_rules import find_office
 from mailbox.deliveries.legal_clock import deemed_moment, explain, rule_of_delivery
 from mailbox.errors import FieldError, InvalidRequest, NotFound, PermissionDenied
 from mailbox.evidence import log as evidence
 from mailbox.evidence.log import EvidenceDraft, EvidenceType
+from mailbox.identity.admin import find_office
 from mailbox.identity.policy import can_manage_office, can_read_office
 from mailbox.identity.principal import Principal
 from mailbox.ids import new_id

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.deliveries.clock_rules import find_office
 from mailbox.deliveries.dispatch import KIND_CODE
 from mailbox.errors import FieldError, InvalidRequest, NotFound, PermissionDenied
+from mailbox.identity.admin import find_office
 from mailbox.identity.policy import can_manage_office, can_read_office
 from mailbox.identity.principal import Principal
 from mailbox.models import Office
