@@ -42,13 +42,12 @@ async def test_openapi_states_the_limits_of_each_request_body(client: AsyncClien
     token_form = schemas["TokenForm"]
     assert token_form["properties"]["grant_type"]["enum"] == ["password", "client_credentials"]
     dispatch = schemas["DispatchForm"]
-    assert set(dispatch["required"]) == {
-        "file",
-        "recipient_account_id",
-        "kind_code",
-        "dossier_number",
-        "title",
-    }
+    assert set(dispatch["required"]) == {"file", "kind_code", "dossier_number", "title"}
+    # Exactly one recipient: an account, or a postal address (paper, no account).
+    assert dispatch["oneOf"] == [
+        {"required": ["recipient_account_id"]},
+        {"required": ["recipient_postal_address"]},
+    ]
     assert dispatch["properties"]["title"]["maxLength"] == 500
 
 

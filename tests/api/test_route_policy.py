@@ -203,7 +203,7 @@ def client_body(account_id: str) -> dict[str, Any]:
 def target_of(key: str) -> str:
     if ("/dispatches" in key and "{" not in key) or key == "POST /api/v1/outages":
         return "office"
-    if "{office_code}" in key:
+    if "{office_code}" in key or "/dispatch-batches" in key:
         return "office"
     if key.partition(" ")[2].startswith("/office/") and "{delivery_id}" not in key:
         return "office"  # the office's pages: the form or the batch names the office

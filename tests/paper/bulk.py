@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from mailbox.clock import now
 from mailbox.deliveries.events import enqueue
+from mailbox.deliveries.paper_rule import PaperDecision, PaperReason
 from mailbox.deliveries.rules import relay_to_paper
 from mailbox.evidence.log import EvidenceType
 from mailbox.models import Account, Delivery
@@ -47,7 +48,7 @@ async def paper_deliveries(services: Services, world: World, n: int) -> list[Del
                 dossier_number=first.dossier_number,
                 submitted_at=at,
             )
-            relay_to_paper(delivery, at=at, reason=REASON)
+            relay_to_paper(delivery, at=at, decision=PaperDecision(PaperReason.NO_CONSENT, REASON))
             session.add(delivery)
             made.append(delivery)
         await session.flush()

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from mailbox import clock
 from mailbox.deliveries.legal_clock import explain, letter_sentence
+from mailbox.deliveries.paper_rule import after_alerts_failed
 from mailbox.deliveries.rules import consign, mark_paper_posted, relay_to_paper
 from mailbox.models import Delivery, OutboxKind, OutboxMessage, PaperLetter, RetrievalCode
 from mailbox.notifications.outbox import drain_until_idle
@@ -134,7 +135,7 @@ def test_a_letter_of_a_document_made_available_before_it_went_to_paper_says_its_
         submitted_at=made_available,
     )
     consign(delivery, at=made_available, deemed_days=10)
-    relay_to_paper(delivery, at=made_available + timedelta(days=1), reason="bounced")
+    relay_to_paper(delivery, at=made_available + timedelta(days=1), decision=after_alerts_failed())
     at = made_available + timedelta(days=2)
     assert letter_sentence(delivery, at=at) == explain(delivery, at=at).sentence
     assert "10 days after it was made available on 26 Nov 2026" in letter_sentence(delivery, at=at)

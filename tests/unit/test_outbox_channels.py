@@ -3,14 +3,11 @@ drain's table, and the email channel's transport follows the settings."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from mailbox.channels import ChannelHandler, Recorded
+from mailbox.channels import ChannelHandler
 from mailbox.config import Settings
-from mailbox.models import Channel, OutboxKind, OutboxMessage
+from mailbox.models import Channel, OutboxKind
 from mailbox.notifications.email_channel import EmailChannel, email_transport
 from mailbox.notifications.outbox import CHANNELS
 from mailbox.notifications.webhook_events import WebhookChannel
@@ -70,16 +67,3 @@ def test_email_goes_to_the_pickup_directory_when_one_is_configured(tmp_path: Pat
 
     assert isinstance(transport, PickupDirectory)
     assert transport.directory == tmp_path and transport.settings.sender == settings.smtp_sender
-
-
-async def test_paper_jobs_are_handed_on_and_counted_as_completed() -> None:
-    jobs = [OutboxMessage(kind=OutboxKind.PAPER_JOB, payload={"reason": "no consent"})]
-
-    handled = await PaperChannel().handle(jobs, connections=None)
-    recorded = await PaperChannel().record(AsyncSession(), [], at=datetime.now(UTC))
-
-    [(outbox_id, job)] = handled.items()
-    assert outbox_id == jobs[0].id
-    assert job.outcome.ok and job.outcome.detail == "handed to the paper queue"
-    assert job.counted_as == "completed"
-    assert recorded == Recorded()

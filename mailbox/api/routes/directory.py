@@ -20,7 +20,9 @@ __all__ = ["routes"]
     "/api/v1/offices/{office_code:str}",
     tags=["offices"],
     summary="An office, and the mailbox in which other offices serve it documents",
-    responses=problem_responses(401, 404),
+    responses=problem_responses(
+        401, 404, details={422: "The office code is longer than 16 characters."}
+    ),
 )
 async def read_office(
     office_code: Annotated[
