@@ -1,15 +1,20 @@
-"""Dispatching a folder: one row of a CSV manifest per document.
+"""Dispatching a folder: one row of a CSV manifest per document, sent through the bulk API
+(``POST /api/v1/dispatch-batches``, followed until done) or, on a service without it, one
+dispatch at a time.
 
 The manifest's columns are ``file`` (a PDF in the folder), ``recipient`` (the account id),
 ``kind``, ``dossier_number``, ``title`` and ``reference`` (the office's own reference of that
-document). The reference is sent as the dispatch's ``Idempotency-Key``: running the same push
-again, after a crash or a network failure, returns the first dispatch of each row instead of
-serving the document twice.
+document). The reference is the dispatch's ``Idempotency-Key`` either way (the bulk API's
+``office_reference``): running the same push again, after a crash or a network failure,
+returns the first dispatch of each row instead of serving the document twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +24,10 @@ from mailbox.client.connection import ClientError, Connection, problem_text
 __all__ = ["COLUMNS", "PushReport", "push", "read_manifest"]
 
 COLUMNS = ("file", "recipient", "kind", "dossier_number", "title", "reference")
+# Rows per bulk dispatch, and how often its progress is asked for.
+BATCH_ROWS = 500
+POLL_SECONDS = 0.5
+PDF = "application/pdf"
 
 
 @dataclass(frozen=True)
@@ -84,30 +93,97 @@ def push(
     *,
     progress: Callable[[PushReport], None] | None = None,
 ) -> PushReport:
-    """Dispatch every row; a refused row is reported and the others go on."""
+    """Dispatch every row, through the bulk API (batches of ``BATCH_ROWS`` rows, followed until
+    done), or one by one where the service has no bulk API; a refused row is reported and the
+    others go on."""
     report = PushReport()
-    for row in rows:
-        response = connection.request(
-            "POST",
-            "/api/v1/dispatches",
-            headers={"Idempotency-Key": f"push:{row.reference}"},
-            data={
-                "recipient_account_id": row.recipient,
-                "kind_code": row.kind,
-                "dossier_number": row.dossier_number,
-                "title": row.title,
-            },
-            files={"file": (row.file, (folder / row.file).read_bytes(), "application/pdf")},
-        )
-        if response.status_code in (200, 201):
-            report.accepted[row.line] = str(response.json()["id"])
-        elif response.status_code >= 500 or response.status_code == 429:
-            raise ClientError(
-                f"line {row.line}: the service is unavailable ({problem_text(response)}); "
-                "run the push again: rows already sent are not sent twice"
-            )
-        else:
-            report.refused[row.line] = problem_text(response)
+    for start in range(0, len(rows), BATCH_ROWS):
+        chunk = rows[start : start + BATCH_ROWS]
+        if not _push_batch(connection, folder, chunk, report, progress):
+            for row in chunk:
+                _push_one(connection, folder, row, report)
+                if progress is not None:
+                    progress(report)
+    return report
+
+
+def _push_batch(
+    connection: Connection,
+    folder: Path,
+    rows: list[Row],
+    report: PushReport,
+    progress: Callable[[PushReport], None] | None,
+) -> bool:
+    """One bulk dispatch of ``rows``, followed until done; False when the service has no bulk
+    API (the caller then sends the rows one by one)."""
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(COLUMNS)
+    writer.writerows([getattr(row, c) for c in COLUMNS] for row in rows)
+    with contextlib.ExitStack() as files:
+        parts = [("manifest", ("manifest.csv", manifest.getvalue().encode(), "text/csv"))]
+        parts += [
+            ("files", (row.file, files.enter_context(open(folder / row.file, "rb")), PDF))
+            for row in rows
+        ]
+        response = connection.request("POST", "/api/v1/dispatch-batches", files=parts)
+    if response.status_code in (404, 405):
+        return False
+    if response.status_code != 202:
+        raise ClientError(f"The batch was refused: {problem_text(response)}")
+    batch_url = (
+        response.headers.get("Location") or f"/api/v1/dispatch-batches/{response.json()['id']}"
+    )
+    by_line = {n: row for n, row in enumerate(rows, start=2)}
+    while True:
+        state = connection.request("GET", batch_url)
+        if state.status_code != 200:
+            raise ClientError(f"Following the batch answered {problem_text(state)}")
+        if state.json()["status"] == "done":
+            break
+        time.sleep(POLL_SECONDS)
+    cursor: str | None = None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = connection.request("GET", f"{batch_url}/items", params=params)
+        if page.status_code != 200:
+            raise ClientError(f"Reading the batch's items answered {problem_text(page)}")
+        body = page.json()
+        for item in body["items"]:
+            row = by_line[item["line"]]
+            if item["status"] == "accepted":
+                report.accepted[row.line] = str(item["delivery_id"])
+            else:
+                problem = item.get("problem") or {}
+                report.refused[row.line] = " - ".join(
+                    str(problem[k]) for k in ("title", "detail") if problem.get(k)
+                ) or str(item["status"])
         if progress is not None:
             progress(report)
-    return report
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return True
+
+
+def _push_one(connection: Connection, folder: Path, row: Row, report: PushReport) -> None:
+    response = connection.request(
+        "POST",
+        "/api/v1/dispatches",
+        headers={"Idempotency-Key": row.reference},
+        data={
+            "recipient_account_id": row.recipient,
+            "kind_code": row.kind,
+            "dossier_number": row.dossier_number,
+            "title": row.title,
+        },
+        files={"file": (row.file, (folder / row.file).read_bytes(), PDF)},
+    )
+    if response.status_code in (200, 201):
+        report.accepted[row.line] = str(response.json()["id"])
+    elif response.status_code >= 500 or response.status_code == 429:
+        raise ClientError(
+            f"line {row.line}: the service is unavailable ({problem_text(response)}); "
+            "run the push again: rows already sent are not sent twice"
+        )
+    else:
+        report.refused[row.line] = problem_text(response)

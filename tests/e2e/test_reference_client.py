@@ -1,5 +1,5 @@
 """The reference client against the real service: ``python -m mailbox.client push`` dispatches
-a folder once however often it runs, and ``sync`` keeps a folder in step with the inbox,
+a folder through the bulk API once however often it runs, and ``sync`` keeps a folder in step with the inbox,
 downloading each document once, checked against its digest and the service's root, with its
 verified proof bundle beside it, and resuming where a killed run stopped."""
 
@@ -185,6 +185,9 @@ def test_push_dispatches_a_folder_once_however_often_it_runs(tmp_path: Path, dem
         dispatched
     )
     assert len(demo.evidence("ContentConsignment")) == 3 + 3  # the demo's three and these
+    with sqlite3.connect(demo.data_dir / "mailbox.db") as db:
+        batches = db.execute("SELECT total, accepted, refused FROM dispatch_batch").fetchall()
+    assert batches == [(3, 3, 0), (3, 3, 0)]  # each run one bulk dispatch; the second replayed
 
 
 def test_push_with_a_bad_manifest_names_each_bad_line_and_sends_nothing(
