@@ -1,7 +1,7 @@
 """The reference client against the real service: ``python -m mailbox.client push`` dispatches
-a folder through the bulk API once however often it runs, and ``sync`` keeps a folder in step with the inbox,
-downloading each document once, checked against its digest and the service's root, with its
-verified proof bundle beside it, and resuming where a killed run stopped."""
+a folder through the bulk API once however often it runs, and ``sync`` keeps a folder in step
+with the inbox, downloading each document once, checked against its digest and the service's
+root, with its verified proof bundle beside it, and resuming where a killed run stopped."""
 
 from __future__ import annotations
 
