@@ -1,9 +1,12 @@
 """Which shipped rule of the legal clock each office follows, per document kind, and the
 office's calendar of closed days: read at dispatch, set by the operator (``python -m mailbox
-office clock``, ``office calendar``). Functions take ``session`` and never commit."""
+office clock``, ``office calendar``) or, rule and time zone, by the office's dispatchers
+through the API (:func:`office_clock`, the one use case that opens its own transaction). The
+other functions take ``session`` and never commit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -19,15 +22,20 @@ from mailbox.deliveries.legal_clock import (
     check_zone,
     rule_with_days,
 )
-from mailbox.errors import FieldError, InvalidRequest
+from mailbox.errors import FieldError, InvalidRequest, NotFound, PermissionDenied
 from mailbox.identity.admin import find_office
+from mailbox.identity.policy import can_manage_office, can_read_office
+from mailbox.identity.principal import Principal
 from mailbox.models import ANY_KIND, ClockRuleChoice, Office
+from mailbox.services import Services
 
 __all__ = [
+    "OfficeClock",
     "calendar_of",
     "choose_clock_rule",
     "clock_rule_for",
     "list_clock_rules",
+    "office_clock",
     "set_office_calendar",
     "set_office_time_zone",
 ]
@@ -176,3 +184,46 @@ async def set_office_calendar(
     session.add(found)
     await session.flush()
     return found
+
+
+@dataclass(frozen=True)
+class OfficeClock:
+    """What an office's legal clock follows: the office (its time zone and calendar) and its
+    rule choices, the office-wide one first."""
+
+    office: Office
+    choices: list[ClockRuleChoice]
+
+
+async def office_clock(
+    services: Services,
+    principal: Principal,
+    *,
+    office_code: str,
+    rule_id: str | None = None,
+    kind_code: str | None = None,
+    zone: str | None = None,
+) -> OfficeClock:
+    """The office's clock as its dispatchers and auditors read it; with ``rule_id`` and/or
+    ``zone``, its dispatchers change it first (one transaction). Who does not see the office
+    is told it does not exist; its auditors may read but not change it."""
+    async with services.db.write() as session:
+        try:
+            office = await find_office(session=session, office=office_code)
+        except NotFound:
+            office = None
+        if office is None or not (
+            can_read_office(principal, office.id) or can_manage_office(principal, office.id)
+        ):
+            raise NotFound(f"No office {office_code}")
+        if (rule_id is not None or zone is not None) and not can_manage_office(
+            principal, office.id
+        ):
+            raise PermissionDenied("Only the office's dispatchers change its legal clock")
+        if zone is not None:
+            await set_office_time_zone(session=session, office=office.id, zone=zone)
+        if rule_id is not None:
+            await choose_clock_rule(
+                session=session, office=office.id, rule_id=rule_id, kind_code=kind_code
+            )
+        return OfficeClock(office, await list_clock_rules(session=session, office=office.id))

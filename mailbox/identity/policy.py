@@ -276,6 +276,11 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "PUT /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": Route(
             (Action.MANAGE_OFFICE,)
         ),
+        # The legal clock: the shipped rules; an office's choice (its dispatchers change it,
+        # its auditors read it; people only).
+        "GET /api/v1/clock-rules": _SIGNED_IN,
+        "GET /api/v1/offices/{office_code}/clock": Route((Action.READ_OFFICE,)),
+        "PUT /api/v1/offices/{office_code}/clock": Route((Action.MANAGE_OFFICE,)),
         # Bulk dispatch: the list holds only the batches of the caller's offices.
         "POST /api/v1/dispatch-batches": Route((Action.DISPATCH,), Scope.DISPATCH_WRITE),
         "GET /api/v1/dispatch-batches": Route(Access.SIGNED_IN, Scope.DISPATCH_WRITE),

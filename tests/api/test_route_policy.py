@@ -243,6 +243,7 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
                 "title": "Notice",
             },
         },
+        "PUT /api/v1/offices/{office_code}/clock": {"json": {"time_zone": "UTC"}},
         "POST /api/v1/outages": {
             "json": {
                 "office_id": targets.world.office.id,
