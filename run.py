@@ -53,13 +53,14 @@ def ensure_environment() -> Path:
 
 
 def _workers(rest: list[str]) -> list[str]:
-    """One test process per core (pytest-xdist), unless the command line chooses otherwise
+    """One test process more than the machine has cores (pytest-xdist; many tests wait on
+    child processes, sockets and the browser), unless the command line chooses otherwise
     (``-n 0`` runs in one process, which is what a debugger wants)."""
     if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in rest):
         return []
     if "no:xdist" in rest:
         return []
-    return ["-n", "auto"]
+    return ["-n", str((os.cpu_count() or 1) + 1)]
 
 
 def main(argv: list[str]) -> int:
