@@ -25,8 +25,9 @@ from litestar.handlers.base import BaseRouteHandler
 
 from mailbox.db import retry_transient
 from mailbox.errors import InsufficientScope, NotAuthenticated, PermissionDenied
+from mailbox.identity.clients import load_client_principal
 from mailbox.identity.policy import Action, offices_where, route_scope_refusal
-from mailbox.identity.principal import Principal, load_client_principal, load_principal
+from mailbox.identity.principal import Principal, load_principal
 from mailbox.identity.sessions import check_current
 from mailbox.services import Services
 

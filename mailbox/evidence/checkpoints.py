@@ -21,22 +21,24 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
-from mailbox.db import try_advisory_lock
+from mailbox.db import Database, try_advisory_lock
 from mailbox.errors import EvidenceLogBroken
 from mailbox.evidence.log import checkpoint_json
 from mailbox.evidence.merkle import MerkleStream
 from mailbox.models import EvidenceCheckpoint, EvidenceHead, EvidenceRecord
-from mailbox.services import Services
+from mailbox.signing.records import EvidenceSigner
 from mailbox.timefmt import rfc3339
 
 __all__ = [
     "CHECKPOINT_LOCK",
+    "LogServices",
     "checkpoint_covering",
     "checkpoint_digest",
     "inclusion_proofs",
@@ -44,6 +46,15 @@ __all__ = [
     "log_tree",
     "make_checkpoint",
 ]
+
+
+class LogServices(Protocol):
+    """What making a checkpoint needs of the service (:class:`mailbox.services.Services` has
+    both): its database and the evidence key that signs."""
+
+    db: Database
+    evidence: EvidenceSigner
+
 
 log = logging.getLogger("mailbox.evidence.checkpoints")
 
@@ -103,7 +114,7 @@ async def log_tree(
 
 
 async def make_checkpoint(
-    services: Services, *, leader_only: bool = True
+    services: LogServices, *, leader_only: bool = True
 ) -> EvidenceCheckpoint | None:
     """Sign and store a checkpoint of the whole log as it is now. ``None`` when there is nothing
     new since the newest checkpoint, when another instance stored the same one first, or (with
@@ -116,7 +127,7 @@ async def make_checkpoint(
         return await _make(services, session)
 
 
-async def checkpoint_covering(services: Services, seq: int) -> EvidenceCheckpoint:
+async def checkpoint_covering(services: LogServices, seq: int) -> EvidenceCheckpoint:
     """The newest checkpoint if it covers record ``seq``; otherwise a new one, made now (not
     waiting for the scheduler's next round)."""
     async with services.db.session() as session:
@@ -148,7 +159,7 @@ async def inclusion_proofs(
     return {s: tree.proof(s - 1) for s in wanted}
 
 
-async def _make(services: Services, session: AsyncSession) -> EvidenceCheckpoint | None:
+async def _make(services: LogServices, session: AsyncSession) -> EvidenceCheckpoint | None:
     head = await session.get(EvidenceHead, 1)
     size = head.seq if head is not None else 0
     latest = await latest_checkpoint(session=session)

@@ -26,10 +26,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
@@ -60,24 +59,30 @@ from mailbox.identity.policy import (
     scopes_allowed,
 )
 from mailbox.identity.principal import Principal
-from mailbox.models import Account, ApiClient, ApiClientKey, ClientAssertionUse, Office, Role
+from mailbox.models import (
+    Account,
+    ApiClient,
+    ApiClientKey,
+    ClientAssertionUse,
+    Grant,
+    Office,
+    Role,
+    User,
+)
 from mailbox.models.parties import ACCOUNT_ROLES, OFFICE_ROLES
 from mailbox.signing.records import EvidenceSigner
-
-if TYPE_CHECKING:
-    from mailbox.services import Services
 
 __all__ = [
     "ASSERTION_TYPE",
     "MAX_KEYS",
     "ClientView",
     "add_key",
+    "allowed_registration",
     "authenticate_client",
-    "change_client",
     "get_client",
     "jwk_thumbprint",
     "list_clients",
-    "register",
+    "load_client_principal",
     "register_client",
     "remove_key",
     "revoke_client",
@@ -214,7 +219,7 @@ async def _check_registrant(
         )
 
 
-async def _allowed_registration(
+async def allowed_registration(
     session: AsyncSession,
     *,
     role: Role,
@@ -284,7 +289,7 @@ async def register_client(
     is checked here; :func:`register` also fetches it once first). ``registrant`` is the
     person registering it (None: an operator at the command line). Recorded as
     ClientRegistered evidence."""
-    granted = await _allowed_registration(
+    granted = await allowed_registration(
         session,
         role=role,
         public_key_pem=public_key_pem,
@@ -323,51 +328,6 @@ async def register_client(
         **({"kid": keys[0].kid} if keys else {"jwks_url": client.jwks_url}),
     )
     return ClientView(client, keys)
-
-
-_REGISTRATION_FIELDS = ("role", "public_key_pem", "office_id", "account_id", "scopes")
-
-
-async def register(
-    services: Services, registrant: Principal, *, jwks_url: str | None = None, **fields: Any
-) -> ClientView:
-    """The use case of a person registering a client (see :func:`register_client`). A JWKS
-    URL is fetched once first, outside the transaction, so that a URL serving no usable key is
-    refused with the reason; and only once everything else was checked, so that nobody makes
-    the service fetch a URL for a registration it would refuse anyway."""
-    if jwks_url is not None:
-        async with services.db.session() as session:
-            await _allowed_registration(
-                session,
-                jwks_url=jwks_url,
-                allow_private_jwks=services.settings.client_jwks_allow_private,
-                registrant=registrant,
-                **{name: fields.get(name) for name in _REGISTRATION_FIELDS},
-            )
-        await services.jwks.fetch(jwks_url)
-    async with services.db.write() as session:
-        return await register_client(
-            session=session,
-            signer=services.evidence,
-            registrant=registrant,
-            jwks_url=jwks_url,
-            allow_private_jwks=services.settings.client_jwks_allow_private,
-            **fields,
-        )
-
-
-async def change_client(
-    services: Services,
-    principal: Principal,
-    change: Callable[..., Awaitable[ClientView]],
-    **fields: Any,
-) -> ClientView:
-    """The use case of a person changing a client: :func:`add_key`, :func:`remove_key` or
-    :func:`revoke_client` in one transaction, with its evidence."""
-    async with services.db.write() as session:
-        return await change(
-            session=session, signer=services.evidence, principal=principal, **fields
-        )
 
 
 async def _record(
@@ -617,3 +577,46 @@ async def _first_use(
         .on_conflict_do_nothing()
     )
     return inserted.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def load_client_principal(
+    session: AsyncSession, client_id: str, *, token_scopes: frozenset[str] | None = None
+) -> Principal:
+    """The principal of machine client ``client_id``: its one role on one office or account,
+    and the scopes of its token (``token_scopes``; None: all it was registered with) that it
+    still holds. A revoked client is refused."""
+    client = await session.get(ApiClient, client_id)
+    if client is None or client.disabled:
+        raise NotAuthenticated("The client of this token was revoked or no longer exists")
+    registered = frozenset(client.scopes)
+    if client.created_by is not None:
+        # Never more than its owner may do, now: a person who lost a role there (or left)
+        # takes the scopes that role allowed away from the clients they registered.
+        registered &= await _owner_scopes(session, client)
+    scopes = registered if token_scopes is None else registered & token_scopes
+    roles = frozenset({client.role})
+    return Principal(
+        user_id=client.id,
+        email="",
+        display_name=client.name,
+        account_roles={client.account_id: roles} if client.account_id else {},
+        office_roles={client.office_id: roles} if client.office_id else {},
+        kind="client",
+        scopes=scopes,
+    )
+
+
+async def _owner_scopes(session: AsyncSession, client: ApiClient) -> frozenset[str]:
+    """The scopes the roles its registering person holds today, where the client acts, allow
+    (none if that person is disabled or gone)."""
+    owner = await session.get(User, client.created_by)
+    if owner is None or owner.disabled:
+        return frozenset()
+    where = (
+        Grant.account_id == client.account_id
+        if client.account_id is not None
+        else Grant.office_id == client.office_id
+    )
+    held = (await session.exec(select(Grant.role).where(Grant.user_id == owner.id, where))).all()
+    allowed = scopes_allowed(held, on_office=client.account_id is None)
+    return frozenset(scope.value for scope in allowed)

@@ -13,9 +13,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.errors import NotAuthenticated
-from mailbox.models import ApiClient, Grant, User
+from mailbox.models import Grant, User
 
-__all__ = ["Principal", "authenticate_password", "load_client_principal", "load_principal"]
+__all__ = ["Principal", "authenticate_password", "load_principal"]
 
 
 @dataclass(frozen=True)
@@ -61,51 +61,6 @@ async def load_principal(session: AsyncSession, user_id: str) -> Principal:
         account_roles={k: frozenset(v) for k, v in accounts.items()},
         office_roles={k: frozenset(v) for k, v in offices.items()},
     )
-
-
-async def load_client_principal(
-    session: AsyncSession, client_id: str, *, token_scopes: frozenset[str] | None = None
-) -> Principal:
-    """The principal of machine client ``client_id``: its one role on one office or account,
-    and the scopes of its token (``token_scopes``; None: all it was registered with) that it
-    still holds. A revoked client is refused."""
-    client = await session.get(ApiClient, client_id)
-    if client is None or client.disabled:
-        raise NotAuthenticated("The client of this token was revoked or no longer exists")
-    registered = frozenset(client.scopes)
-    if client.created_by is not None:
-        # Never more than its owner may do, now: a person who lost a role there (or left)
-        # takes the scopes that role allowed away from the clients they registered.
-        registered &= await _owner_scopes(session, client)
-    scopes = registered if token_scopes is None else registered & token_scopes
-    roles = frozenset({client.role})
-    return Principal(
-        user_id=client.id,
-        email="",
-        display_name=client.name,
-        account_roles={client.account_id: roles} if client.account_id else {},
-        office_roles={client.office_id: roles} if client.office_id else {},
-        kind="client",
-        scopes=scopes,
-    )
-
-
-async def _owner_scopes(session: AsyncSession, client: ApiClient) -> frozenset[str]:
-    """The scopes the roles its registering person holds today, where the client acts, allow
-    (none if that person is disabled or gone)."""
-    from mailbox.identity.policy import scopes_allowed
-
-    owner = await session.get(User, client.created_by)
-    if owner is None or owner.disabled:
-        return frozenset()
-    where = (
-        Grant.account_id == client.account_id
-        if client.account_id is not None
-        else Grant.office_id == client.office_id
-    )
-    held = (await session.exec(select(Grant.role).where(Grant.user_id == owner.id, where))).all()
-    allowed = scopes_allowed(held, on_office=client.account_id is None)
-    return frozenset(scope.value for scope in allowed)
 
 
 async def authenticate_password(session: AsyncSession, email: str, password: str) -> User:

@@ -28,9 +28,9 @@ from mailbox.services import Services
 from tests.batches import batch_upload, manifest_csv, pdfs_for, rows_for, zip_of
 from tests.factories import make_world, token_for
 
-# 2,000 in the suite (each item is a real seal: 10,000 take four minutes on two cores, more
+# 1,000 in the suite (each item is a real seal: 10,000 take four minutes on two cores, more
 # than the whole suite may); MAILBOX_TEST_BULK_ITEMS=10000 runs the size of the issue.
-ITEMS = int(os.environ.get("MAILBOX_TEST_BULK_ITEMS", "2000"))
+ITEMS = int(os.environ.get("MAILBOX_TEST_BULK_ITEMS", "1000"))
 
 
 @pytest.fixture

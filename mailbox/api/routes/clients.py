@@ -11,17 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.clients import ClientCreate, ClientKeyCreate, ClientPublic, ClientsPublic
 from mailbox.errors import FieldError, InvalidRequest
-from mailbox.identity.clients import (
-    add_key,
-    change_client,
-    get_client,
-    list_clients,
-    register,
-    remove_key,
-    revoke_client,
-)
+from mailbox.identity.clients import add_key, get_client, list_clients, remove_key, revoke_client
 from mailbox.identity.principal import Principal
 from mailbox.models import Role
+from mailbox.operations.clients import change_client, register
 from mailbox.services import Services
 
 __all__ = ["routes"]

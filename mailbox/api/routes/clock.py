@@ -45,7 +45,12 @@ async def clock_rules(principal: Principal) -> ClockRulesPublic:
     tags=TAGS,
     summary="The rule of the legal clock an office follows, per document kind",
     responses=problem_responses(
-        401, 404, details={404: "No office with that code that you belong to."}
+        401,
+        404,
+        details={
+            404: "No office with that code that you belong to.",
+            422: "The office code is longer than 16 characters.",
+        },
     ),
 )
 async def read_office_clock(
