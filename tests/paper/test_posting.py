@@ -4,7 +4,9 @@ page and the command line, their download recorded on each delivery."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
 import os
@@ -123,6 +125,9 @@ async def test_the_paper_room_builds_a_batch_and_marks_letters_posted_and_return
     ]
     pdf = await client.get(f"/office/paper/batches/{batch.id}/pdf")
     assert pdf.status_code == 200
+    # The printer can check what it received, as with any other download.
+    digest = base64.b64encode(hashlib.sha256(pdf.content).digest()).decode()
+    assert pdf.headers["Repr-Digest"] == f"sha-256=:{digest}:"
     assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 4
     for delivery in (first, second):  # the download is recorded on each delivery
         assert (await _types(services, delivery.id))[-1] == "ContentAccess"

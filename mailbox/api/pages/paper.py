@@ -9,6 +9,7 @@ API does. Forms carry the session's form token.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,7 +21,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from mailbox.api.downloads import document_response
+from mailbox.api.downloads import digest_headers, document_response
 from mailbox.api.pages.inbox import error_page, form_refused
 from mailbox.api.security import client_address, foreign_origin, form_token_valid, principal_or_none
 from mailbox.errors import InvalidRequest, MailboxError, NotFound, TooManyAttempts
@@ -159,6 +160,8 @@ async def _batch_file(request: Request, services: Services, batch_id: str, part:
         headers={
             "Content-Disposition": f'attachment; filename="{found.filename}"',
             "Cache-Control": "no-store",
+            # The printer checks what it received, like any other download of the service.
+            **digest_headers(hashlib.sha256(found.content).hexdigest()),
         },
     )
 
