@@ -40,6 +40,7 @@ from mailbox.deliveries.batch_files import (
     remove_batch_files,
     remove_stale_uploads,
 )
+from mailbox.deliveries.data_documents import media_type_for
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch, record_rejection
 from mailbox.errors import InvalidDocument, MailboxError
 from mailbox.models import BatchItemStatus, BatchStatus, DispatchBatch, DispatchBatchItem
@@ -200,6 +201,7 @@ async def _dispatch_item(
             title=item.title,
             filename=item.filename,
             pdf=pdf,
+            media_type=media_type_for(item.filename),
         )
 
     try:

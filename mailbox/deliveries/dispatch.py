@@ -39,7 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.db import retry_transient
-from mailbox.deliveries import postal, rules
+from mailbox.deliveries import data_documents, postal, rules
 from mailbox.deliveries.clock_rules import calendar_of, clock_rule_for
 from mailbox.deliveries.events import enqueue
 from mailbox.deliveries.filenames import document_filename
@@ -65,9 +65,11 @@ from mailbox.signing.seal import PdfRejected
 __all__ = [
     "DispatchRequest",
     "Dispatched",
+    "deliver",
     "dispatch",
     "document_date_error",
     "record_rejection",
+    "seal_data_document",
     "validate",
 ]
 
@@ -96,6 +98,9 @@ class DispatchRequest:
     filename: str
     pdf: bytes
     recipient_postal_address: str = ""
+    # What the file is (mailbox.deliveries.data_documents): a PDF, or a JSON or XML data
+    # document, stored and sealed with a detached seal.
+    media_type: str = data_documents.PDF
     # The date the document bears (ISO 8601, ``2026-11-26``), as the office states it; read by
     # legal-clock rules that count from it. Checked by :func:`validate`.
     document_date: str | None = None
@@ -124,6 +129,8 @@ class DispatchRequest:
             parts.append(self.recipient_postal_address)
         if self.document_date:
             parts.append(self.document_date)
+        if self.media_type != data_documents.PDF:
+            parts.append(self.media_type)
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -159,7 +166,9 @@ def validate(request: DispatchRequest, *, upload_limit: int) -> None:
         errors.append(FieldError("title", "must be 1-500 characters"))
     errors.extend(_recipient_problems(request))
     if not request.pdf:
-        errors.append(FieldError("file", "a PDF file is required"))
+        errors.append(FieldError("file", "a file is required (a PDF, or a JSON or XML document)"))
+    if request.media_type not in data_documents.MEDIA_TYPES:
+        errors.append(FieldError("media_type", f"one of {', '.join(data_documents.MEDIA_TYPES)}"))
     if errors:
         raise InvalidRequest("The dispatch metadata is invalid", errors=errors)
     if len(request.pdf) > upload_limit:
@@ -214,6 +223,8 @@ async def record_rejection(
         "errors": [{"field": e.field, "message": e.message} for e in error.errors],
         "received_bytes": len(request.pdf),
     }
+    if request.media_type != data_documents.PDF:
+        details["media_type"] = request.media_type[:64]
     if isinstance(error, InvalidDocument):
         details["document_reason"] = error.reason
         details.update(error.evidence)
@@ -279,12 +290,14 @@ class _Parties:
 
 @dataclass(frozen=True)
 class _Sealed:
-    """The sealed PDF as stored: its blob id (the SHA-256 of the sealed bytes) and size, and
-    the active content it carries (found, and allowed by the office's policy)."""
+    """The sealed document as stored: its blob id (the SHA-256 of the stored bytes) and size;
+    for a PDF the active content it carries (found, and allowed by the office's policy), for a
+    data document the blob id of its detached seal."""
 
     sha256: str
     size: int
-    active_content: ActiveContentReport
+    active_content: ActiveContentReport | None = None
+    seal_sha256: str | None = None
 
 
 async def dispatch(
@@ -456,7 +469,11 @@ async def _parties(session: AsyncSession, request: DispatchRequest) -> _Parties:
 
 
 async def _seal_and_store(services: Services, request: DispatchRequest, office: Office) -> _Sealed:
-    """Seal the PDF in the sealing pool and store it encrypted; no transaction is open."""
+    """Seal the document in the sealing pool and store it encrypted; no transaction is open."""
+    if data_documents.is_data(request.media_type):
+        return await seal_data_document(
+            services, request.pdf, request.media_type, kind_code=request.kind_code
+        )
     try:
         with SEAL_SECONDS.time():
             sealed = await services.sealing.seal_document(
@@ -470,6 +487,22 @@ async def _seal_and_store(services: Services, request: DispatchRequest, office: 
         raise InvalidDocument(str(exc), reason=exc.reason, evidence=found) from None
     blob_id = await asyncio.to_thread(services.blobs.put, sealed.pdf)
     return _Sealed(blob_id, len(sealed.pdf), sealed.active_content)
+
+
+async def seal_data_document(
+    services: Services, content: bytes, media_type: str, *, kind_code: str
+) -> _Sealed:
+    """Check a data document (:func:`data_documents.data_content`), seal what is to be stored
+    with a detached seal in the sealing pool, and store both encrypted; no transaction is
+    open. The document's blob goes first: a seal is never stored without it."""
+    stored = data_documents.data_content(
+        content, media_type, kind_code=kind_code, today=now().date()
+    )
+    with SEAL_SECONDS.time():
+        seal = await services.sealing.seal_data(stored)
+    blob_id = await asyncio.to_thread(services.blobs.put, stored)
+    seal_id = await asyncio.to_thread(services.blobs.put, seal)
+    return _Sealed(blob_id, len(stored), seal_sha256=seal_id)
 
 
 async def _record(
@@ -503,44 +536,82 @@ async def _record(
         sealed_sha256=sealed.sha256,
         original_size=len(request.pdf),
         sealed_size=sealed.size,
-    )
-    delivery = Delivery(
-        id=ids.delivery_id,
-        document_id=document.id,
-        account_id=account.id,
-        office_id=office.id,
-        dossier_number=document.dossier_number,
-        submitted_at=at,
-        document_date=request.document_day,
+        media_type=request.media_type,
+        seal_sha256=sealed.seal_sha256,
     )
     if claim is not None:
         # First, so that a retry racing this one fails here, before the evidence head is locked.
-        session.add(claim.record(delivery.id))
+        session.add(claim.record(ids.delivery_id))
         await session.flush()
     session.add(document)
     await session.flush()  # no ORM relationships: the document row must exist first
-    session.add(delivery)
     accepted = {
         "document_id": document.id,
         "kind_code": request.kind_code,
         "dossier_number": document.dossier_number,
         "title": document.title,
     }
-    if delivery.document_date is not None:
-        accepted["document_date"] = delivery.document_date.isoformat()
+    if request.document_day is not None:
+        accepted["document_date"] = request.document_day.isoformat()
+    if request.media_type != data_documents.PDF:
+        accepted["media_type"] = request.media_type
     if request.filename and request.filename != document.filename:
         # The name as the sender gave it is evidence; only the cleaned name is ever shown.
         accepted["filename_received"] = request.filename
-    if sealed.active_content or not sealed.active_content.complete:
+    found = sealed.active_content
+    if found is not None and (found or not found.complete):
         # Allowed by the office's policy, and on record: what the document can do when opened.
-        accepted["active_content"] = sealed.active_content.as_evidence()
-    drafts = [rules.accept(delivery, actor=actor, details=accepted)]
-    paper = rules.who_gets_paper(account, office, request.kind_code)
+        accepted["active_content"] = found.as_evidence()
+    delivery, records = await deliver(
+        session=session,
+        services=services,
+        document=document,
+        office=office,
+        account=account,
+        actor=actor,
+        delivery_id=ids.delivery_id,
+        at=at,
+        details=accepted,
+        document_date=request.document_day,
+    )
+    return DeliveryView(delivery, document, office), records
+
+
+async def deliver(
+    *,
+    session: AsyncSession,
+    services: Services,
+    document: Document,
+    office: Office,
+    account: Account,
+    actor: str,
+    delivery_id: str,
+    at: datetime,
+    details: dict,
+    document_date: date | None = None,
+) -> tuple[Delivery, list[EvidenceRecord]]:
+    """Deliver a stored document from ``office`` into ``account``'s mailbox, in the caller's
+    transaction: the delivery row, its SubmissionAcceptance (saying ``details``), then its
+    consignment, or its relay to paper where the one paper rule says so, and the follow-up
+    work either causes. A dispatch delivers the document it has just sealed; a hub forwarding
+    a transmission delivers the package it received to the next office."""
+    delivery = Delivery(
+        id=delivery_id,
+        document_id=document.id,
+        account_id=account.id,
+        office_id=office.id,
+        dossier_number=document.dossier_number,
+        submitted_at=at,
+        document_date=document_date,
+    )
+    session.add(delivery)
+    drafts = [rules.accept(delivery, actor=actor, details=details)]
+    paper = rules.who_gets_paper(account, office, document.kind_code)
     if paper is None:
         rule = await clock_rule_for(
             session=session,
             office=office,
-            kind_code=request.kind_code,
+            kind_code=document.kind_code,
             default_days=_deemed_days(services, office),
         )
         drafts.append(
@@ -563,11 +634,11 @@ async def _record(
         drafts,
         delivery_id=delivery.id,
         at=at,
-        original_sha256=request.pdf_sha256,
-        sealed_sha256=sealed.sha256,
+        original_sha256=document.original_sha256,
+        sealed_sha256=document.sealed_sha256,
     )
     enqueue(session, delivery, account, event, record=next(r for r in records if r.type == event))
-    return DeliveryView(delivery, document, office), records
+    return delivery, records
 
 
 def _deemed_days(services: Services, office: Office) -> int:

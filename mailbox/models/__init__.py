@@ -33,6 +33,15 @@ from mailbox.models.throttle import (
     RevokedToken,
     VerificationEmailSent,
 )
+from mailbox.models.transmissions import (
+    ExpectedItem,
+    ForwardingRule,
+    ForwardMode,
+    HopStatus,
+    Transmission,
+    TransmissionDocument,
+    TransmissionHop,
+)
 
 __all__ = [
     "ANY_KIND",
@@ -52,7 +61,11 @@ __all__ = [
     "EvidenceCheckpoint",
     "EvidenceHead",
     "EvidenceRecord",
+    "ExpectedItem",
+    "ForwardMode",
+    "ForwardingRule",
     "Grant",
+    "HopStatus",
     "IdempotencyRecord",
     "LoginFailure",
     "NotificationAddress",
@@ -69,6 +82,9 @@ __all__ = [
     "RetrievalFailure",
     "RevokedToken",
     "Role",
+    "Transmission",
+    "TransmissionDocument",
+    "TransmissionHop",
     "User",
     "UserTotp",
     "VerificationEmailSent",

@@ -38,6 +38,15 @@ class Document(SQLModel, table=True):
     sealed_sha256: str = Field(max_length=64, index=True)
     original_size: int
     sealed_size: int
+    # What the document is: a PDF (sealed with PAdES inside it), or a data document (JSON,
+    # stored as its canonical bytes; XML, stored as sent) sealed with a detached CMS seal,
+    # whose blob id (the seal's SHA-256) is ``seal_sha256``.
+    media_type: str = Field(
+        default="application/pdf",
+        max_length=64,
+        sa_column_kwargs={"server_default": "application/pdf"},
+    )
+    seal_sha256: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
     # When the blob was crypto-shredded (its wrapped data key overwritten, then the file
     # removed) after every delivery of the document had its content purged.

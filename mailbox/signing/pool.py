@@ -92,6 +92,11 @@ class SealingPool:
             active_content=active_content,
         )
 
+    async def seal_data(self, data: bytes) -> bytes:
+        """A detached, timestamped CMS seal over a data document's bytes (see
+        ``Sealer.seal_data``)."""
+        return await self._run(_seal_data_in_worker, data)
+
     async def _run(self, work: Callable[..., T], data: bytes, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         if self._sealer is not None and self._thread is not None:
@@ -166,3 +171,7 @@ def _seal_document_in_worker(
     return _sealer_here(sealer).seal_document(
         data, reason=reason, location=location, active_content=active_content
     )
+
+
+def _seal_data_in_worker(data: bytes, *, sealer: Sealer | None = None) -> bytes:
+    return _sealer_here(sealer).seal_data(data)

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from mailbox.errors import InvalidDocument, InvalidRequest
-from mailbox.transmissions.validation import check_documents, check_notice, check_package
+from mailbox.formats.validation import check_documents, check_notice, check_package
 
 TODAY = date(2026, 12, 2)
 PDF = b"%PDF-1.7 the search copy"

@@ -27,6 +27,7 @@ from mailbox.api.bodies import BoundedFormRequest
 from mailbox.api.pages.inbox import error_page, form_refused
 from mailbox.api.pages.office import WORKSPACE, dispatch_path
 from mailbox.api.security import client_address, foreign_origin, form_token_valid, principal_or_none
+from mailbox.deliveries.data_documents import media_type_for
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.errors import Conflict, MailboxError, PermissionDenied
 from mailbox.identity.accounts import edelivery_status, find_recipients
@@ -178,6 +179,7 @@ async def submit_dispatch(
                 title=data.title,
                 filename=filename or "document.pdf",
                 pdf=pdf,
+                media_type=media_type_for(filename, data.file.content_type if data.file else None),
             ),
             actor=principal.actor,
             actor_ip=client_address(request),

@@ -26,6 +26,7 @@ from mailbox.api.schemas.deliveries import (
     LimitParam,
 )
 from mailbox.api.security import client_address, may_dispatch
+from mailbox.deliveries.data_documents import media_type_for
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.deliveries.inbox import read_delivery
 from mailbox.deliveries.office_list import MAX_DAYS, DispatchFilter, list_dispatches
@@ -99,6 +100,7 @@ async def create_dispatch(
     `evidence_id` of its SubmissionRejection record."""
     office_id = dispatch_office(principal, data.office_id)
     pdf = await data.file.read() if data.file is not None else b""
+    filename = data.file.filename if data.file is not None else ""
     dispatched = await dispatch(
         services,
         DispatchRequest(
@@ -108,8 +110,12 @@ async def create_dispatch(
             kind_code=data.kind_code,
             dossier_number=data.dossier_number,
             title=data.title,
-            filename=(data.file.filename if data.file else None) or "document.pdf",
+            filename=filename or "document.pdf",
             pdf=pdf,
+            media_type=media_type_for(
+                data.file.filename if data.file else "",
+                data.file.content_type if data.file else None,
+            ),
             document_date=data.document_date,
         ),
         actor=principal.actor,
