@@ -22,9 +22,8 @@ from mailbox.deliveries.legal_clock import (
     check_zone,
     rule_with_days,
 )
-from mailbox.errors import FieldError, InvalidRequest, NotFound, PermissionDenied
-from mailbox.identity.admin import find_office
-from mailbox.identity.policy import can_manage_office, can_read_office
+from mailbox.errors import FieldError, InvalidRequest
+from mailbox.identity.admin import find_office, office_seen_by
 from mailbox.identity.principal import Principal
 from mailbox.models import ANY_KIND, ClockRuleChoice, Office
 from mailbox.services import Services
@@ -208,18 +207,13 @@ async def office_clock(
     ``zone``, its dispatchers change it first (one transaction). Who does not see the office
     is told it does not exist; its auditors may read but not change it."""
     async with services.db.write() as session:
-        try:
-            office = await find_office(session=session, office=office_code)
-        except NotFound:
-            office = None
-        if office is None or not (
-            can_read_office(principal, office.id) or can_manage_office(principal, office.id)
-        ):
-            raise NotFound(f"No office {office_code}")
-        if (rule_id is not None or zone is not None) and not can_manage_office(
-            principal, office.id
-        ):
-            raise PermissionDenied("Only the office's dispatchers change its legal clock")
+        changing = rule_id is not None or zone is not None
+        office = await office_seen_by(
+            session=session,
+            principal=principal,
+            office=office_code,
+            change="its legal clock" if changing else None,
+        )
         if zone is not None:
             await set_office_time_zone(session=session, office=office.id, zone=zone)
         if rule_id is not None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.deliveries.dispatch import KIND_CODE
-from mailbox.errors import FieldError, InvalidRequest, NotFound, PermissionDenied
-from mailbox.identity.admin import find_office
-from mailbox.identity.policy import can_manage_office, can_read_office
+from mailbox.errors import FieldError, InvalidRequest
+from mailbox.identity.admin import find_office, office_seen_by
 from mailbox.identity.principal import Principal
 from mailbox.models import Office
 from mailbox.services import Services
@@ -49,16 +48,9 @@ async def change_paper_only_kind(
     """The office's dispatchers mark a kind paper-only or not (one transaction). Who does not
     see the office is told it does not exist; its auditors are refused."""
     async with services.db.write() as session:
-        try:
-            office = await find_office(session=session, office=office_code)
-        except NotFound:
-            office = None
-        if office is None or not (
-            can_read_office(principal, office.id) or can_manage_office(principal, office.id)
-        ):
-            raise NotFound(f"No office {office_code}")
-        if not can_manage_office(principal, office.id):
-            raise PermissionDenied("Only the office's dispatchers change its paper-only kinds")
+        office = await office_seen_by(
+            session=session, principal=principal, office=office_code, change="its paper-only kinds"
+        )
         return await set_paper_only_kind(
             session=session, office=office.id, kind_code=kind_code, paper_only=paper_only
         )

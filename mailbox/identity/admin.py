@@ -12,9 +12,11 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
-from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound
+from mailbox.errors import Conflict, FieldError, InvalidRequest, NotFound, PermissionDenied
 from mailbox.identity.auth import hash_password
 from mailbox.identity.passwords import password_problem
+from mailbox.identity.policy import can_manage_office, can_read_office
+from mailbox.identity.principal import Principal
 from mailbox.models import Account, Grant, NotificationAddress, Office, Role, User
 from mailbox.models.parties import ACCOUNT_ROLES, OFFICE_ROLES
 
@@ -231,6 +233,26 @@ async def office_mailbox(*, session: AsyncSession, office: str) -> tuple[Office,
     found = await find_office(session=session, office=office)
     mailbox = (await session.exec(select(Account).where(Account.office_id == found.id))).first()
     return found, mailbox
+
+
+async def office_seen_by(
+    *, session: AsyncSession, principal: Principal, office: str, change: str | None = None
+) -> Office:
+    """The office ``office`` (its id or code) as ``principal`` sees it. Who neither reads nor
+    manages it is told it does not exist (:class:`NotFound`); with ``change`` (what the
+    principal asks to change, in words), who sees it but may not manage it is refused
+    (:class:`PermissionDenied`: "Only the office's dispatchers change ``change``")."""
+    try:
+        found = await find_office(session=session, office=office)
+    except NotFound:
+        found = None
+    if found is None or not (
+        can_read_office(principal, found.id) or can_manage_office(principal, found.id)
+    ):
+        raise NotFound(f"No office {office}")
+    if change is not None and not can_manage_office(principal, found.id):
+        raise PermissionDenied(f"Only the office's dispatchers change {change}")
+    return found
 
 
 async def find_office(*, session: AsyncSession, office: str) -> Office:
