@@ -31,7 +31,8 @@ from mailbox.api.security import client_address, principal_or_none
 from mailbox.deliveries.data_documents import document_words, is_data, readable_fields
 from mailbox.deliveries.inbox import get_delivery
 from mailbox.deliveries.pickup import detached_seal, pick_up
-from mailbox.errors import MailboxError
+from mailbox.errors import MailboxError, NotFound
+from mailbox.identity.policy import can_pick_up
 from mailbox.proof.bundle import build_bundle
 from mailbox.services import Services
 
@@ -81,7 +82,9 @@ async def notice_page(request: Request, delivery_id: str, services: Services) ->
     try:
         async with services.db.session() as session:
             view = await get_delivery(session=session, principal=principal, delivery_id=delivery_id)
-        if not is_data(view.document.media_type):
+        if not can_pick_up(principal, view.delivery):
+            raise NotFound(f"No delivery {delivery_id}")
+        if not is_data(view.document.media_type):  # a PDF opens as itself
             return Redirect(f"/deliveries/{delivery_id}/document")
         document = await pick_up(services, principal, delivery_id, ip=client_address(request))
     except MailboxError as exc:
