@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             deliveries.inbox,
             deliveries.read_delivery,
             deliveries.download_document,
+            deliveries.download_seal,
             deliveries.download_proof,
             *notifications.routes,
             *webhooks.routes,

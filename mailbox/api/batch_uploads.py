@@ -1,12 +1,13 @@
 """Receiving a bulk dispatch: a multipart body streamed to disk part by part.
 
 The body is parsed as it arrives (``multipart``'s push parser), never held: the ``manifest``
-file part, and either one ``archive`` (a ZIP) or ``files`` parts (the PDFs, each named by its
-file name), go chunk by chunk into the batch's upload directory
-(:class:`~mailbox.deliveries.batch_files.BatchUpload`, which refuses a part or a body past its
-limit with 413 as soon as it grows past it). Text fields are small and UTF-8, as on every form
-(:data:`~mailbox.api.bodies.FORM_FIELD_LIMIT`). ``before_files`` sees the text fields sent
-before the first file part (a page checks its form token there, before receiving documents).
+file part, and either one ``archive`` (a ZIP) or ``files`` parts (the documents: PDFs,
+``.json`` or ``.xml``, each named by its file name), go chunk by chunk into the batch's
+upload directory (:class:`~mailbox.deliveries.batch_files.BatchUpload`, which refuses a part
+or a body past its limit with 413 as soon as it grows past it). Text fields are small and
+UTF-8, as on every form (:data:`~mailbox.api.bodies.FORM_FIELD_LIMIT`). ``before_files``
+sees the text fields sent before the first file part (a page checks its form token there,
+before receiving documents).
 """
 
 from __future__ import annotations
@@ -126,9 +127,10 @@ class _Receiver:
         elif segment.name == "archive":
             self._part = self.upload.archive()
         elif segment.name == "files":
-            # The manifest names a PDF part by its file name, without any folder a browser adds.
+            # The manifest names a document part by its file name, without any folder a
+            # browser adds; the name's suffix (.pdf, .json, .xml) says what it is.
             name = posixpath.basename(segment.filename.replace("\\", "/"))
-            self._part = self.upload.pdf(name)
+            self._part = self.upload.document(name)
         else:
             raise InvalidRequest(
                 f"Unknown file part {segment.name!r}",

@@ -1,4 +1,6 @@
-"""The files a delivery hands out, as responses: the sealed PDF and the proof of delivery. The
+"""The files a delivery hands out, as responses: the sealed document (a PDF, or a JSON or XML
+data document, each served as what it is), a data document's detached seal, and the proof of
+delivery. The
 API's downloads (bearer token) and the delivery page's links (web session) answer the same.
 
 Every download says what a client can check the bytes against: ``ETag`` (the quoted SHA-256
@@ -20,7 +22,8 @@ from urllib.parse import quote
 
 from litestar import Request, Response
 
-from mailbox.deliveries.pickup import RangeWanted, SealedDocument
+from mailbox.deliveries.data_documents import SEAL_MEDIA_TYPE
+from mailbox.deliveries.pickup import DetachedSeal, RangeWanted, SealedDocument
 from mailbox.proof.bundle import ProofBundle
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "document_response",
     "proof_response",
     "range_wanted",
+    "seal_response",
     "sha256_not_wanted",
 ]
 
@@ -69,8 +73,9 @@ def range_wanted(request: Request[Any, Any, Any]) -> RangeWanted | None:
 
 
 def document_response(document: SealedDocument) -> Response[bytes]:
-    """The sealed PDF as an attachment (or the part of it asked for, 206; or 304 when the
-    client's copy is current), with its digests and the evidence its download recorded."""
+    """The sealed document (PDF, JSON, XML: its own media type) as an attachment (or the
+    part of it asked for, 206; or 304 when the client's copy is current), with its digests
+    and the evidence its download recorded."""
     headers = {
         **digest_headers(document.sha256),
         "Accept-Ranges": "bytes",
@@ -91,8 +96,18 @@ def document_response(document: SealedDocument) -> Response[bytes]:
         headers["Content-Digest"] = f"sha-256=:{part}:"
         status = 206
     return Response(
-        document.content, status_code=status, media_type="application/pdf", headers=headers
+        document.content, status_code=status, media_type=document.media_type, headers=headers
     )
+
+
+def seal_response(seal: DetachedSeal) -> Response[bytes]:
+    """A data document's detached CMS seal (DER) as an attachment named ``<document>.p7s``."""
+    headers = {
+        **digest_headers(seal.sha256),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(seal.filename)}",
+        "Cache-Control": "no-store",
+    }
+    return Response(seal.content, media_type=SEAL_MEDIA_TYPE, headers=headers)
 
 
 def proof_response(bundle: ProofBundle, delivery_id: str) -> Response[bytes]:

@@ -1,4 +1,5 @@
-"""Bulk dispatch from the command line: queue a manifest and its PDFs as a batch, dispatch its
+"""Bulk dispatch from the command line: queue a manifest and its documents (PDFs, ``.json`` or
+``.xml`` data documents) as a batch, dispatch its
 items here (sharing them with any running worker) and show the progress until it is done."""
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ async def dispatch_batch(
     pdfs: Path,
 ) -> None:
     """Queue MANIFEST (CSV or JSON lines: recipient_account_id, kind_code, dossier_number,
-    title, filename, office_reference) with its PDFs (a directory or a ZIP) as one batch.
+    title, filename, office_reference) with its documents (PDFs, or .json and .xml notices;
+    a directory or a ZIP) as one batch.
     Exits 0 when every line was delivered, 2 when the manifest is refused (each bad line is
     named) or when some lines were refused (they are listed)."""
     from mailbox.db import assert_migrated
@@ -95,11 +97,11 @@ async def dispatch_batch(
 
 
 def _store(upload: Any, manifest: Path, pdfs: Path) -> None:
-    """Copy the manifest and the PDFs into the batch's upload, chunk by chunk."""
+    """Copy the manifest and the documents into the batch's upload, chunk by chunk."""
     _copy(manifest, upload.manifest(manifest.name))
     if pdfs.is_dir():
         for path in sorted(p for p in pdfs.rglob("*") if p.is_file()):
-            _copy(path, upload.pdf(path.relative_to(pdfs).as_posix()))
+            _copy(path, upload.document(path.relative_to(pdfs).as_posix()))
     else:
         _copy(pdfs, upload.archive())
     upload.close_parts()

@@ -26,7 +26,7 @@ from asn1crypto import x509 as asn1_x509
 
 from mailbox.client.connection import ClientError, Connection, problem_text
 from mailbox.client.folder import Folder, SyncState, safe_name, write_atomically
-from mailbox.proof.check import DOCUMENT, InputUnreadable, verify_bundle
+from mailbox.proof.check import DATA_DOCUMENTS, DOCUMENT, InputUnreadable, verify_bundle
 
 __all__ = ["SyncReport", "sync"]
 
@@ -82,9 +82,12 @@ def _events(connection: Connection, state: SyncState, wait: float) -> Iterator[d
 
 def _bundled_document_sha256(bundle: bytes) -> str | None:
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
-        if DOCUMENT not in archive.namelist():
+        names = archive.namelist()
+        # The sealed PDF, or a data document (document.json, document.xml).
+        held = next((n for n in (DOCUMENT, *DATA_DOCUMENTS.values()) if n in names), None)
+        if held is None:
             return None
-        return hashlib.sha256(archive.read(DOCUMENT)).hexdigest()
+        return hashlib.sha256(archive.read(held)).hexdigest()
 
 
 def fetch_delivery(

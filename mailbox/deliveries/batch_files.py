@@ -1,13 +1,16 @@
-"""The files of a bulk dispatch on disk: written as they arrive, read one PDF at a time.
+"""The files of a bulk dispatch on disk: written as they arrive, read one document at a time.
+The documents are PDFs, or JSON and XML data documents (a ``.json`` or ``.xml`` name in the
+manifest says which: :func:`mailbox.deliveries.data_documents.media_type_for`); nothing here
+depends on what they hold.
 
 An upload is written into ``<data_dir>/batches/<batch_id>.incoming/`` part by part, chunk by
 chunk, each part bounded as it grows (:class:`BatchUpload`): the manifest, and either one ZIP
-(``archive.zip``) or the PDFs as separate parts (``parts/<n>``, their names in
+(``archive.zip``) or the documents as separate parts (``parts/<n>``, their names in
 ``parts.json``). Nothing holds a whole upload in memory. Once checked, the directory is renamed
 to ``<batch_id>/`` and kept until every item of the batch is dispatched; then it is removed.
 
 A ZIP is opened by its central directory only (:func:`open_batch_files`): an entry larger than
-the upload limit is refused before anything is inflated (413, naming it), and each PDF is
+the upload limit is refused before anything is inflated (413, naming it), and each document is
 inflated when its item is dispatched, never past the limit even when the archive lies about
 its sizes (a "ZIP bomb"). Files are private to the service (0600 in a 0700 directory).
 """
@@ -87,8 +90,8 @@ class _Part:
 
 
 class BatchUpload:
-    """An upload being written to disk: at most one manifest, and one ZIP or PDF parts, each
-    bounded (a PDF by ``file_limit``, the whole by ``total_limit``: 413 past either)."""
+    """An upload being written to disk: at most one manifest, and one ZIP or document parts,
+    each bounded (a document by ``file_limit``, the whole by ``total_limit``: 413 past either)."""
 
     def __init__(self, root: Path, batch_id: str, *, file_limit: int, total_limit: int) -> None:
         self.batch_id = batch_id
@@ -98,7 +101,7 @@ class BatchUpload:
         self.path.mkdir(mode=0o700)
         self.manifest_filename: str | None = None
         self.has_archive = False
-        self.parts: dict[str, str] = {}  # PDF name -> file under parts/
+        self.parts: dict[str, str] = {}  # the document's name -> its file under parts/
         self.total = 0
         self._open: _Part | None = None
 
@@ -118,30 +121,32 @@ class BatchUpload:
         return self._start(self.path / _MANIFEST, MANIFEST_LIMIT, "manifest")
 
     def archive(self) -> _Part:
-        """Start the ZIP of PDFs."""
+        """Start the ZIP of documents."""
         if self.has_archive or self.parts:
             raise InvalidRequest(
-                "Send the PDFs as one ZIP or as parts, not both",
+                "Send the documents as one ZIP or as parts, not both",
                 errors=[FieldError("archive", "one ZIP, and no file parts beside it")],
             )
         self.has_archive = True
-        # A ZIP's central directory adds little to its PDFs; the total limit bounds it anyway.
+        # A ZIP's central directory adds little to its documents; the total limit bounds it anyway.
         return self._start(self.path / _ARCHIVE, self.total_limit, "archive")
 
-    def pdf(self, name: str) -> _Part:
-        """Start one PDF part named ``name`` (the manifest's ``filename``)."""
+    def document(self, name: str) -> _Part:
+        """Start one document part named ``name`` (the manifest's ``filename``: a PDF, or a
+        ``.json`` or ``.xml`` data document)."""
         if self.has_archive:
             raise InvalidRequest(
-                "Send the PDFs as one ZIP or as parts, not both",
+                "Send the documents as one ZIP or as parts, not both",
                 errors=[FieldError("files", "no file parts beside a ZIP")],
             )
         if not name or name in self.parts:
             raise InvalidRequest(
-                "Each PDF part needs a file name of its own",
+                "Each document part needs a file name of its own",
                 errors=[FieldError("files", f"file name {name!r} missing or sent twice")],
             )
         (self.path / _PARTS).mkdir(exist_ok=True, mode=0o700)
-        stored = f"{len(self.parts):06d}.pdf"
+        # Stored under a number: the name (and what the document is) lives in parts.json.
+        stored = f"{len(self.parts):06d}.part"
         self.parts[name] = stored
         return self._start(self.path / _PARTS / stored, self.file_limit, f"files: {name[:100]}")
 
@@ -182,7 +187,7 @@ class BatchUpload:
 
 
 class BatchFiles(Protocol):
-    """The PDFs of a batch, by the names the manifest gives them."""
+    """The documents of a batch, by the names the manifest gives them."""
 
     def names(self) -> set[str]: ...
 
@@ -259,7 +264,7 @@ class _PartFiles:
 
 
 def open_batch_files(path: Path, *, file_limit: int) -> BatchFiles:
-    """The PDFs of the upload in ``path``: its ZIP (checked: 422 if it is none, 413 naming
+    """The documents of the upload in ``path``: its ZIP (checked: 422 if it is none, 413 naming
     each entry over ``file_limit``) or its parts."""
     if (path / _ARCHIVE).exists():
         return _ZipFiles(path / _ARCHIVE, file_limit)
@@ -267,7 +272,7 @@ def open_batch_files(path: Path, *, file_limit: int) -> BatchFiles:
 
 
 def remove_batch_files(path: Path) -> None:
-    """Remove a done batch's upload (its PDFs are sealed and stored by then)."""
+    """Remove a done batch's upload (its documents are sealed and stored by then)."""
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(path)
 

@@ -220,7 +220,7 @@ async def _dispatch_item(
         return _Outcome(problem=_problem(refusal))
     except (KeyError, OSError):
         log.exception(
-            "a PDF of a bulk dispatch cannot be read",
+            "a document of a bulk dispatch cannot be read",
             extra={"batch_id": batch.id, "line": item.line},
         )
         return _Outcome()

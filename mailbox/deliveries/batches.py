@@ -80,8 +80,8 @@ async def create_batch(
         fmt = manifest_format(upload.manifest_filename, declared_format)
         if not upload.has_archive and not upload.parts:
             raise InvalidRequest(
-                "A bulk dispatch needs its PDFs: one ZIP (archive) or file parts (files)",
-                errors=[FieldError("archive", "a ZIP of the manifest's PDFs is required")],
+                "A bulk dispatch needs its documents: one ZIP (archive) or file parts (files)",
+                errors=[FieldError("archive", "a ZIP of the manifest's documents is required")],
             )
         files = open_batch_files(upload.path, file_limit=services.settings.upload_limit_bytes)
         try:

@@ -34,10 +34,14 @@ __all__ = [
     "MEDIA_TYPES",
     "NOTICE_KIND",
     "PDF",
+    "SEAL_MEDIA_TYPE",
     "XML",
     "data_content",
+    "document_words",
+    "download_filename",
     "is_data",
     "media_type_for",
+    "readable_fields",
     "seal_filename",
 ]
 
@@ -49,6 +53,19 @@ MEDIA_TYPES = (PDF, *DATA_MEDIA_TYPES)
 # The document kind whose JSON documents are national-phase entry notices (PCT Rule 95.1).
 NOTICE_KIND = "national-phase-entry"
 MAX_DEPTH = 32
+# What a detached seal is served as (RFC 5751's name for a detached CMS signature).
+SEAL_MEDIA_TYPE = "application/pkcs7-signature"
+_SUFFIX = {PDF: ".pdf", JSON: ".json", XML: ".xml"}
+# The national-phase notice's fields in the order people read them, with their names.
+_NOTICE_LABELS = (
+    ("international_application_number", "International application number"),
+    ("designated_office", "Designated office"),
+    ("national_application_number", "National application number"),
+    ("entry_date", "Entry date"),
+    ("status", "Status"),
+    ("applicant_reference", "Applicant reference"),
+)
+_MAX_ROWS = 200
 _ALIASES = {"text/xml": XML, "text/json": JSON}
 _BY_SUFFIX = {".pdf": PDF, ".json": JSON, ".xml": XML}
 _DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -74,6 +91,79 @@ def media_type_for(filename: str, declared: str | None = None) -> str:
 def seal_filename(filename: str) -> str:
     """The name the detached seal of ``filename`` goes by (``notice.json.p7s``)."""
     return f"{filename}.p7s"
+
+
+def download_filename(filename: str, media_type: str) -> str:
+    """The name a document is served under: its stored name, with the suffix of what it is
+    (``notice.json``; a JSON notice sent without a name, stored as ``document.pdf``, is served
+    as ``document.json``), so that the file opens in the right program."""
+    suffix = _SUFFIX.get(media_type)
+    if suffix is None:
+        return filename
+    path = PurePosixPath(filename or "document")
+    if path.suffix.lower() == suffix:
+        return filename
+    if path.suffix.lower() in _BY_SUFFIX:
+        return f"{filename[: -len(path.suffix)]}{suffix}"
+    return f"{filename}{suffix}"
+
+
+def document_words(media_type: str, kind_code: str = "") -> str:
+    """What a document is, in the words pages use: "sealed PDF", "JSON notice", ..."""
+    if media_type == JSON:
+        return "JSON notice" if kind_code == NOTICE_KIND else "JSON document"
+    if media_type == XML:
+        return "XML document"
+    return "sealed PDF"
+
+
+def readable_fields(content: bytes, media_type: str, *, kind_code: str) -> list[tuple[str, str]]:
+    """A data document's fields as rows for people to read (name, value): a national-phase
+    notice's six fields by their names; another JSON object's members (nested values as
+    compact JSON); an XML document's elements that hold text, by their path. At most
+    :data:`_MAX_ROWS` rows; the stored bytes stay the document, this is only a view of them."""
+    if media_type == JSON:
+        document = json.loads(content)
+        if kind_code == NOTICE_KIND and isinstance(document, dict):
+            return [(label, str(document[key])) for key, label in _NOTICE_LABELS if key in document]
+        if isinstance(document, dict):
+            return [
+                (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                for key, value in list(document.items())[:_MAX_ROWS]
+            ]
+        return [("Document", json.dumps(document, ensure_ascii=False)[:10_000])]
+    if media_type == XML:
+        return _xml_rows(content)
+    raise ValueError(f"{media_type} is not a data document")
+
+
+def _xml_rows(content: bytes) -> list[tuple[str, str]]:
+    """The elements of a stored XML document that hold text, by path (``notice/status``):
+    read with expat (stored XML was checked to declare no DTD or entities)."""
+    rows: list[tuple[str, str]] = []
+    path: list[str] = []
+    text: list[list[str]] = []
+
+    def start(name: str, _attributes: dict[str, str]) -> None:
+        path.append(name)
+        text.append([])
+
+    def end(_name: str) -> None:
+        value = "".join(text.pop()).strip()
+        if value and len(rows) < _MAX_ROWS:
+            rows.append(("/".join(path), value))
+        path.pop()
+
+    def characters(data: str) -> None:
+        if text:
+            text[-1].append(data)
+
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    parser.CharacterDataHandler = characters
+    parser.Parse(content, True)
+    return rows
 
 
 def data_content(content: bytes, media_type: str, *, kind_code: str, today: date) -> bytes:

@@ -3,7 +3,8 @@ dispatched (pure).
 
 A manifest is CSV (a header line naming the columns, UTF-8) or JSON lines (one object per
 line). Each line names the recipient account, the document kind, the dossier number, the
-title, the file name of its PDF in the upload and the office's own reference, which makes the
+title, the file name of its document in the upload (a PDF, or a ``.json`` / ``.xml`` data
+document) and the office's own reference, which makes the
 line idempotent: it is the item's Idempotency-Key, so a line sent again, in this batch or a
 later one, is answered with the delivery its reference made the first time. The column names
 of the reference client's push manifest (``python -m mailbox.client push``) are understood
@@ -13,7 +14,8 @@ too (:data:`ALIASES`).
 :class:`~mailbox.errors.InvalidRequest` naming every bad line and field (up to
 :data:`MAX_REPORTED`): missing or unknown columns, a field that breaks the dispatch's rules, a
 reference used twice, a file the upload does not hold. What only the dispatch can tell (an
-unknown account, a file that is not an acceptable PDF) is each item's own refusal later.
+unknown account, a file that is not an acceptable PDF, a notice that fails its schema) is each
+item's own refusal later.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ bytes a client keeps, and from then on the recipient holds content it asked for)
 one, range or whole, a ContentAccess; the evidence of a partial fetch names the range served
 and the SHA-256 of those bytes. An answer carrying no content (the client's copy is current,
 or the range lies beyond the end) records nothing.
+
+A data document (JSON, XML) is picked up exactly like a PDF; its detached seal
+(:func:`detached_seal`) is a CMS signature over the document's SHA-256 that holds none of its
+content, so fetching it records nothing, but it is given only to those who may pick the
+document up (the recipient is the one who needs it, to check the copy picked up).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 from sqlmodel import select
 
 from mailbox.clock import now
-from mailbox.deliveries import rules
+from mailbox.deliveries import data_documents, rules
 from mailbox.deliveries.events import enqueue
 from mailbox.deliveries.retention import removed_notice
 from mailbox.errors import ContentGone, NotFound, RangeNotSatisfiable
@@ -38,7 +43,15 @@ from mailbox.identity.principal import Principal
 from mailbox.models import Delivery, Document
 from mailbox.services import Services
 
-__all__ = ["ByteRange", "RangeWanted", "SealedDocument", "pick_up", "record_handover"]
+__all__ = [
+    "ByteRange",
+    "DetachedSeal",
+    "RangeWanted",
+    "SealedDocument",
+    "detached_seal",
+    "pick_up",
+    "record_handover",
+]
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,16 @@ class SealedDocument:
     size: int = 0  # of the whole sealed PDF
     served: ByteRange | None = None  # None: the whole document (or nothing, if not modified)
     not_modified: bool = False  # the client's copy (by sha256) is current: nothing served
+    media_type: str = data_documents.PDF  # a PDF, or a data document (JSON, XML)
+
+
+@dataclass(frozen=True)
+class DetachedSeal:
+    """The detached CMS seal of a data document, and the name it is served under."""
+
+    filename: str
+    content: bytes
+    sha256: str
 
 
 async def pick_up(
@@ -115,14 +138,16 @@ async def pick_up(
         _refuse_if_purged(delivery)
         document = await session.get(Document, delivery.document_id)
         assert document is not None
+    filename = data_documents.download_filename(document.filename, document.media_type)
     if document.sealed_sha256 in unless_sha256:
         return SealedDocument(
-            document.filename,
+            filename,
             b"",
             document.sealed_sha256,
             "",
             size=document.sealed_size,
             not_modified=True,
+            media_type=document.media_type,
         )
     if wanted is not None and wanted.if_sha256 not in (None, document.sealed_sha256):
         wanted = None
@@ -145,13 +170,35 @@ async def pick_up(
         services, principal, delivery_id, document, ip=ip, details=details
     )
     return SealedDocument(
-        document.filename,
+        filename,
         content,
         document.sealed_sha256,
         recorded.value,
         size=document.sealed_size,
         served=served,
+        media_type=document.media_type,
     )
+
+
+async def detached_seal(services: Services, principal: Principal, delivery_id: str) -> DetachedSeal:
+    """The detached seal of a delivery's data document, for a principal who may pick the
+    document up (:class:`NotFound` for anyone else, and for a PDF, whose seal is inside it).
+    It holds no content (only the document's digest, signed and timestamped): nothing is
+    recorded, and it stays available after the content was purged, so that a copy kept by
+    the recipient can still be checked."""
+    async with services.db.session() as session:
+        delivery = await session.get(Delivery, delivery_id)
+        if delivery is None or not can_pick_up(principal, delivery):
+            raise NotFound(f"No delivery {delivery_id}")
+        document = await session.get(Document, delivery.document_id)
+        assert document is not None
+    if document.seal_sha256 is None:
+        raise NotFound(
+            f"The document of delivery {delivery_id} is a PDF: its seal is inside the PDF"
+        )
+    content = await asyncio.to_thread(services.blobs.get, document.seal_sha256)
+    name = data_documents.download_filename(document.filename, document.media_type)
+    return DetachedSeal(data_documents.seal_filename(name), content, document.seal_sha256)
 
 
 def _refuse_if_purged(delivery: Delivery) -> None:

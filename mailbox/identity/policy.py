@@ -297,6 +297,9 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /api/v1/inbox": Route(Access.SIGNED_IN, Scope.INBOX_READ),
         f"GET {_DELIVERY}": Route((Action.READ_DELIVERY,), Scope.INBOX_READ),
         f"GET {_DELIVERY}/document": Route((Action.PICK_UP,), Scope.DOCUMENTS_READ),
+        # A data document's detached seal: no content, so not recorded, but like the document
+        # only for those who may pick it up (the one who checks the copy picked up).
+        f"GET {_DELIVERY}/document/seal": Route((Action.PICK_UP,), Scope.DOCUMENTS_READ),
         f"GET {_DELIVERY}/proof": Route((Action.READ_EVIDENCE,), Scope.EVIDENCE_READ),
         # The paper room: the printing contractor (or the office) reports letters' fates.
         f"POST {_DELIVERY}/paper/posted": _PRINT,
@@ -361,6 +364,9 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /deliveries": _SIGNED_IN,
         "GET /deliveries/{delivery_id}": _page((Action.READ_DELIVERY,)),
         "GET /deliveries/{delivery_id}/document": _page((Action.PICK_UP,)),
+        "GET /deliveries/{delivery_id}/document/seal": _page((Action.PICK_UP,)),
+        # A data notice's fields as a page: showing them hands the content over (recorded).
+        "GET /deliveries/{delivery_id}/notice": _page((Action.PICK_UP,)),
         "GET /deliveries/{delivery_id}/proof": _page((Action.READ_EVIDENCE,)),
         "GET /settings": _SIGNED_IN,
         f"GET {_PAGE}": _page((Action.READ_ACCOUNT,)),

@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.channels import Handled, Recorded, Settled
 from mailbox.clock import now
+from mailbox.deliveries.data_documents import document_words, is_data, readable_fields
 from mailbox.deliveries.legal_clock import letter_sentence
 from mailbox.errors import MailboxError
 from mailbox.models import (
@@ -105,6 +106,15 @@ class PaperChannel:
         zone = ZoneInfo(office.time_zone or "UTC")
         try:
             sealed = await asyncio.to_thread(services.blobs.get, document.sealed_sha256)
+            printed = {}
+            if is_data(document.media_type):  # no pages of its own: its fields are printed
+                printed = {
+                    "data_fields": tuple(
+                        readable_fields(sealed, document.media_type, kind_code=document.kind_code)
+                    ),
+                    "data_words": document_words(document.media_type, document.kind_code),
+                    "data_sha256": document.sealed_sha256,
+                }
             letter = await asyncio.to_thread(
                 render_letter,
                 LetterContent(
@@ -122,6 +132,7 @@ class PaperChannel:
                     retrieval_url=retrieval_url(base_url, code),
                     base_url=base_url,
                     document=sealed,
+                    **printed,
                 ),
             )
             blob_id = await asyncio.to_thread(services.blobs.put, letter.pdf)

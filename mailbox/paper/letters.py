@@ -1,5 +1,7 @@
 """Paper letters: the print-ready PDF of one paper delivery, an A4 cover letter followed by the
-pages of the sealed document. Pure rendering (reportlab, segno, pypdf): no database, no I/O.
+pages of the sealed document (for a JSON or XML data document, pages printing its fields and
+its SHA-256: a data document has no pages of its own). Pure rendering (reportlab, segno,
+pypdf): no database, no I/O.
 
 The cover letter follows DIN 5008 form B, so that the recipient's address shows through the
 window of a DL or C5/6 window envelope (DIN 680, window 90 x 45 mm, 20 mm from the left) when
@@ -83,6 +85,11 @@ class LetterContent:
     retrieval_url: str
     base_url: str
     document: bytes
+    # A data document (JSON, XML) printed instead of appended: its fields (name, value), what
+    # it is in words ("JSON notice") and the SHA-256 of the document as sealed.
+    data_fields: tuple[tuple[str, str], ...] | None = None
+    data_words: str = ""
+    data_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -255,10 +262,44 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
     return lines
 
 
+def _data_pages(content: LetterContent) -> bytes:
+    """A data document's fields printed on A4 pages: a heading, one field a line (long values
+    wrapped), then its SHA-256, which identifies the sealed original."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, pageCompression=0)
+    canvas.setTitle(content.title)
+    left, width, top, bottom, leading = 25 * mm, 165 * mm, 270 * mm, 25 * mm, 5 * mm
+    y = top
+
+    def line(text: str, font: str = "Helvetica", size: float = 10, indent: float = 0) -> None:
+        nonlocal y
+        if y < bottom:
+            canvas.showPage()
+            y = top
+        canvas.setFont(font, size)
+        canvas.drawString(left + indent, y, text)
+        y -= leading
+
+    line(content.title, "Helvetica-Bold", 12)
+    line(f"{content.data_words[:1].upper()}{content.data_words[1:]}, printed field by field.")
+    y -= leading
+    for name, value in content.data_fields or ():
+        line(name, "Helvetica-Bold")
+        for part in _wrap(value, "Helvetica", 10, width - 8 * mm) or ["—"]:
+            line(part, indent=8 * mm)
+    y -= leading
+    line("SHA-256 of the sealed document:", size=8)
+    line(content.data_sha256, "Courier", 8)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 def render_letter(content: LetterContent) -> RenderedLetter:
     """The letter: the cover page, then every page of the sealed document. CPU-bound: run it
     in a worker thread. ``ValueError`` if the document cannot be read as a PDF."""
-    document = PdfReader(io.BytesIO(content.document))
+    printed = content.document if content.data_fields is None else _data_pages(content)
+    document = PdfReader(io.BytesIO(printed))
     pages_of_document = len(document.pages)
     cover, lines = _cover(content, pages_of_document)
     writer = PdfWriter()

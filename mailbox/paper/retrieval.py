@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
 from mailbox.deliveries import rules
+from mailbox.deliveries.data_documents import download_filename
 from mailbox.deliveries.pickup import SealedDocument
 from mailbox.errors import (
     Conflict,
@@ -268,4 +269,10 @@ async def open_paper_copy(
             sealed_sha256=document.sealed_sha256,
             at=at,
         )
-    return SealedDocument(document.filename, content, document.sealed_sha256, draft.type.value)
+    return SealedDocument(
+        download_filename(document.filename, document.media_type),
+        content,
+        document.sealed_sha256,
+        draft.type.value,
+        media_type=document.media_type,  # a data document is served as what it is
+    )

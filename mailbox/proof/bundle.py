@@ -5,9 +5,10 @@ The bundle holds the delivery's evidence records with their signatures and RFC 3
 each one's inclusion proof (``evidence.json``), the newest signed checkpoint of the log that
 covers them (``checkpoint.json``), the certificates, a human-readable receipt that is itself
 PAdES-sealed, and a README saying how to verify all of it by hand. It proves the document by its
-SHA-256. The sealed PDF itself is in it only for a principal who may pick the document up, and
-then the download is recorded exactly like a download of the document (the first is the legal
-pickup): no document content leaves the service without a recorded access
+SHA-256. The sealed document itself (a PDF, or a JSON or XML data document with its detached
+seal, ``document.json`` and ``document.json.p7s``) is in it only for a principal who may pick
+the document up, and then the download is recorded exactly like a download of the document
+(the first is the legal pickup): no document content leaves the service without a recorded access
 (:func:`bundle_holds_document` decides, :data:`CONTENT_RULE` says it in words). Otherwise
 building a bundle records no evidence; it only writes a checkpoint when the newest one does not
 cover the delivery's records yet.
@@ -28,7 +29,7 @@ from typing import Any
 
 from mailbox.clock import now
 from mailbox.config import TEMPLATES_DIR
-from mailbox.deliveries import rules
+from mailbox.deliveries import data_documents, rules
 from mailbox.deliveries.inbox import DeliveryView, read_delivery
 from mailbox.deliveries.legal_clock import LegalDate, explain
 from mailbox.deliveries.pickup import record_handover
@@ -38,15 +39,15 @@ from mailbox.evidence.checkpoints import checkpoint_covering, checkpoint_digest,
 from mailbox.evidence.log import EvidenceType, canonical_fields
 from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal
-from mailbox.models import Account, Delivery, EvidenceCheckpoint, EvidenceRecord
+from mailbox.models import Account, Delivery, Document, EvidenceCheckpoint, EvidenceRecord
 from mailbox.proof.check import (
     BUNDLE_FORMAT,
     CERTIFICATES,
     CHECKPOINT,
-    DOCUMENT,
     EVIDENCE,
     README,
     RECEIPT,
+    document_name,
 )
 from mailbox.services import Services
 from mailbox.signing.receipt import render_receipt
@@ -60,10 +61,11 @@ README_TEMPLATE = TEMPLATES_DIR / "receipt" / "proof_readme.txt"
 RECEIPT_TITLE = "Proof of delivery"
 VIA = "proof bundle"  # how a handover through a bundle is named in its evidence
 CONTENT_RULE = (
-    "The proof of delivery holds the sealed PDF only for the account's people, who may pick "
-    "the document up, and then downloading it counts as picking the document up, exactly like "
-    "downloading the PDF; for the office's dispatchers and auditors it proves the document by "
-    "its SHA-256 and does not hold it."
+    "The proof of delivery holds the sealed document (a PDF, or a JSON or XML document with "
+    "its detached seal) only for the account's people, who may pick the document up, and then "
+    "downloading it counts as picking the document up, exactly like downloading the document; "
+    "for the office's dispatchers and auditors it proves the document by its SHA-256 and does "
+    "not hold it."
 )
 
 
@@ -81,8 +83,8 @@ def proof_contents(principal: Principal, delivery: Delivery) -> str:
     )
     if bundle_holds_document(principal, delivery):
         return (
-            f"The sealed PDF with its {verifiable}. It holds the document, so downloading it "
-            "counts as picking the document up, like downloading the PDF."
+            f"The sealed document with its {verifiable}. It holds the document, so downloading "
+            "it counts as picking the document up, like downloading the document."
         )
     if delivery.content_purged_at is not None:
         return (
@@ -141,11 +143,11 @@ async def build_bundle(
     facts = _Facts(view, account.name if account else "", records, checkpoint, proofs, now())
     with_document = bundle_holds_document(principal, view.delivery)
     # Authenticated on read: an altered blob raises here and no bundle is built.
-    document = (
-        await asyncio.to_thread(services.blobs.get, view.document.sealed_sha256)
-        if with_document
-        else None
-    )
+    document = seal = None
+    if with_document:
+        document = await asyncio.to_thread(services.blobs.get, view.document.sealed_sha256)
+        if view.document.seal_sha256 is not None:
+            seal = await asyncio.to_thread(services.blobs.get, view.document.seal_sha256)
     receipt = await asyncio.to_thread(
         render_receipt, RECEIPT_TITLE, _receipt_rows(facts), _receipt_events(records)
     )
@@ -156,7 +158,7 @@ async def build_bundle(
         CERTIFICATES[role]: cert_pem(getattr(services.keys, f"{role}_cert")).encode()
         for role in ("root", "evidence", "tsa", "seal")
     }
-    content = await asyncio.to_thread(_zip, facts, document, sealed_receipt, certificates)
+    content = await asyncio.to_thread(_zip, facts, document, seal, sealed_receipt, certificates)
     handover = None
     if with_document:
         # Last, once the bundle exists: a bundle that failed to build handed nothing over.
@@ -167,11 +169,17 @@ async def build_bundle(
 
 
 def _zip(
-    facts: _Facts, document: bytes | None, receipt: bytes, certificates: dict[str, bytes]
+    facts: _Facts,
+    document: bytes | None,
+    seal: bytes | None,
+    receipt: bytes,
+    certificates: dict[str, bytes],
 ) -> bytes:
+    name = document_name(facts.view.document.media_type)
     parts = {
         README: _readme(facts.view.delivery.id).encode(),
-        **({DOCUMENT: document} if document is not None else {}),
+        **({name: document} if document is not None else {}),
+        **({data_documents.seal_filename(name): seal} if seal is not None else {}),
         EVIDENCE: _evidence_json(facts),
         CHECKPOINT: _checkpoint_json(facts.checkpoint),
         RECEIPT: receipt,
@@ -207,6 +215,8 @@ def _evidence_json(facts: _Facts) -> bytes:
             "sealed_sha256": doc.sealed_sha256,
             "sealed_size": doc.sealed_size,
             "document_date": d.document_date.isoformat() if d.document_date else None,
+            "media_type": doc.media_type,
+            "seal_sha256": doc.seal_sha256,
         },
         "delivery": {
             "status": d.status,
@@ -294,8 +304,7 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ("Dossier number", doc.dossier_number),
         ("Title", doc.title),
         *([("Date on the document", d.document_date.isoformat())] if d.document_date else []),
-        ("SHA-256 of the original PDF", doc.original_sha256),
-        ("SHA-256 of the sealed PDF", doc.sealed_sha256),
+        *_hash_rows(doc),
         ("Status", d.status.replace("_", " ")),
         ("Made available", human(d.available_at) or "—"),
         ("Picked up", human(d.picked_up_at) or "—"),
@@ -312,6 +321,21 @@ def _receipt_rows(facts: _Facts) -> list[tuple[str, str]]:
         ),
         ("Receipt generated", human(facts.generated_at)),
         ("How to verify", f"See {README} in the proof bundle of this delivery."),
+    ]
+
+
+def _hash_rows(doc: Document) -> list[tuple[str, str]]:
+    """The document's hashes, named for what it is."""
+    if not data_documents.is_data(doc.media_type):
+        return [
+            ("SHA-256 of the original PDF", doc.original_sha256),
+            ("SHA-256 of the sealed PDF", doc.sealed_sha256),
+        ]
+    words = data_documents.document_words(doc.media_type, doc.kind_code)
+    return [
+        ("Document", f"{words[:1].upper()}{words[1:]} ({doc.media_type}), with a detached seal"),
+        ("SHA-256 of the document as sent", doc.original_sha256),
+        (f"SHA-256 of the {words} as stored and sealed", doc.sealed_sha256),
     ]
 
 

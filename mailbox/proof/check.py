@@ -42,16 +42,19 @@ from mailbox.proof.check_records import (
     signatures,
     timestamps,
 )
+from mailbox.signing.detached import DetachedSealInvalid, validate_detached
 from mailbox.signing.seal import PdfRejected, validate_sealed_pdf
 from mailbox.timefmt import rfc3339
 
 __all__ = [
     "BUNDLE_FORMAT",
     "CHECKPOINT",
+    "DATA_DOCUMENTS",
     "DOCUMENT",
     "BundleReport",
     "Finding",
     "InputUnreadable",
+    "document_name",
     "load_trust_root",
     "read_bundle",
     "verify_bundle",
@@ -60,6 +63,9 @@ __all__ = [
 BUNDLE_FORMAT = "mailbox-proof-of-delivery/2"
 DOCUMENT, EVIDENCE, RECEIPT, README = "document.pdf", "evidence.json", "receipt.pdf", "README.txt"
 CHECKPOINT = "checkpoint.json"
+# A data document in a bundle, by media type; its detached seal is the same name + ".p7s".
+DATA_DOCUMENTS = {"application/json": "document.json", "application/xml": "document.xml"}
+SEAL_SUFFIX = ".p7s"
 # Longest error repeated in a finding or a refusal.
 _DETAIL_MAX = 300
 # What a bundle may unpack to: the largest PDF accepted, a receipt and the evidence fit well.
@@ -76,13 +82,23 @@ MEMBERSHIP_NOTE = (
 
 
 NO_DOCUMENT_NOTE = (
-    f"{DOCUMENT} is not in this bundle (it is given only to those who may pick the document "
-    "up): the records prove the document by its SHA-256 (sealed_sha256, original_sha256); "
-    "hash a copy of the document to compare."
+    "The document (document.pdf, or document.json / document.xml) is not in this bundle (it "
+    "is given only to those who may pick the document up): the records prove the document by "
+    "its SHA-256 (sealed_sha256, original_sha256); hash a copy of the document to compare."
 )
 
 
 PURGED_TYPE = EvidenceType.CONTENT_PURGED.value
+DATA_ORIGINAL_NOTE = (
+    "The document is a data document: what was sealed and is in this bundle is the document as "
+    "stored (JSON in its canonical form), whose SHA-256 is every record's sealed_sha256; the "
+    "records' original_sha256 is that of the bytes the office sent, which are not in the bundle."
+)
+
+
+def document_name(media_type: str) -> str:
+    """The name of a document of ``media_type`` in a bundle (``document.json``, ...)."""
+    return DATA_DOCUMENTS.get(media_type, DOCUMENT)
 
 
 class InputUnreadable(ValueError):
@@ -135,22 +151,34 @@ def verify_bundle(zip_bytes: bytes, *, trust_root: asn1_x509.Certificate) -> Bun
     files = _read_zip(zip_bytes)
     body, records = _read_evidence(files[EVIDENCE])
     checkpoint = _read_checkpoint(files[CHECKPOINT])
-    document, evidence_pem = files.get(DOCUMENT), files[CERTIFICATES["evidence"]]
+    evidence_pem = files[CERTIFICATES["evidence"]]
+    held = [name for name in (DOCUMENT, *DATA_DOCUMENTS.values()) if name in files]
+    document = files[held[0]] if held else None
     notes = [MEMBERSHIP_NOTE]
     findings = []
     purged = next((r for r in reversed(records) if r.fields["type"] == PURGED_TYPE), None)
-    if document is not None:
+    if len(held) > 1:
+        findings.append(Finding("document", False, f"the bundle holds {len(held)} documents"))
+    if document is not None and held[0] == DOCUMENT:
         findings += [
             _checked("document seal", _pdf_seal, "document seal", document, trust_root),
             _checked("document hash", _document_hash, document, records),
             _checked("original document", _original, document, body, records),
         ]
+    elif document is not None:
+        seal = files.get(held[0] + SEAL_SUFFIX)
+        findings += [
+            _checked("document seal", _detached_seal, held[0], document, seal, trust_root),
+            _checked("document hash", _document_hash, document, records),
+        ]
+        notes.append(DATA_ORIGINAL_NOTE)
+    if document is not None:
         if purged is not None:
             findings.append(
                 Finding(
                     "content purged",
                     False,
-                    f"{DOCUMENT} is in the bundle, but record {purged.seq} says the content "
+                    f"{held[0]} is in the bundle, but record {purged.seq} says the content "
                     "was purged before",
                 )
             )
@@ -197,7 +225,7 @@ def _purged_note(record: BundledRecord) -> str:
     reason = details.get("reason") if isinstance(details, Mapping) else None
     return (
         f"The document's content was purged on {record.fields['occurred_at']} (record "
-        f"{record.seq}, {PURGED_TYPE}: {reason or 'no reason given'}). {DOCUMENT} is therefore "
+        f"{record.seq}, {PURGED_TYPE}: {reason or 'no reason given'}). The document is therefore "
         "not in this bundle: the records prove the document by its SHA-256 (sealed_sha256, "
         "original_sha256)."
     )
@@ -286,6 +314,36 @@ def _pdf_seal(check: str, data: bytes, trust_root: asn1_x509.Certificate) -> Fin
         if not good
     ]
     return Finding(check, False, "; ".join(wrong))
+
+
+def _detached_seal(
+    name: str, document: bytes, seal: bytes | None, trust_root: asn1_x509.Certificate
+) -> Finding:
+    """The detached CMS seal ``<name>.p7s`` over the data document's bytes."""
+    if seal is None:
+        return Finding("document seal", False, f"{name}{SEAL_SUFFIX} is missing")
+    try:
+        checked = validate_detached(document, seal, trust_root=trust_root)
+    except DetachedSealInvalid as exc:
+        return Finding("document seal", False, _one_line(exc))
+    if checked.ok:
+        when = rfc3339(checked.signed_at) if checked.signed_at else "?"
+        return Finding(
+            "document seal",
+            True,
+            f"{name}{SEAL_SUFFIX}: intact, trusted, sealed by {checked.signer}, timestamped {when}",
+        )
+    wrong = [
+        label
+        for label, good in (
+            (f"{name} altered after sealing", checked.intact),
+            ("signature invalid", checked.valid),
+            ("does not chain to the trust root", checked.trusted),
+            ("timestamp missing or invalid", checked.timestamp_valid),
+        )
+        if not good
+    ]
+    return Finding("document seal", False, "; ".join(wrong))
 
 
 def _document_hash(document: bytes, records: list[BundledRecord]) -> Finding:

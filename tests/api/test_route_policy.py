@@ -26,6 +26,7 @@ from litestar.routes import HTTPRoute
 from mailbox.api.app import create_app
 from mailbox.api.security import FORM_TOKEN_FIELD, SESSION_COOKIE
 from mailbox.clock import now
+from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.deliveries.outages import record_outage
 from mailbox.identity.admin import create_user, grant_role
 from mailbox.identity.clients import ASSERTION_TYPE, register_client
@@ -140,6 +141,7 @@ class Targets:
     client_id: str = ""
     kid: str = ""
     outage_id: str = ""
+    notice_id: str = ""  # a delivery of a JSON notice: its seal and its page
     used: set[str] = field(default_factory=set)
 
     async def fresh(self) -> None:
@@ -167,6 +169,8 @@ class Targets:
     def path(self, template: str) -> str:
         if template.startswith("/office/paper/"):  # a print batch, not a bulk dispatch
             template = template.replace("{batch_id}", self.print_batch_id)
+        if template.endswith(("/document/seal", "/notice")):  # only a data document has them
+            template = template.replace("{delivery_id}", self.notice_id)
         return (
             template.replace("{delivery_id}", self.delivery_id)
             .replace("{account_id}", self.world.account.id)
@@ -403,6 +407,25 @@ async def _empty_print_batch(services: Services, world: World) -> str:
     return batch.id
 
 
+async def _notice(services: Services, world: World) -> str:
+    """A JSON document delivered to the world's account: it has a detached seal."""
+    dispatched = await dispatch(
+        services,
+        DispatchRequest(
+            office_id=world.office.id,
+            recipient_account_id=world.account.id,
+            kind_code="R71",
+            dossier_number="EP23123456.7",
+            title="A JSON document",
+            filename="notice.json",
+            pdf=b'{"status": "entered"}',
+            media_type="application/json",
+        ),
+        actor=f"user:{world.dispatcher.id}",
+    )
+    return dispatched.delivery.id
+
+
 async def _kinds(client: AsyncClient, services: Services, world: World) -> list[Kind]:
     other = await make_world(services)
     async with services.db.write() as session:
@@ -511,6 +534,7 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
         )
     ).id
     targets.print_batch_id = await _empty_print_batch(services, world)
+    targets.notice_id = await _notice(services, world)
     mismatches: list[str] = []
     checked = 0
     # Log-out last: it revokes the session it is called with, which every later page needs.

@@ -39,6 +39,7 @@ from mailbox.api.security import (
     principal_or_none,
 )
 from mailbox.clock import now
+from mailbox.deliveries.data_documents import document_words, is_data
 from mailbox.deliveries.inbox import list_inbox, list_on_paper, read_delivery
 from mailbox.deliveries.legal_clock import explain
 from mailbox.deliveries.retention import removed_notice
@@ -84,12 +85,15 @@ def register_template_callables(engine: TemplateEngineProtocol) -> None:
     """Give the templates ``form_token_input()``: the hidden field every state-changing form
     carries (an empty value without a session), and the access policy's answers they show or
     hide links by (``reads_any_account(principal)``, ``reads_any_office(principal)``,
-    ``prints_any_office(principal)``)."""
+    ``prints_any_office(principal)``), and what a document is in words
+    (``document_words(media_type, kind_code)``: "sealed PDF", "JSON notice", ...)."""
     engine.register_template_callable("form_token_input", _form_token_input)
     engine.engine.globals.update(  # type: ignore[attr-defined]
         reads_any_account=policy.reads_any_account,
         reads_any_office=policy.reads_any_office,
         prints_any_office=policy.prints_any_office,
+        document_words=document_words,
+        is_data=is_data,
     )
 
 

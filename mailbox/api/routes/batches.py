@@ -1,4 +1,5 @@
-"""Offices: bulk dispatch. One upload (a manifest and its PDFs) becomes a batch whose items
+"""Offices: bulk dispatch. One upload (a manifest and its documents: PDFs, JSON or XML data
+documents such as national-phase entry notices) becomes a batch whose items
 are dispatched in the background; the batch shows its progress and each item its result.
 
 The upload is refused before its body is read when the caller is not authenticated (401) or
@@ -63,14 +64,15 @@ _UPLOAD_SCHEMA = Schema(
         "archive": Schema(
             type=OpenAPIType.STRING,
             format="binary",
-            description="A ZIP holding the PDFs under the manifest's file names; or send "
-            "them as files parts instead.",
+            description="A ZIP holding the documents under the manifest's file names (a "
+            "name ending .json or .xml is a data document, any other a PDF); or send them as "
+            "file parts instead.",
         ),
         "files": Schema(
             type=OpenAPIType.ARRAY,
             items=Schema(type=OpenAPIType.STRING, format="binary"),
-            description="The PDFs as file parts, each named by its file name (each at most "
-            "MAILBOX_UPLOAD_LIMIT_BYTES).",
+            description="The documents as file parts, each named by its file name (each at "
+            "most MAILBOX_UPLOAD_LIMIT_BYTES).",
         ),
         "manifest_format": Schema(type=OpenAPIType.STRING, enum=["csv", "jsonl"]),
         "office_id": Schema(
@@ -89,14 +91,14 @@ class _UploadOperation(Operation):
         self.request_body = RequestBody(
             content={"multipart/form-data": OpenAPIMediaType(schema=_UPLOAD_SCHEMA)},
             required=True,
-            description="The manifest and its PDFs (a ZIP or file parts), streamed to disk.",
+            description="The manifest and its documents (a ZIP or file parts), streamed to disk.",
         )
 
 
 @post(
     "/api/v1/dispatch-batches",
     tags=["offices"],
-    summary="Dispatch many PDFs in one upload",
+    summary="Dispatch many documents (PDFs, JSON or XML notices) in one upload",
     status_code=202,
     guards=[may_dispatch],
     operation_class=_UploadOperation,
@@ -109,7 +111,7 @@ class _UploadOperation(Operation):
         details={
             400: "The multipart body is malformed, or a text field is not UTF-8.",
             403: "You dispatch for no office, or not for the one named.",
-            413: "A PDF exceeds MAILBOX_UPLOAD_LIMIT_BYTES (a part, or an entry of the ZIP, "
+            413: "A document exceeds MAILBOX_UPLOAD_LIMIT_BYTES (a part, or an entry of the ZIP, "
             "each named), or the upload exceeds MAILBOX_BATCH_UPLOAD_LIMIT_BYTES.",
             415: "The body is not multipart/form-data.",
             422: "The manifest's shape is wrong: `errors` names each bad line and field (a "

@@ -16,14 +16,16 @@ from mailbox.api.downloads import (
     document_response,
     proof_response,
     range_wanted,
+    seal_response,
     sha256_not_wanted,
 )
 from mailbox.api.problems import problem_responses
 from mailbox.api.schemas.deliveries import CursorParam, DeliveryPublic, InboxPublic
 from mailbox.api.security import client_address
 from mailbox.deliveries import inbox as deliveries_query
+from mailbox.deliveries.data_documents import SEAL_MEDIA_TYPE
 from mailbox.deliveries.inbox import list_inbox
-from mailbox.deliveries.pickup import pick_up
+from mailbox.deliveries.pickup import detached_seal, pick_up
 from mailbox.identity.policy import can_pick_up
 from mailbox.identity.principal import Principal
 from mailbox.proof.bundle import CONTENT_RULE, build_bundle
@@ -99,9 +101,11 @@ async def read_delivery(
 @get(
     "/api/v1/deliveries/{delivery_id:str}/document",
     tags=["applicants"],
-    summary="Download the sealed PDF (the first download is the legal pickup)",
+    summary="Download the sealed document (the first download is the legal pickup)",
     media_type="application/pdf",
-    response_description="The sealed PDF.",
+    response_description="The sealed document: a PDF (`application/pdf`, sealed inside), or a "
+    "data document (`application/json`, stored as canonical JSON; `application/xml`, stored as "
+    "sent) whose detached seal is at `seal_url`.",
     response_headers=DIGEST_HEADERS,
     responses={
         **problem_responses(
@@ -131,14 +135,15 @@ async def read_delivery(
 async def download_document(
     delivery_id: str, request: Request, principal: Principal, services: Services
 ) -> Response[bytes]:
-    """Streams the sealed PDF. The first download by anyone holding a grant on the account
-    records ContentHandover (who, when, from which address); later ones ContentAccess. The
-    first answer carrying any content is the pickup, a byte range too (its evidence names the
-    range and the SHA-256 of the bytes served): fetching a document in several ranges records
-    one ContentHandover, then a ContentAccess per range. Check what you received against
-    `Repr-Digest` (`sha-256=:BASE64:`, RFC 9530, of the whole PDF); `ETag` is its quoted
-    SHA-256 hex. Once the
-    content's retention period has passed it is removed, and this answers 410 Gone."""
+    """Streams the sealed document as what it is (`document.media_type`: a PDF, or a JSON or
+    XML data document, named with its suffix). The first download by anyone holding a
+    grant on the account records ContentHandover (who, when, from which address); later ones
+    ContentAccess. The first answer carrying any content is the pickup, a byte range too (its
+    evidence names the range and the SHA-256 of the bytes served): fetching a document in
+    several ranges records one ContentHandover, then a ContentAccess per range. Check what you
+    received against `Repr-Digest` (`sha-256=:BASE64:`, RFC 9530, of the whole file); `ETag`
+    is its quoted SHA-256 hex. Once the content's retention period has passed it is removed,
+    and this answers 410 Gone."""
     document = await pick_up(
         services,
         principal,
@@ -148,6 +153,29 @@ async def download_document(
         wanted=range_wanted(request),
     )
     return document_response(document)
+
+
+@get(
+    "/api/v1/deliveries/{delivery_id:str}/document/seal",
+    tags=["applicants"],
+    summary="Download the detached seal of a data document (JSON, XML)",
+    media_type=SEAL_MEDIA_TYPE,
+    response_description="The detached CMS seal (DER, CAdES, RFC 3161 timestamped) over the "
+    "bytes of the document as served, named `<document>.p7s`.",
+    response_headers=DIGEST_HEADERS,
+    responses=problem_responses(
+        401, 404, details={404: "No such delivery for you, or its document is a PDF."}
+    ),
+)
+async def download_seal(
+    delivery_id: str, principal: Principal, services: Services
+) -> Response[bytes]:
+    """The detached seal of a JSON or XML document, for those who may pick the document up
+    (like the document). It holds no content, only the document's signed and timestamped
+    digest, so fetching it is not recorded and it remains after the content was purged.
+    Check it offline: `openssl cms -verify -binary -inform DER -in notice.json.p7s -content
+    notice.json -CAfile root.pem -purpose any`. A PDF carries its seal inside it (404)."""
+    return seal_response(await detached_seal(services, principal, delivery_id))
 
 
 @get(

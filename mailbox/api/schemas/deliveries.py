@@ -115,6 +115,10 @@ class DocumentPublic(Struct, kw_only=True):
     sealed_size: int
     # The date the document bears, as its office stated it at dispatch (ISO 8601 date).
     document_date: str | None = None
+    # What the document is: `application/pdf` (sealed inside), or a data document,
+    # `application/json` (stored as canonical JSON) or `application/xml` (stored as sent),
+    # sealed with a detached seal (the delivery's `seal_url`).
+    media_type: str = "application/pdf"
 
 
 class LegalDatePublic(Struct, kw_only=True):
@@ -166,9 +170,12 @@ class DeliveryPublic(Struct, kw_only=True):
     paper_status: str | None = None
     paper_posted_at: str | None = None
     paper_returned_at: str | None = None
-    # Where the addressee's people download the sealed PDF; absent when it cannot be handed
+    # Where the addressee's people download the sealed document; absent when it cannot be handed
     # over electronically (a paper delivery, a purged one) and in an office's view.
     document_url: str | None = None
+    # Where they download a data document's detached seal (`<document>.p7s`); absent for a
+    # PDF, whose seal is inside it, and wherever `document_url` is.
+    seal_url: str | None = None
     legal_date: LegalDatePublic | None = None
     # The content was removed at the end of its retention period (the document then answers
     # 410); its evidence and hashes remain.
@@ -206,6 +213,7 @@ class DeliveryPublic(Struct, kw_only=True):
                 original_size=doc.original_size,
                 sealed_size=doc.sealed_size,
                 document_date=d.document_date.isoformat() if d.document_date else None,
+                media_type=doc.media_type,
             ),
             submitted_at=rfc3339(d.submitted_at),
             available_at=rfc3339_or_none(d.available_at),
@@ -219,6 +227,11 @@ class DeliveryPublic(Struct, kw_only=True):
             paper_posted_at=rfc3339_or_none(d.paper_posted_at),
             paper_returned_at=rfc3339_or_none(d.paper_returned_at),
             document_url=f"/api/v1/deliveries/{d.id}/document" if downloadable else None,
+            seal_url=(
+                f"/api/v1/deliveries/{d.id}/document/seal"
+                if downloadable and doc.seal_sha256 is not None
+                else None
+            ),
             unread=d.picked_up_at is None,
             legal_date=LegalDatePublic.of(explain(d, at=now())),
             content_purged_at=rfc3339_or_none(d.content_purged_at),
@@ -250,7 +263,8 @@ class DispatchListPublic(Struct):
 
 @dataclass
 class DispatchForm:
-    """Multipart form of a dispatch: the PDF and its metadata. Every field is required (the
+    """Multipart form of a dispatch: the document (a PDF, or a JSON or XML data document)
+    and its metadata. Every field is required (the
     recipient as exactly one of ``recipient_account_id`` and ``recipient_postal_address``);
     they are declared with defaults so that a dispatch missing several of them is answered
     with one problem naming all of them (and recorded as a SubmissionRejection)."""
@@ -274,9 +288,13 @@ class DispatchForm:
         ),
         fields={
             "file": {
-                "description": "The PDF (at most MAILBOX_UPLOAD_LIMIT_BYTES), sent as a file "
-                "part (with a file name): a part without one is a text field, and one that "
-                "is not UTF-8 text is refused (400)."
+                "description": "The document (at most MAILBOX_UPLOAD_LIMIT_BYTES), sent as a "
+                "file part (with a file name): a part without one is a text field, and one "
+                "that is not UTF-8 text is refused (400). A PDF, or a data document: JSON "
+                "(`application/json` or a `.json` name; stored as canonical JSON, and for "
+                "kind `national-phase-entry` a valid national-phase entry notice) or XML "
+                "(`application/xml` or `.xml`; well-formed, no DOCTYPE), sealed with a "
+                "detached seal. Another media type is refused (422)."
             },
             "recipient_account_id": {
                 "min_length": 1,
