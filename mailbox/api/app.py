@@ -48,6 +48,7 @@ from mailbox.api.routes import (
     outages,
     paper,
     paper_kinds,
+    transmissions,
     webhooks,
 )
 from mailbox.api.schemas.rules import RulesSchemaPlugin
@@ -142,6 +143,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 route_handlers=[dispatches.create_dispatch, office_form_pages.submit_dispatch],
                 request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
             ),
+            # A transmission carries its package within the same limit.
+            Router(
+                "/",
+                route_handlers=[transmissions.send],
+                request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
+            ),
+            *transmissions.routes,
             dispatches.read_dispatch,
             dispatches.list_office_dispatches,
             # A bulk dispatch carries many: its own limit, its parts streamed to disk.
