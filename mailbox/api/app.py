@@ -32,6 +32,7 @@ from mailbox.api.pages import office_form as office_form_pages
 from mailbox.api.pages import outages as outage_pages
 from mailbox.api.pages import paper as paper_pages
 from mailbox.api.pages import settings as settings_pages
+from mailbox.api.pages import transmissions as transmission_pages
 from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import (
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *two_factor_pages.routes,
             *office_pages.routes,
             *office_form_pages.routes,
+            *transmission_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

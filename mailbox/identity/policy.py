@@ -405,6 +405,12 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /office/batches": _SIGNED_IN,
         "POST /office/batches": _page((Action.DISPATCH,)),
         "GET /office/batches/{batch_id}": _page((Action.READ_OFFICE,)),
+        # The office's transmissions: for the dispatchers and auditors of one of their offices;
+        # the hub's dispatchers forward what it holds.
+        "GET /office/transmissions": _SIGNED_IN,
+        "GET /office/transmissions/{transmission_id}": _page((Action.READ_OFFICE,)),
+        "GET /office/transmissions/{transmission_id}/proof": _page((Action.READ_OFFICE,)),
+        "POST /office/transmissions/{transmission_id}/forward": _page((Action.DISPATCH,)),
     }
 )
 
