@@ -24,7 +24,7 @@ from mailbox.notifications.outbox import drain_until_idle
 from mailbox.proof.check_transmission import verify_transmission_bundle
 from mailbox.services import Services
 from mailbox.signing.detached import validate_detached
-from tests.factories import make_world, token_for
+from tests.factories import FORM_TOKEN_FIELD, log_in_page, make_world, token_for
 from tests.fixtures.db import both_backends
 from tests.transmissions import NUMBER, make_route, package, post_transmission, receiver
 
@@ -364,3 +364,37 @@ async def test_a_principal_of_an_unrelated_office_finds_nothing(
         assert listed.json()["items"] == []
     # The sender's dispatcher sees it but may not have its documents (no pickup by offices).
     assert (await client.get(f"{base}/documents/0", headers=sender)).status_code == 403
+
+
+async def test_the_hub_s_dispatcher_sees_and_forwards_a_held_transmission_in_the_workspace(
+    client: AsyncClient, services: Services
+) -> None:
+    route = await make_route(services)
+    hub = await token_for(client, route.hub.dispatcher)
+    await _set_rule(client, hub, route.hub.office.code, "check")
+    sender = await token_for(client, route.world.dispatcher)
+    manifest, files = package(route.world.office.code, route.final.office.code)
+    sent = await post_transmission(client, sender, manifest, files, via=route.hub.office.code)
+    transmission_id = sent.json()["id"]
+    await _drain(services)
+    await log_in_page(client, route.hub.dispatcher)
+
+    listed = await client.get("/office/transmissions")
+    page = await client.get(f"/office/transmissions/{transmission_id}")
+    token = FORM_TOKEN_FIELD.search(page.text)
+    forwarded = await client.post(
+        f"/office/transmissions/{transmission_id}/forward",
+        data={"csrf_token": token.group(1) if token else ""},
+    )
+    after = await client.get(forwarded.headers["location"])
+    proof = await client.get(f"/office/transmissions/{transmission_id}/proof")
+
+    assert listed.status_code == 200 and NUMBER in listed.text
+    assert 'href="/office/transmissions"' in listed.text  # the workspace links to it
+    assert page.status_code == 200 and 'id="forward"' in page.text
+    assert forwarded.status_code == 303
+    assert 'id="forward"' not in after.text and "Forwarded." in after.text
+    assert after.text.count("Receipt acknowledged by the hub") == 1
+    assert verify_transmission_bundle(proof.content, trust_root=services.keys.root_cert).ok
+    await log_in_page(client, route.final.clerk)  # a mailbox clerk is no office reader
+    assert (await client.get(f"/office/transmissions/{transmission_id}")).status_code == 404
