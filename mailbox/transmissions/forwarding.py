@@ -64,7 +64,9 @@ __all__ = [
     "forward_held",
     "forwarding_rules",
     "hub_principal",
+    "hub_rules",
     "receive_hop",
+    "set_forwarding_rule",
 ]
 
 # How a hub's receipt of a package is named in the pickup's evidence.
@@ -295,18 +297,27 @@ async def forwarding_rules(
         if kind is not None:
             if not can_manage_office(principal, office.id):
                 raise PermissionDenied("Only the office's dispatchers change its forwarding rules")
-            await _set_rule(session, office, kind, mode)
-        rules = (
-            await session.exec(
-                select(ForwardingRule)
-                .where(ForwardingRule.hub_office_id == office.id)
-                .order_by(ForwardingRule.kind)
-            )
-        ).all()
-        return HubRules(office, list(rules))
+            await set_forwarding_rule(session=session, office=office, kind=kind, mode=mode)
+        return await hub_rules(session=session, office=office)
 
 
-async def _set_rule(session: AsyncSession, office: Office, kind: str, mode: str | None) -> None:
+async def hub_rules(*, session: AsyncSession, office: Office) -> HubRules:
+    """The office's forwarding rules, by kind (no access check: the CLI's and the API's)."""
+    rules = (
+        await session.exec(
+            select(ForwardingRule)
+            .where(ForwardingRule.hub_office_id == office.id)
+            .order_by(ForwardingRule.kind)
+        )
+    ).all()
+    return HubRules(office, list(rules))
+
+
+async def set_forwarding_rule(
+    *, session: AsyncSession, office: Office, kind: str, mode: str | None
+) -> None:
+    """From now on the hub ``office`` handles transmissions of ``kind`` by ``mode``;
+    :class:`InvalidRequest` naming an unknown kind or mode."""
     errors = []
     if kind not in transmission_kinds():
         errors.append(FieldError("kind", f"one of {', '.join(transmission_kinds())}"))

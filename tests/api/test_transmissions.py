@@ -25,6 +25,7 @@ from mailbox.proof.check_transmission import verify_transmission_bundle
 from mailbox.services import Services
 from mailbox.signing.detached import validate_detached
 from tests.factories import FORM_TOKEN_FIELD, log_in_page, make_world, token_for
+from tests.fixtures.cli import run_cli
 from tests.fixtures.db import both_backends
 from tests.transmissions import NUMBER, make_route, package, post_transmission, receiver
 
@@ -398,3 +399,21 @@ async def test_the_hub_s_dispatcher_sees_and_forwards_a_held_transmission_in_the
     assert verify_transmission_bundle(proof.content, trust_root=services.keys.root_cert).ok
     await log_in_page(client, route.final.clerk)  # a mailbox clerk is no office reader
     assert (await client.get(f"/office/transmissions/{transmission_id}")).status_code == 404
+
+
+async def test_the_forwarding_cli_sets_and_prints_a_hub_s_rules(services: Services) -> None:
+    route = await make_route(services)
+    settings, code = services.settings, route.hub.office.code
+
+    before = await run_cli(settings, "office", "forwarding", code)
+    changed = await run_cli(
+        settings, "--json", "office", "forwarding", code, "search-copy", "--mode", "check"
+    )
+    unknown = await run_cli(settings, "office", "forwarding", code, "gossip", "--mode", "check")
+    half = await run_cli(settings, "office", "forwarding", code, "search-copy")
+
+    assert before[0] == 0 and "every kind: automatic" in before[1]
+    assert changed[0] == 0, changed[2]
+    assert json.loads(changed[1])["rules"] == [{"kind": "search-copy", "mode": "check"}]
+    assert unknown[0] != 0 and "kind" in unknown[2]
+    assert half[0] != 0 and "--mode" in half[2]
