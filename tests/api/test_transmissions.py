@@ -417,3 +417,26 @@ async def test_the_forwarding_cli_sets_and_prints_a_hub_s_rules(services: Servic
     assert json.loads(changed[1])["rules"] == [{"kind": "search-copy", "mode": "check"}]
     assert unknown[0] != 0 and "kind" in unknown[2]
     assert half[0] != 0 and "--mode" in half[2]
+
+
+async def test_the_audit_command_verifies_a_transmission_proof_offline(
+    client: AsyncClient, services: Services, tmp_path
+) -> None:
+    route = await make_route(services)
+    sender = await token_for(client, route.world.dispatcher)
+    manifest, files = package(route.world.office.code, route.final.office.code, documents=1)
+    sent = await post_transmission(client, sender, manifest, files, via=route.hub.office.code)
+    await _drain(services)
+    auditor = await token_for(client, route.world.auditor)
+    proof = await client.get(f"/api/v1/transmissions/{sent.json()['id']}/proof", headers=auditor)
+    (tmp_path / "proof.zip").write_bytes(proof.content)
+    (tmp_path / "bad.zip").write_bytes(_tamper_hop_evidence(proof.content))
+    root = services.settings.effective_key_dir / "root.crt"
+    args = ("audit", "verify-transmission")
+
+    good = await run_cli(services.settings, *args, str(tmp_path / "proof.zip"), "--root", str(root))
+    bad = await run_cli(services.settings, *args, str(tmp_path / "bad.zip"), "--root", str(root))
+
+    assert good[0] == 0, good[1] + good[2]
+    assert "OK: the transmission" in good[1]
+    assert bad[0] == 1 and "hop 1 bundle" in bad[1]
