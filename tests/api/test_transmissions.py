@@ -440,3 +440,21 @@ async def test_the_audit_command_verifies_a_transmission_proof_offline(
     assert good[0] == 0, good[1] + good[2]
     assert "OK: the transmission" in good[1]
     assert bad[0] == 1 and "hop 1 bundle" in bad[1]
+
+
+async def test_a_document_over_the_upload_limit_is_refused_with_413(
+    client: AsyncClient, services: Services
+) -> None:
+    route = await make_route(services)
+    sender = await token_for(client, route.world.dispatcher)
+    manifest, files = package(route.world.office.code, route.final.office.code, documents=1)
+    (name,) = files
+    big = files[name] + b"\n%" + b"x" * services.settings.upload_limit_bytes
+    entry = json.loads(manifest)
+    entry["documents"][0]["sha256"] = hashlib.sha256(big).hexdigest()
+
+    answer = await post_transmission(client, sender, json.dumps(entry).encode(), {name: big})
+
+    assert answer.status_code == 413, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["documents[0].file"]
+    await _nothing_written_but_one_rejection(services, answer.json())
