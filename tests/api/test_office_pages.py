@@ -213,10 +213,7 @@ async def test_refused_dispatch_shows_the_problem_beside_the_field_and_keeps_the
         files={"file": ("", b"", "application/octet-stream")},
     )
     assert no_file.status_code == 422
-    assert (
-        'id="file-error"' in no_file.text
-        and "a file is required (a PDF, or a JSON or XML document)" in no_file.text
-    )
+    assert 'id="file-error"' in no_file.text and "a file is required (a PDF, or a JSON or XML document)" in no_file.text
     assert 'value="Kept title"' in no_file.text and 'value="EP23123456.7"' in no_file.text
     assert f'value="{world.account.id}"' in no_file.text
 

@@ -95,10 +95,7 @@ def test_dispatch_form_shows_a_refusal_beside_the_field_then_serves_the_document
     # Sent without a file: the problem beside the file field, the rest kept.
     page.get_by_role("button", name="Dispatch").click()
     page.wait_for_load_state()
-    assert (
-        "a file is required (a PDF, or a JSON or XML document)"
-        in page.locator("#file-error").inner_text()
-    )
+    assert "a file is required (a PDF, or a JSON or XML document)" in page.locator("#file-error").inner_text()
     assert page.input_value("#title") == "Communication from the workspace"
     assert page.input_value("#dossier_number") == "EP26000001.1"
     assert page.get_by_role("radio", name="Demo Applicant Ltd").is_checked()
