@@ -131,7 +131,7 @@ async def office_forwarding(
     """Set what the hub HUB (its id or code) does with transmissions of KIND (--mode), or print
     its rules. A kind without a rule is forwarded automatically."""
     from mailbox.identity.admin import find_office
-    from mailbox.transmissions.forwarding import hub_rules, set_forwarding_rule
+    from mailbox.transmissions.rules import hub_rules, set_forwarding_rule
 
     if (kind is None) != (mode is None):
         raise click.UsageError("Give KIND and --mode together (or neither, to print the rules)")

@@ -11,11 +11,13 @@ ReceiptAcknowledgement, and the hub forwards it at once or holds it for its peop
 forwarding rule says.
 
 - :mod:`.package`: the route and the package document (pure).
-- :mod:`.send`: the use case that sends a transmission (checks, seals, one transaction).
-- :mod:`.forwarding`: a hub receives a hop and forwards it (automatically or by hand), and the
-  hubs' forwarding rules.
+- :mod:`.send`: the use case that sends a transmission (checks, seals, one transaction);
+  :mod:`.recording` writes its rows, :mod:`.rejections` the record of a refused one.
+- :mod:`.forwarding`: a hub receives a hop and forwards it (automatically or by hand);
+  :mod:`.rules`: the hubs' forwarding rules.
 - :mod:`.status`: read functions: one transmission end to end, the list of an office's, who
-  may see them; and the download of one document of a package (a recorded access).
+  may see them; :mod:`.documents`: the download of one document of a package (a recorded
+  access).
 - :mod:`.channel`: the outbox channel that runs a hub's receipt.
 
 May import: the shared base, ``mailbox.models``, ``mailbox.signing``, ``mailbox.storage``,

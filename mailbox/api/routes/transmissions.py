@@ -30,7 +30,8 @@ from mailbox.identity.principal import Principal
 from mailbox.proof.transmission import build_transmission_bundle
 from mailbox.services import Services
 from mailbox.transmissions.documents import PackageDocument, fetch_document, fetch_seal
-from mailbox.transmissions.forwarding import forward_held, forwarding_rules
+from mailbox.transmissions.forwarding import forward_held
+from mailbox.transmissions.rules import forwarding_rules
 from mailbox.transmissions.send import send_transmission
 from mailbox.transmissions.status import list_transmissions, read_transmission
 

@@ -11,7 +11,7 @@ from msgspec import Meta, Struct
 
 from mailbox.models import ForwardingRule
 from mailbox.timefmt import rfc3339
-from mailbox.transmissions.forwarding import HubRules
+from mailbox.transmissions.rules import HubRules
 from mailbox.transmissions.status import TransmissionView, status_json
 
 __all__ = [
