@@ -97,6 +97,11 @@ async def send_transmission(
             earlier = await _earlier_result(session, claim) if claim else None
             if earlier is not None:
                 return earlier
+            if not request.manifest:
+                raise InvalidRequest(
+                    "A transmission needs its manifest",
+                    errors=[FieldError("manifest", "a JSON file part is required")],
+                )
             checked = check_package(request.manifest, today=now().date())
             parties = await _parties(session, request, checked)
         check_documents(checked, request.files)

@@ -458,3 +458,18 @@ async def test_a_document_over_the_upload_limit_is_refused_with_413(
     assert answer.status_code == 413, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == ["documents[0].file"]
     await _nothing_written_but_one_rejection(services, answer.json())
+
+
+async def test_a_transmission_without_a_manifest_is_refused_naming_it(
+    client: AsyncClient, services: Services
+) -> None:
+    route = await make_route(services)
+    sender = await token_for(client, route.world.dispatcher)
+    _, files = package(route.world.office.code, route.final.office.code)
+
+    parts = [("documents", (name, content, "application/pdf")) for name, content in files.items()]
+    answer = await client.post("/api/v1/transmissions", headers=sender, files=parts)
+
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["manifest"]
+    await _nothing_written_but_one_rejection(services, answer.json())
