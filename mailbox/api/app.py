@@ -32,6 +32,7 @@ from mailbox.api.pages import office_form as office_form_pages
 from mailbox.api.pages import outages as outage_pages
 from mailbox.api.pages import paper as paper_pages
 from mailbox.api.pages import settings as settings_pages
+from mailbox.api.pages import transmissions as transmission_pages
 from mailbox.api.pages import two_factor as two_factor_pages
 from mailbox.api.problems import exception_handlers
 from mailbox.api.routes import (
@@ -48,6 +49,7 @@ from mailbox.api.routes import (
     outages,
     paper,
     paper_kinds,
+    transmissions,
     webhooks,
 )
 from mailbox.api.schemas.rules import RulesSchemaPlugin
@@ -142,6 +144,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 route_handlers=[dispatches.create_dispatch, office_form_pages.submit_dispatch],
                 request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
             ),
+            # A transmission carries its package within the same limit.
+            Router(
+                "/",
+                route_handlers=[transmissions.send],
+                request_max_body_size=settings.upload_limit_bytes + BODY_LIMIT,
+            ),
+            *transmissions.routes,
             dispatches.read_dispatch,
             dispatches.list_office_dispatches,
             # A bulk dispatch carries many: its own limit, its parts streamed to disk.
@@ -175,6 +184,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *two_factor_pages.routes,
             *office_pages.routes,
             *office_form_pages.routes,
+            *transmission_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -114,6 +114,41 @@ async def office_mailbox_command(
     emit(ctx, mailbox.model_dump(mode="json"), f"Mailbox {verb} account {mailbox.id}")
 
 
+@office.command("forwarding")
+@click.argument("office_ref", metavar="HUB")
+@click.argument("kind", required=False)
+@click.option(
+    "--mode",
+    type=click.Choice(["automatic", "check"]),
+    default=None,
+    help="automatic: forward at once; check: hold until the hub's people forward it.",
+)
+@click.pass_context
+@domain_command
+async def office_forwarding(
+    ctx: click.Context, office_ref: str, kind: str | None, mode: str | None
+) -> None:
+    """Set what the hub HUB (its id or code) does with transmissions of KIND (--mode), or print
+    its rules. A kind without a rule is forwarded automatically."""
+    from mailbox.identity.admin import find_office
+    from mailbox.transmissions.rules import hub_rules, set_forwarding_rule
+
+    if (kind is None) != (mode is None):
+        raise click.UsageError("Give KIND and --mode together (or neither, to print the rules)")
+    async with open_database() as database, database.write() as session:
+        office = await find_office(session=session, office=office_ref)
+        if kind is not None:
+            await set_forwarding_rule(session=session, office=office, kind=kind, mode=mode)
+        found = await hub_rules(session=session, office=office)
+    body = {
+        "office_code": found.office.code,
+        "default_mode": "automatic",
+        "rules": [{"kind": r.kind, "mode": r.mode} for r in found.rules],
+    }
+    lines = [f"{r.kind}: {r.mode}" for r in found.rules] or ["every kind: automatic"]
+    emit(ctx, body, "\n".join(lines))
+
+
 @office.command("paper-only")
 @click.argument("office_ref", metavar="OFFICE")
 @click.option("--kind", "kind_code", required=True, help="The document kind code, e.g. R71.")

@@ -1,6 +1,7 @@
 """Auditing from the command line: the whole evidence log and its checkpoints on the service
-(``audit verify``), signing a checkpoint now (``audit checkpoint``), and a proof-of-delivery
-bundle offline (``audit verify-bundle``, and its legal dates recomputed: ``audit recompute``)."""
+(``audit verify``), signing a checkpoint now (``audit checkpoint``), a proof-of-delivery
+bundle offline (``audit verify-bundle``, and its legal dates recomputed: ``audit recompute``)
+and a transmission's proof offline (``audit verify-transmission``)."""
 
 from __future__ import annotations
 
@@ -164,6 +165,45 @@ def audit_verify_bundle(ctx: click.Context, path: Path, root_pem: Path) -> None:
     failed = report.failed()
     lines.append(
         f"OK: the proof of delivery {report.delivery_id} verifies against the given root."
+        if report.ok
+        else f"FAILED: {len(failed)} check(s) failed: {', '.join(failed)}."
+    )
+    emit(ctx, report.as_dict(), "\n".join(lines))
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit.command("verify-transmission")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--root",
+    "root_pem",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The service's root certificate (PEM), from the service: never the proof's own copy.",
+)
+@click.pass_context
+def audit_verify_transmission(ctx: click.Context, path: Path, root_pem: Path) -> None:
+    """Verify a transmission's proof offline against the root certificate alone: each hop's
+    proof of delivery, and the chain (one package, each hop forwarded from the one before,
+    each hub's signed receipt). Exits 1 if a check fails, 2 if the file is no such proof."""
+    from mailbox.proof.check import InputUnreadable, load_trust_root
+    from mailbox.proof.check_transmission import verify_transmission_bundle
+
+    try:
+        trust_root = load_trust_root(root_pem.read_bytes())
+        report = verify_transmission_bundle(path.read_bytes(), trust_root=trust_root)
+    except OSError as exc:
+        click.echo(f"Error: cannot read {exc.filename}: {exc.strerror}", err=True)
+        sys.exit(2)
+    except InputUnreadable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    lines = [f"{'✓' if f.passed else '✗'} {f.check}: {f.detail}" for f in report.findings]
+    lines += [f"  note: {note}" for note in report.notes]
+    failed = report.failed()
+    lines.append(
+        f"OK: the transmission {report.transmission_id} verifies against the given root."
         if report.ok
         else f"FAILED: {len(failed)} check(s) failed: {', '.join(failed)}."
     )

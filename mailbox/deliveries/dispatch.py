@@ -65,11 +65,14 @@ from mailbox.signing.seal import PdfRejected
 __all__ = [
     "DispatchRequest",
     "Dispatched",
+    "IdempotencyClaim",
+    "Sealed",
     "deliver",
     "dispatch",
     "document_date_error",
     "record_rejection",
     "seal_data_document",
+    "seal_pdf",
     "validate",
 ]
 
@@ -408,6 +411,10 @@ async def _dispatch(
         return earlier
 
 
+# The sealed form of a document as stored (public for the other senders of documents).
+Sealed = _Sealed
+
+
 async def _read_earlier(services: Services, claim: IdempotencyClaim) -> Dispatched | None:
     async with services.db.session() as session:
         return await _earlier_result(session, claim)
@@ -474,11 +481,20 @@ async def _seal_and_store(services: Services, request: DispatchRequest, office: 
         return await seal_data_document(
             services, request.pdf, request.media_type, kind_code=request.kind_code
         )
+    return await seal_pdf(services, request.pdf, kind_code=request.kind_code, office=office)
+
+
+async def seal_pdf(services: Services, pdf: bytes, *, kind_code: str, office: Office) -> _Sealed:
+    """Seal a PDF with the office's seal in the sealing pool (its active content allowed only
+    where the office's policy allows it) and store it encrypted; no transaction is open. A PDF
+    the seal refuses raises :class:`InvalidDocument` saying why (and what active content was
+    found). A dispatch seals its one document with it, a transmission each PDF of its
+    package."""
     try:
         with SEAL_SECONDS.time():
             sealed = await services.sealing.seal_document(
-                request.pdf,
-                reason=f"Official {request.kind_code} of {office.name}",
+                pdf,
+                reason=f"Official {kind_code} of {office.name}",
                 location=office.code,
                 active_content="allow" if office.active_content == "allow" else "reject",
             )

@@ -33,6 +33,7 @@ _LABELS: dict[str, str] = {
     E.CONTENT_PURGED: "Content removed (retention)",
     E.CONSENT_GIVEN: "Consent to electronic delivery given",
     E.CONSENT_WITHDRAWN: "Consent to electronic delivery withdrawn",
+    E.RECEIPT_ACKNOWLEDGEMENT: "Receipt acknowledged by the hub",
 }
 
 
@@ -52,6 +53,11 @@ def summary(event_type: str, details: Mapping[str, Any] | None) -> str | None:
     if event_type == E.PAPER_RETURNED:
         reason = _text(details.get("reason"))
         return f"Returned: {reason}" if reason else None
+    if event_type == E.RECEIPT_ACKNOWLEDGEMENT:
+        hop = details.get("hop")
+        return f"Transmission {details.get('transmission_id')}, hop {hop}: every document " + (
+            "matched its seal" if details.get("documents_matched") else "checked"
+        )
     if event_type in (E.NOTIFICATION_FAILURE, E.CONTENT_PURGED, E.SUBMISSION_REJECTION):
         return _text(details.get("reason"))
     return None

@@ -91,6 +91,9 @@ class EvidenceType(StrEnum):
     # extended by one (its rule's extension, citing the outage's certificate).
     OUTAGE_CERTIFIED = "OutageCertified"
     OUTAGE_EXTENSION = "OutageExtension"
+    # A hub office's system received a transmission's package (a hop of it) and the service
+    # checked that every document it binds is stored as sealed (mailbox.transmissions).
+    RECEIPT_ACKNOWLEDGEMENT = "ReceiptAcknowledgement"
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,7 @@ class Route:
 
 _ANYONE, _SIGNED_IN, _PERSON = Route(Access.ANYONE), Route(Access.SIGNED_IN), Route(Access.PERSON)
 _DELIVERY = "/api/v1/deliveries/{delivery_id}"
+_TRANSMISSION = "/api/v1/transmissions/{transmission_id}"
 _SETTINGS = "/api/v1/accounts/{account_id}"
 _WEBHOOK = "/api/v1/webhooks/{subscription_id}"
 _CLIENT = "/api/v1/clients/{client_id}"
@@ -293,6 +294,24 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "DELETE /api/v1/offices/{office_code}/paper-only-kinds/{kind_code}": Route(
             (Action.MANAGE_OFFICE,)
         ),
+        # Office-to-office transmissions. Sending is a dispatch; a transmission is seen by the
+        # dispatchers and auditors of its offices and the people of the mailboxes it passed
+        # through (READ_DELIVERY on a hop's delivery); its documents only by those people
+        # (PICK_UP); a held one is forwarded by the hub's dispatchers.
+        "POST /api/v1/transmissions": Route((Action.DISPATCH,), Scope.DISPATCH_WRITE),
+        "GET /api/v1/transmissions": Route(Access.SIGNED_IN, Scope.INBOX_READ),
+        f"GET {_TRANSMISSION}": Route((Action.READ_DELIVERY,), Scope.INBOX_READ),
+        f"GET {_TRANSMISSION}/documents/{{position}}": Route(
+            (Action.PICK_UP,), Scope.DOCUMENTS_READ
+        ),
+        f"GET {_TRANSMISSION}/documents/{{position}}/seal": Route(
+            (Action.PICK_UP,), Scope.DOCUMENTS_READ
+        ),
+        f"GET {_TRANSMISSION}/proof": Route((Action.READ_EVIDENCE,), Scope.EVIDENCE_READ),
+        f"POST {_TRANSMISSION}/forward": Route((Action.DISPATCH,), Scope.DISPATCH_WRITE),
+        # A hub's forwarding rules: its dispatchers change them, they and its auditors read.
+        "GET /api/v1/offices/{office_code}/forwarding": Route((Action.READ_OFFICE,)),
+        "PUT /api/v1/offices/{office_code}/forwarding/{kind}": Route((Action.MANAGE_OFFICE,)),
         # Applicants, and office staff following what they dispatched.
         "GET /api/v1/inbox": Route(Access.SIGNED_IN, Scope.INBOX_READ),
         f"GET {_DELIVERY}": Route((Action.READ_DELIVERY,), Scope.INBOX_READ),
@@ -392,6 +411,12 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /office/batches": _SIGNED_IN,
         "POST /office/batches": _page((Action.DISPATCH,)),
         "GET /office/batches/{batch_id}": _page((Action.READ_OFFICE,)),
+        # The office's transmissions: for the dispatchers and auditors of one of their offices;
+        # the hub's dispatchers forward what it holds.
+        "GET /office/transmissions": _SIGNED_IN,
+        "GET /office/transmissions/{transmission_id}": _page((Action.READ_OFFICE,)),
+        "GET /office/transmissions/{transmission_id}/proof": _page((Action.READ_OFFICE,)),
+        "POST /office/transmissions/{transmission_id}/forward": _page((Action.DISPATCH,)),
     }
 )
 

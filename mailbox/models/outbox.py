@@ -27,6 +27,8 @@ class Channel(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
     PAPER = "paper"
+    # Office-to-office transmissions: a hub's system receives a package and sends it on.
+    TRANSMISSION = "transmission"
 
 
 class OutboxKind(StrEnum):
@@ -43,6 +45,8 @@ class OutboxKind(StrEnum):
     WEBHOOK_EVENT = "webhook.event"  # a delivery event, fanned out to the subscriptions
     WEBHOOK_DELIVERY = "webhook.delivery"  # one event for one subscription, to post
     PAPER_JOB = "paper.job"  # a document handed to the paper process
+    # A transmission's package reached a hub's mailbox: the hub receives it and forwards it.
+    TRANSMISSION_FORWARD = "transmission.forward"
 
     @property
     def channel(self) -> Channel:

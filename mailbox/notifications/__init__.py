@@ -9,12 +9,13 @@
   for the deliveries, the daily digest.
 - :mod:`.settings`: an account's addresses, alert mode, reminders, language and consent.
 - :mod:`.webhooks`, :mod:`.webhook_events`: subscriptions, and the webhook channel (fan-out
-  and posting of delivery events). The paper channel is :mod:`mailbox.paper.channel`.
+  and posting of delivery events). The paper channel is :mod:`mailbox.paper.channel`, the
+  transmission channel :mod:`mailbox.transmissions.channel`.
 - :mod:`.feed`, :mod:`.feed_wait`: the event feed (every delivery event a caller may see, in
   the evidence log's commit order, from a signed cursor) and its long-poll.
 - :mod:`.dead_letters`: the operator's view of pending and dead messages, and retrying them.
 
 May import: the shared base, ``mailbox.models``, ``mailbox.evidence``, ``mailbox.identity``,
-``mailbox.deliveries``, ``mailbox.paper`` and the transport package ``notifier``. Never the web
-or the CLI.
+``mailbox.deliveries``, ``mailbox.paper``, ``mailbox.transmissions`` (its outbox channel) and
+the transport package ``notifier``. Never the web or the CLI.
 """

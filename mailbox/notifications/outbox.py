@@ -47,6 +47,7 @@ from mailbox.notifications.email_channel import EmailChannel
 from mailbox.notifications.webhook_events import WebhookChannel
 from mailbox.paper.channel import PaperChannel
 from mailbox.services import Services
+from mailbox.transmissions.channel import TransmissionChannel
 from notifier import SendOutcome
 
 __all__ = ["CHANNELS", "DrainReport", "drain_once", "drain_until_idle", "retry_delay"]
@@ -60,6 +61,7 @@ CHANNELS: Mapping[Channel, Callable[[Services], ChannelHandler]] = {
     Channel.WEBHOOK: WebhookChannel,
     Channel.EMAIL: EmailChannel,
     Channel.PAPER: PaperChannel,
+    Channel.TRANSMISSION: TransmissionChannel,
 }
 
 # What the drain says of a message its channel's handler left out (a bug: see the log).

@@ -28,12 +28,14 @@ from mailbox.api.security import FORM_TOKEN_FIELD, SESSION_COOKIE
 from mailbox.clock import now
 from mailbox.deliveries.dispatch import DispatchRequest, dispatch
 from mailbox.deliveries.outages import record_outage
-from mailbox.identity.admin import create_user, grant_role
+from mailbox.identity.admin import create_user, grant_role, open_office_mailbox
 from mailbox.identity.clients import ASSERTION_TYPE, register_client
 from mailbox.identity.policy import POLICY, ROUTES, Access, Route, Scope, scopes_allowed
-from mailbox.models import PrintBatch, Role
+from mailbox.models import Account, PrintBatch, Role
+from mailbox.notifications.outbox import drain_until_idle
 from mailbox.operations.demo import demo_pdf
 from mailbox.services import Services
+from mailbox.transmissions.send import send_transmission
 from tests.batches import batch_upload, manifest_csv, pdfs_for, queue_batch, rows_for, zip_of
 from tests.factories import (
     PASSWORD,
@@ -44,6 +46,7 @@ from tests.factories import (
     make_world,
     token_for,
 )
+from tests.transmissions import package, receiver
 
 # Methods litestar answers by itself on every path.
 GENERATED = {"OPTIONS", "HEAD"}
@@ -142,6 +145,8 @@ class Targets:
     kid: str = ""
     outage_id: str = ""
     notice_id: str = ""  # a delivery of a JSON notice: its seal and its page
+    transmission_id: str = ""  # routed through the world's office into the world's account
+    final_office: str = ""  # the code of the office whose mailbox is the world's account
     used: set[str] = field(default_factory=set)
 
     async def fresh(self) -> None:
@@ -182,6 +187,9 @@ class Targets:
             .replace("{kid}", self.kid)
             .replace("{outage_id}", self.outage_id)
             .replace("{batch_id}", self.batch_id)
+            .replace("{transmission_id}", self.transmission_id)
+            .replace("{position}", "2")  # the package's JSON search report (it has a seal)
+            .replace("{kind}", "search-copy")
             .replace("{path}", "nothing-here")
         )
 
@@ -205,6 +213,12 @@ def client_body(account_id: str) -> dict[str, Any]:
 
 
 def target_of(key: str) -> str:
+    if "{transmission_id}" in key and not key.endswith("/forward") and not _page(key):
+        # Seen through a hop: by the world's office (the hub) and the world's account (the
+        # final recipient's mailbox).
+        return "delivery"
+    if "/transmissions" in key:
+        return "office"  # sent as, or forwarded by, the world's office
     if ("/dispatches" in key and "{" not in key) or key == "POST /api/v1/outages":
         return "office"
     if "{office_code}" in key or "/dispatch-batches" in key:
@@ -248,6 +262,9 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
             },
         },
         "PUT /api/v1/offices/{office_code}/clock": {"json": {"time_zone": "UTC"}},
+        "PUT /api/v1/offices/{office_code}/forwarding/{kind}": {"json": {"mode": "automatic"}},
+        # As the world's office, straight into the final recipient's mailbox.
+        "POST /api/v1/transmissions": _transmission_upload(targets),
         "POST /api/v1/outages": {
             "json": {
                 "office_id": targets.world.office.id,
@@ -289,6 +306,42 @@ def body_of(key: str, targets: Targets, kind: Kind, n: int) -> dict[str, Any]:
         form_token = targets.services.tokens.form_token(kind.token)
         body = {**body, "data": {**body.get("data", {}), FORM_TOKEN_FIELD: form_token}}
     return body
+
+
+def _transmission_upload(targets: Targets) -> dict[str, Any]:
+    manifest, files = package(targets.world.office.code, targets.final_office)
+    parts = [("manifest", ("manifest.json", manifest, "application/json"))]
+    parts += [("documents", (name, content, "application/pdf")) for name, content in files.items()]
+    return {"files": parts, "data": {"office_id": targets.world.office.id}}
+
+
+async def _transmission(services: Services, world: World) -> tuple[str, str]:
+    """A transmission from another office through the world's office (the hub) to an office
+    whose mailbox is the world's account, forwarded: its id and the final office's code."""
+    sender, final = await receiver(services, "SND"), await receiver(services, "FIN")
+    async with services.db.write() as session:
+        await open_office_mailbox(
+            session=session, office=world.office.id, email="hub@policy.example"
+        )
+        # The world's account becomes the final office's mailbox (its only one).
+        mailbox = await session.get(Account, final.mailbox.id)
+        mailbox.office_id = None
+        session.add(mailbox)
+        await session.flush()
+        account = await session.get(Account, world.account.id)
+        account.office_id = final.office.id
+        session.add(account)
+    manifest, files = package(sender.office.code, final.office.code)
+    sent = await send_transmission(
+        services,
+        office_id=sender.office.id,
+        manifest=manifest,
+        files=files,
+        via=world.office.code,
+        actor="user:policy",
+    )
+    await drain_until_idle(services, worker_id="policy", lanes=1)
+    return sent.view.transmission.id, final.office.code
 
 
 def _batch_upload(targets: Targets, n: int) -> dict[str, Any]:
@@ -535,6 +588,7 @@ async def test_every_route_answers_every_kind_of_principal_as_the_table_says(
     ).id
     targets.print_batch_id = await _empty_print_batch(services, world)
     targets.notice_id = await _notice(services, world)
+    targets.transmission_id, targets.final_office = await _transmission(services, world)
     mismatches: list[str] = []
     checked = 0
     # Log-out last: it revokes the session it is called with, which every later page needs.

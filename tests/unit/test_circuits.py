@@ -27,7 +27,12 @@ def test_a_closed_circuit_claims_without_limit() -> None:
     circuits = Circuits()
 
     assert circuits[Channel.EMAIL].claimable(T0) is None
-    assert circuits.health() == {"email": "ok", "webhook": "ok", "paper": "ok"}
+    assert circuits.health() == {
+        "email": "ok",
+        "webhook": "ok",
+        "paper": "ok",
+        "transmission": "ok",
+    }
 
 
 def test_our_failure_opens_the_circuit_until_the_probe_time() -> None:

@@ -13,6 +13,7 @@ from mailbox.notifications.outbox import CHANNELS
 from mailbox.notifications.webhook_events import WebhookChannel
 from mailbox.paper.channel import PaperChannel
 from mailbox.services import Services
+from mailbox.transmissions.channel import TransmissionChannel
 from notifier import PickupDirectory, SmtpTransport
 
 
@@ -26,6 +27,7 @@ def test_kind_values_are_the_ones_stored_in_the_database() -> None:
         "webhook.event",
         "webhook.delivery",
         "paper.job",
+        "transmission.forward",
     }
 
 
@@ -42,6 +44,7 @@ async def test_every_channel_has_one_registered_handler(services: Services) -> N
     assert all(isinstance(handler, ChannelHandler) for handler in handlers.values())
     assert isinstance(handlers[Channel.EMAIL], EmailChannel)
     assert isinstance(handlers[Channel.WEBHOOK], WebhookChannel)
+    assert isinstance(handlers[Channel.TRANSMISSION], TransmissionChannel)
     assert isinstance(handlers[Channel.PAPER], PaperChannel)
 
 
