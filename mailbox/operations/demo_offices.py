@@ -37,7 +37,7 @@ from mailbox.notifications.outbox import drain_until_idle
 from mailbox.services import Services
 from mailbox.transmissions.send import send_transmission
 
-__all__ = ["OFFICE_USERS", "OFFICE_TOTP_SECRETS", "seed_office_channel"]
+__all__ = ["OFFICE_TOTP_SECRETS", "OFFICE_USERS", "seed_office_channel"]
 
 # People of the office-to-office demo: (email, password).
 OFFICE_USERS = {
@@ -107,9 +107,14 @@ async def _offices_and_people(
     for office in (hub, searching):
         _, mailboxes[office.code] = await office_mailbox(session=session, office=office.id)
     await grant_role(
-        session=session, user_id=people["receiving"].id, role=Role.DISPATCHER, office_id=receiving.id
+        session=session,
+        user_id=people["receiving"].id,
+        role=Role.DISPATCHER,
+        office_id=receiving.id,
     )
-    await grant_role(session=session, user_id=people["hub"].id, role=Role.DISPATCHER, office_id=hub.id)
+    await grant_role(
+        session=session, user_id=people["hub"].id, role=Role.DISPATCHER, office_id=hub.id
+    )
     await grant_role(
         session=session, user_id=people["hub"].id, role=Role.EDITOR, account_id=mailboxes["IB"].id
     )
@@ -173,7 +178,14 @@ async def _notices(
     rows = io.StringIO()
     writer = csv.writer(rows)
     writer.writerow(
-        ["recipient_account_id", "kind_code", "dossier_number", "title", "filename", "office_reference"]
+        [
+            "recipient_account_id",
+            "kind_code",
+            "dossier_number",
+            "title",
+            "filename",
+            "office_reference",
+        ]
     )
     today = now().date()
     for n, (number, office, _) in enumerate(NOTICES, start=1):
@@ -190,7 +202,14 @@ async def _notices(
         part = upload.document(name)
         part.write(json.dumps(notice).encode())
         writer.writerow(
-            [mailbox.id, "national-phase-entry", number, f"National-phase entry {number}", name, f"NPE-{n}"]
+            [
+                mailbox.id,
+                "national-phase-entry",
+                number,
+                f"National-phase entry {number}",
+                name,
+                f"NPE-{n}",
+            ]
         )
     part = upload.manifest("notices.csv")
     part.write(rows.getvalue().encode())
