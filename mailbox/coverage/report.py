@@ -192,6 +192,12 @@ async def coverage(
     )
     if sender is not None:
         expected_query = expected_query.where(ExpectedItem.sender_code == sender)
+    expected_query = expected_query.order_by(
+        col(ExpectedItem.sender_code),
+        col(ExpectedItem.due_on),
+        col(ExpectedItem.international_application_number),
+        col(ExpectedItem.kind),
+    )
     expected = (await session.exec(expected_query)).all()
     received = await _received_for(session, hub, period_from, period_to, sender)
     items = []
@@ -210,7 +216,6 @@ async def coverage(
                 reminded_at=reminded_at,
             )
         )
-    items.sort(key=lambda i: (i.sender, i.due_on, i.international_application_number, i.kind))
     unexpected, truncated = await _unexpected(session, hub, period_from, period_to, sender)
     return Coverage(
         hub=hub,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from mailbox.clock import to_utc
@@ -42,6 +43,7 @@ def day_start(day: date, zone: str) -> datetime:
     return to_utc(datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)))
 
 
+@lru_cache(maxsize=4096)
 def due_end(due_on: date, zone: str) -> datetime:
     """The end of the due day in the hub's zone (the first instant of the next day), in UTC:
     an item received before it is on time."""
@@ -56,7 +58,7 @@ def local_day(at: datetime, zone: str) -> date:
 def classify(due_on: date, received_at: datetime | None, *, zone: str, at: datetime) -> ItemClass:
     """The class of an item due on ``due_on`` (a day in the hub's zone ``zone``), received at
     ``received_at`` (``None``: not received), as it stands at ``at``."""
-    end = due_end(due_on, zone)
+    end = due_end(due_on, zone)  # the same few hundred days for a whole report: cached
     if received_at is not None:
         return ItemClass.ON_TIME if to_utc(received_at) < end else ItemClass.LATE
     return ItemClass.MISSING if to_utc(at) >= end else ItemClass.PENDING
