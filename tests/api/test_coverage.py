@@ -558,6 +558,8 @@ async def test_the_page_shows_the_counts_and_uploads_and_reminds(
     )
     assert bad.status_code == 422
     assert "line 2: kind" in bad.text and "line 2: due_on" in bad.text
+    no_token = await client.post(f"/office/coverage/{hub.code}/reminders", data=hub.period())
+    assert no_token.status_code == 403  # and nothing sent: the next post sends the reminder
     reminded = await client.post(
         f"/office/coverage/{hub.code}/reminders", data={"csrf_token": token, **hub.period()}
     )
