@@ -131,7 +131,13 @@ async def load(database: Any, items: int, other: int) -> Any:
             (Delivery, deliveries),
         ):
             for start in range(0, len(rows), CHUNK):
-                await session.execute(insert(table), rows[start : start + CHUNK])
+                connection = await session.connection()
+                await connection.execute(insert(table), rows[start : start + CHUNK])
+    # Fresh statistics, as autovacuum would gather soon after such a load: without them
+    # PostgreSQL plans the anti-join of the unexpected deliveries for empty tables.
+    async with database.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.exec_driver_sql("ANALYZE")
     async with database.session() as session:
         return await session.get(Office, hub_id)
 
