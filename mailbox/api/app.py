@@ -25,6 +25,7 @@ from mailbox.api.dependencies import provide_services, provide_session
 from mailbox.api.headers import security_headers
 from mailbox.api.pages import account as account_pages
 from mailbox.api.pages import batches as batch_pages
+from mailbox.api.pages import coverage as coverage_pages
 from mailbox.api.pages import downloads as download_pages
 from mailbox.api.pages import inbox as inbox_pages
 from mailbox.api.pages import office as office_pages
@@ -40,6 +41,7 @@ from mailbox.api.routes import (
     batches,
     clients,
     clock,
+    coverage,
     deliveries,
     directory,
     dispatches,
@@ -170,6 +172,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *webhooks.routes,
             *directory.routes,
             *clock.routes,
+            *coverage.routes,
             *paper_kinds.routes,
             *clients.routes,
             *outages.routes,
@@ -185,6 +188,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             *office_pages.routes,
             *office_form_pages.routes,
             *transmission_pages.routes,
+            *coverage_pages.routes,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -1,6 +1,6 @@
 """The command line: set up an install, migrate, administer, audit, run and operate the
-service: bulk dispatch, outbox, paper, backups, retention, the clock of demo and test installs
-(``python -m mailbox --help``).
+service: bulk dispatch, outbox, paper, backups, retention, the clock of demo and test installs,
+a hub's coverage (``python -m mailbox --help``).
 
 Every command that reports something prints JSON with ``--json`` so that scripts and tests can
 drive it; errors print one clear line to stderr and exit non-zero (2 for bad input).
@@ -13,6 +13,7 @@ from mailbox.cli import (  # noqa: F401  (registers the commands)
     batches,
     blobs,
     clock,
+    coverage,
     outages,
     outbox,
     paper,

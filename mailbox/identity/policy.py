@@ -282,6 +282,11 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /api/v1/clock-rules": _SIGNED_IN,
         "GET /api/v1/offices/{office_code}/clock": Route((Action.READ_OFFICE,)),
         "PUT /api/v1/offices/{office_code}/clock": Route((Action.MANAGE_OFFICE,)),
+        # A hub's coverage: its dispatchers and auditors read the report; its dispatchers
+        # upload the list of expected items and send reminders (people only).
+        "GET /api/v1/offices/{office_code}/coverage": Route((Action.READ_OFFICE,)),
+        "PUT /api/v1/offices/{office_code}/expected-items": Route((Action.MANAGE_OFFICE,)),
+        "POST /api/v1/offices/{office_code}/coverage/reminders": Route((Action.MANAGE_OFFICE,)),
         # Bulk dispatch: the list holds only the batches of the caller's offices.
         "POST /api/v1/dispatch-batches": Route((Action.DISPATCH,), Scope.DISPATCH_WRITE),
         "GET /api/v1/dispatch-batches": Route(Access.SIGNED_IN, Scope.DISPATCH_WRITE),
@@ -417,6 +422,11 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
         "GET /office/transmissions/{transmission_id}": _page((Action.READ_OFFICE,)),
         "GET /office/transmissions/{transmission_id}/proof": _page((Action.READ_OFFICE,)),
         "POST /office/transmissions/{transmission_id}/forward": _page((Action.DISPATCH,)),
+        # A hub's coverage page: the report of the caller's office (people of no office are
+        # sent to their inbox); its forms name the hub, whose dispatchers upload and remind.
+        "GET /office/coverage": _SIGNED_IN,
+        "POST /office/coverage/{office_code}/expected-items": _page((Action.MANAGE_OFFICE,)),
+        "POST /office/coverage/{office_code}/reminders": _page((Action.MANAGE_OFFICE,)),
     }
 )
 

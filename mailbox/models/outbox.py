@@ -42,6 +42,8 @@ class OutboxKind(StrEnum):
     EMAIL_DEEMED_DELIVERY = "email.deemed_delivery"  # an alert: a document counts as delivered
     EMAIL_DIGEST = "email.digest"  # the daily list of new documents, instead of alerts
     EMAIL_VERIFY_ADDRESS = "email.verify_address"  # the link that verifies a new address
+    # A hub's reminder to a sending office of the items it owes and has not sent in time.
+    EMAIL_COVERAGE_REMINDER = "email.coverage_reminder"
     WEBHOOK_EVENT = "webhook.event"  # a delivery event, fanned out to the subscriptions
     WEBHOOK_DELIVERY = "webhook.delivery"  # one event for one subscription, to post
     PAPER_JOB = "paper.job"  # a document handed to the paper process

@@ -16,6 +16,7 @@
 - :mod:`.dead_letters`: the operator's view of pending and dead messages, and retrying them.
 
 May import: the shared base, ``mailbox.models``, ``mailbox.evidence``, ``mailbox.identity``,
-``mailbox.deliveries``, ``mailbox.paper``, ``mailbox.transmissions`` (its outbox channel) and
-the transport package ``notifier``. Never the web or the CLI.
+``mailbox.deliveries``, ``mailbox.coverage`` (the words of a hub's reminders),
+``mailbox.paper``, ``mailbox.transmissions`` (its outbox channel) and the transport package
+``notifier``. Never the web or the CLI.
 """

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.config import TEMPLATES_DIR, Settings
+from mailbox.coverage.rule import WORDS, ItemClass
 from mailbox.deliveries.legal_clock import explain
 from mailbox.models import (
     Account,
@@ -44,6 +45,7 @@ __all__ = [
     "Composition",
     "compose_emails",
     "message_id_for",
+    "reminder_context",
 ]
 
 log = logging.getLogger("mailbox.notifications.alerts")
@@ -55,9 +57,14 @@ EMAIL_TEMPLATES = {
     OutboxKind.EMAIL_REMINDER: "reminder",
     OutboxKind.EMAIL_DIGEST: "digest",
     OutboxKind.EMAIL_VERIFY_ADDRESS: "verify_address",
+    OutboxKind.EMAIL_COVERAGE_REMINDER: "coverage_reminder",
 }
 # Alerts about deliveries: their permanent failure means electronic delivery is not possible.
-ALERT_KINDS = frozenset(EMAIL_TEMPLATES) - {OutboxKind.EMAIL_VERIFY_ADDRESS}
+# A hub's coverage reminder is about no delivery: its fate never counts against anyone.
+ALERT_KINDS = frozenset(EMAIL_TEMPLATES) - {
+    OutboxKind.EMAIL_VERIFY_ADDRESS,
+    OutboxKind.EMAIL_COVERAGE_REMINDER,
+}
 # The states in which each alert still tells the account something true and useful.
 _STILL_RELEVANT = {
     OutboxKind.EMAIL_NEW_DELIVERY: {"available", "picked_up", "deemed_delivered"},
@@ -178,7 +185,11 @@ def _compose(
     if message.kind == OutboxKind.EMAIL_VERIFY_ADDRESS:
         return _compose_verification(message, facts, settings)
     account = facts.accounts.get(message.account_id or "")
-    if message.kind == OutboxKind.EMAIL_DIGEST:
+    if message.kind == OutboxKind.EMAIL_COVERAGE_REMINDER:
+        context = reminder_context(message.payload)
+        if not context["items"]:
+            return Composition(skipped="nothing left to list")
+    elif message.kind == OutboxKind.EMAIL_DIGEST:
         ids = [i for i in message.payload.get("delivery_ids", ()) if i in facts.deliveries]
         items = [_document_context(facts, facts.deliveries[i], base, at) for i in ids]
         if not items:
@@ -213,6 +224,27 @@ def _compose(
             headers=headers,
         )
     )
+
+
+def reminder_context(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a coverage reminder says: the hub, the period and each item owed, its class in the
+    words of the coverage report."""
+    items = [
+        {
+            "number": item["international_application_number"],
+            "kind": item["kind"],
+            "due_on": item["due_on"],
+            "status": WORDS[ItemClass(item["status"])],
+        }
+        for item in payload.get("items", ())
+    ]
+    return {
+        "hub_name": payload["hub_name"],
+        "hub_code": payload["hub_code"],
+        "period_from": payload["from"],
+        "period_to": payload["to"],
+        "items": items,
+    }
 
 
 def _document_context(facts: _Facts, delivery: Delivery, base: str, at: datetime) -> dict[str, Any]:

@@ -24,6 +24,7 @@ def test_kind_values_are_the_ones_stored_in_the_database() -> None:
         "email.deemed_delivery",
         "email.digest",
         "email.verify_address",
+        "email.coverage_reminder",
         "webhook.event",
         "webhook.delivery",
         "paper.job",
