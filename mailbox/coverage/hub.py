@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from mailbox.clock import now
 from mailbox.coverage.expected import (
     UploadCounts,
@@ -21,34 +19,15 @@ from mailbox.coverage.expected import (
 from mailbox.coverage.reminders import ReminderRound, send_reminders
 from mailbox.coverage.report import Coverage, coverage, period_of, sender_of
 from mailbox.coverage.rule import local_day
-from mailbox.errors import NotFound, PermissionDenied
-from mailbox.identity.admin import find_office
-from mailbox.identity.policy import can_manage_office, can_read_office
+from mailbox.identity.admin import office_seen_by
 from mailbox.identity.principal import Principal
 from mailbox.models import Office
 from mailbox.services import Services
 
-__all__ = ["hub_coverage", "hub_reminders", "hub_upload", "visible_hub"]
+__all__ = ["hub_coverage", "hub_reminders", "hub_upload"]
 
-
-async def visible_hub(
-    *, session: AsyncSession, principal: Principal, office_code: str, change: bool = False
-) -> Office:
-    """The hub ``office_code`` as ``principal`` may see it (:class:`NotFound` otherwise); with
-    ``change``, only its dispatchers pass (:class:`PermissionDenied` for its auditors)."""
-    try:
-        office = await find_office(session=session, office=office_code)
-    except NotFound:
-        office = None
-    if office is None or not (
-        can_read_office(principal, office.id) or can_manage_office(principal, office.id)
-    ):
-        raise NotFound(f"No office {office_code}")
-    if change and not can_manage_office(principal, office.id):
-        raise PermissionDenied(
-            "Only the office's dispatchers change its expected items or send reminders"
-        )
-    return office
+# What the hub's dispatchers change and its auditors may not.
+_CHANGES = "its expected items or send reminders"
 
 
 def _today(hub: Office) -> date:
@@ -67,7 +46,7 @@ async def hub_coverage(
     """The hub's coverage report for the period named (``YYYY-MM-DD`` days; the current month
     without them), of one sending office or all."""
     async with services.db.session() as session:
-        hub = await visible_hub(session=session, principal=principal, office_code=office_code)
+        hub = await office_seen_by(session=session, principal=principal, office=office_code)
         first, last = period_of(period_from, period_to, today=_today(hub))
         return await coverage(
             session=session,
@@ -85,8 +64,8 @@ async def hub_upload(
     """Save the list ``body`` (CSV or JSON lines, by ``media_type``) as what the hub expects:
     all of it, or nothing with one refusal naming every bad line. The hub, and what changed."""
     async with services.db.write() as session:
-        hub = await visible_hub(
-            session=session, principal=principal, office_code=office_code, change=True
+        hub = await office_seen_by(
+            session=session, principal=principal, office=office_code, change=_CHANGES
         )
         rows = read_expected_list(body, list_format(media_type), today=_today(hub))
         return hub, await upload_expected(session=session, hub=hub, rows=rows)
@@ -105,8 +84,8 @@ async def hub_reminders(
     without one) that were not reminded today; the report they were read from, and what was
     sent."""
     async with services.db.write() as session:
-        hub = await visible_hub(
-            session=session, principal=principal, office_code=office_code, change=True
+        hub = await office_seen_by(
+            session=session, principal=principal, office=office_code, change=_CHANGES
         )
         first, last = period_of(period_from, period_to, today=_today(hub))
         at = now()

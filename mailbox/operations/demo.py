@@ -1,9 +1,9 @@
 """Demo data for a newcomer: an office, an applicant account with a verified address, three
-people (applicant, dispatcher, auditor) and a few delivered documents to click through."""
+people (applicant, dispatcher, auditor) and a few delivered documents to click through; and the
+office-to-office channel (:mod:`.demo_offices`): a search copy routed through a hub, a batch of
+national-phase notices and the hub's coverage report."""
 
 from __future__ import annotations
-
-import io
 
 from sqlmodel import select
 
@@ -18,47 +18,34 @@ from mailbox.identity.admin import (
 )
 from mailbox.identity.second_factor import enrol_with_secret
 from mailbox.models import Office, Role
+from mailbox.operations.demo_documents import demo_pdf
+from mailbox.operations.demo_offices import OFFICE_TOTP_SECRETS, OFFICE_USERS, seed_office_channel
 from mailbox.services import Services
 
 __all__ = ["DEMO_TOTP_SECRETS", "DEMO_USERS", "demo_pdf", "seed_demo"]
 
-DEMO_USERS = {
+APPLICANT_OFFICE_USERS = {
     "applicant": ("applicant@demo.test", "lighthouse-demo-1"),
     "dispatcher": ("dispatcher@demo.test", "riverboat-demo-2"),
     "auditor": ("auditor@demo.test", "snowfield-demo-3"),
 }
+# Everyone the demo can log in as; after the first three, the office-to-office demo's: the
+# receiving office's dispatcher, the International Bureau's (hub) dispatcher and clerk, the
+# searching authority's receiving clerk.
+DEMO_USERS = {**APPLICANT_OFFICE_USERS, **OFFICE_USERS}
 # Dispatchers and auditors must log in with a second factor: the demo's are enrolled with these
 # TOTP secrets (printed by `demo`, to be typed into an authenticator app). Never do this for
 # real people.
 DEMO_TOTP_SECRETS = {
     "dispatcher": "DEMODISPATCHERTOTPSECRETAAAAAAAA",
     "auditor": "DEMOAUDITORTOTPSECRETBBBBBBBBBBB",
+    **OFFICE_TOTP_SECRETS,
 }
 DEMO_DOCUMENTS = [
     ("R71", "EP23123456.7", "Communication under Rule 71(3) EPC (intention to grant)"),
     ("F2001", "EP23123456.7", "Invitation to pay the designation fee"),
     ("ISR", "PCT/EP2026/050123", "International search report and written opinion"),
 ]
-
-
-def demo_pdf(title: str, body: str = "") -> bytes:
-    """A one-page official-looking PDF."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    page = canvas.Canvas(buffer, pagesize=A4, invariant=True)  # same input, same bytes
-    page.setFont("Helvetica-Bold", 16)
-    page.drawString(72, 770, "Demo Patent Office")
-    page.setFont("Helvetica", 12)
-    page.drawString(72, 740, title[:90])
-    text = page.beginText(72, 700)
-    for line in (body or "This is a demonstration document served electronically.").split("\n"):
-        text.textLine(line)
-    page.drawText(text)
-    page.showPage()
-    page.save()
-    return buffer.getvalue()
 
 
 async def seed_demo(settings: Settings) -> int:
@@ -87,7 +74,7 @@ async def seed_demo(settings: Settings) -> int:
                 session=session, account=account, email="applicant@demo.test"
             )
             people = {}
-            for role, (email, password) in DEMO_USERS.items():
+            for role, (email, password) in APPLICANT_OFFICE_USERS.items():
                 people[role] = await create_user(
                     session=session, email=email, password=password, display_name=f"Demo {role}"
                 )
@@ -109,7 +96,8 @@ async def seed_demo(settings: Settings) -> int:
                 role=Role.AUDITOR,
                 office_id=office.id,
             )
-            for role, secret in DEMO_TOTP_SECRETS.items():
+            for role in ("dispatcher", "auditor"):
+                secret = DEMO_TOTP_SECRETS[role]
                 await enrol_with_secret(session=session, user_id=people[role].id, secret=secret)
         for kind, dossier, title in DEMO_DOCUMENTS:
             await dispatch(
@@ -125,6 +113,7 @@ async def seed_demo(settings: Settings) -> int:
                 ),
                 actor=f"user:{people['dispatcher'].id}",
             )
+        await seed_office_channel(services, designated=office, dispatcher=people["dispatcher"])
         return len(DEMO_DOCUMENTS)
     finally:
         await services.close()

@@ -34,6 +34,7 @@ from mailbox.identity.admin import (
 from mailbox.identity.second_factor import enrol_with_secret
 from mailbox.models import Office, Role, User
 from mailbox.notifications.outbox import drain_until_idle
+from mailbox.operations.demo_documents import demo_pdf
 from mailbox.services import Services
 from mailbox.transmissions.send import send_transmission
 
@@ -130,8 +131,6 @@ async def _offices_and_people(
 
 
 async def _search_copy(services: Services, offices: _Offices, clerk: User) -> None:
-    from mailbox.operations.demo import demo_pdf
-
     files = {
         "request.pdf": demo_pdf(f"PCT Request {SEARCH_COPY}"),
         "description.pdf": demo_pdf("Description", "A lighthouse lamp with a rotating lens."),

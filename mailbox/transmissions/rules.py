@@ -11,10 +11,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
-from mailbox.errors import FieldError, InvalidRequest, NotFound, PermissionDenied
+from mailbox.errors import FieldError, InvalidRequest
 from mailbox.formats.validation import PACKAGE_SCHEMA, schema
-from mailbox.identity.admin import find_office
-from mailbox.identity.policy import can_manage_office, can_read_office
+from mailbox.identity.admin import office_seen_by
 from mailbox.identity.principal import Principal
 from mailbox.models import ForwardingRule, ForwardMode, Office
 from mailbox.services import Services
@@ -66,17 +65,13 @@ async def forwarding_rules(
     and ``mode``, its dispatchers set the rule of that kind first (one transaction). Who does
     not see the office is told it does not exist; its auditors may read but not change."""
     async with services.db.write() as session:
-        try:
-            office = await find_office(session=session, office=office_code)
-        except NotFound:
-            office = None
-        if office is None or not (
-            can_read_office(principal, office.id) or can_manage_office(principal, office.id)
-        ):
-            raise NotFound(f"No office {office_code}")
+        office = await office_seen_by(
+            session=session,
+            principal=principal,
+            office=office_code,
+            change="its forwarding rules" if kind is not None else None,
+        )
         if kind is not None:
-            if not can_manage_office(principal, office.id):
-                raise PermissionDenied("Only the office's dispatchers change its forwarding rules")
             await set_forwarding_rule(session=session, office=office, kind=kind, mode=mode)
         return await hub_rules(session=session, office=office)
 
