@@ -14,11 +14,8 @@ expected (same sender, kind and number) takes the new due date.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -28,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from mailbox.clock import now
 from mailbox.deliveries.dispatch import KIND_CODE
 from mailbox.errors import FieldError, InvalidRequest
+from mailbox.formats.lines import Columns, rows
 from mailbox.formats.validation import FIRST_PCT_YEAR, NOTICE_SCHEMA, schema
 from mailbox.models import ExpectedItem, Office
 
@@ -61,6 +59,9 @@ _MEDIA_TYPES = {
     "application/json-lines": "jsonl",
 }
 _CHUNK = 500
+
+
+_COLUMNS = Columns(COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,7 @@ def read_expected_list(data: bytes, fmt: str, *, today: date) -> list[ExpectedLi
         raise InvalidRequest(
             "The list is not UTF-8 text", errors=[FieldError("list", "not UTF-8")]
         ) from None
-    rows = _csv_rows(text, errors) if fmt == "csv" else _json_rows(text, errors)
-    for number, row in rows:
+    for number, row in rows(text, fmt, _COLUMNS, errors):
         if len(lines) >= MAX_LINES:
             errors.append(FieldError("list", f"more than {MAX_LINES} lines"))
             break
@@ -137,65 +137,6 @@ def read_expected_list(data: bytes, fmt: str, *, today: date) -> list[ExpectedLi
             errors=shown,
         )
     return lines
-
-
-def _csv_rows(text: str, errors: list[FieldError]) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        errors.append(FieldError("header", "no header line"))
-        return
-    names = [name.strip() for name in header]
-    if not _columns_ok(names, errors):
-        return
-    try:
-        for values in reader:
-            if not any(value.strip() for value in values):
-                continue  # blank lines are allowed
-            if len(values) != len(names):
-                errors.append(
-                    FieldError(
-                        f"line {reader.line_num}",
-                        f"{len(values)} fields, the header names {len(names)}",
-                    )
-                )
-                continue
-            yield reader.line_num, dict(zip(names, values, strict=True))
-    except csv.Error as exc:
-        errors.append(FieldError(f"line {reader.line_num}", f"not CSV: {exc}"))
-
-
-def _json_rows(text: str, errors: list[FieldError]) -> Iterator[tuple[int, dict[str, str]]]:
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
-            errors.append(FieldError(f"line {number}", "not a JSON object"))
-            continue
-        if not _columns_ok(list(value), errors, where=f"line {number}"):
-            continue
-        bad = [key for key, item in value.items() if not isinstance(item, str)]
-        if bad:
-            errors.append(FieldError(f"line {number}", f"{', '.join(bad)}: must be strings"))
-            continue
-        yield number, value
-
-
-def _columns_ok(names: list[str], errors: list[FieldError], *, where: str = "header") -> bool:
-    missing = [name for name in COLUMNS if name not in names]
-    unknown = [name for name in names if name not in COLUMNS]
-    for name in unknown:
-        errors.append(FieldError(f"{where}: {name[:40]}", "unknown column"))
-    if missing:
-        errors.append(FieldError(where, f"missing column(s): {', '.join(missing)}"))
-    if len(set(names)) != len(names):
-        errors.append(FieldError(where, "a column is named twice"))
-    return not (missing or unknown) and len(set(names)) == len(names)
 
 
 def _checked(

@@ -20,15 +20,13 @@ item's own refusal later.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from mailbox.deliveries.dispatch import DOSSIER, KIND_CODE
 from mailbox.errors import FieldError, InvalidRequest
+from mailbox.formats.lines import Columns, rows
 
 __all__ = [
     "ALIASES",
@@ -66,6 +64,9 @@ _LIMITS = {"recipient_account_id": 64, "filename": 255}
 _NOT_YET = {
     "document_date": "this service does not record a document date yet; remove the column",
 }
+
+
+_COLUMNS = Columns(COLUMNS, aliases=ALIASES, refused=_NOT_YET, whole="manifest")
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,7 @@ def read_manifest(
         raise InvalidRequest(
             "The manifest is not UTF-8 text", errors=[FieldError("manifest", "not UTF-8")]
         ) from None
-    rows = _csv_rows(text, errors) if fmt == "csv" else _json_rows(text, errors)
-    for number, row in rows:
+    for number, row in rows(text, fmt, _COLUMNS, errors):
         if len(lines) >= max_items:
             errors.append(FieldError("manifest", f"more than {max_items} lines"))
             break
@@ -137,67 +137,6 @@ def read_manifest(
             errors=shown,
         )
     return lines
-
-
-def _csv_rows(text: str, errors: list[FieldError]) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        errors.append(FieldError("manifest", "no header line"))
-        return
-    names = [ALIASES.get(name.strip(), name.strip()) for name in header]
-    if not _columns_ok(names, errors):
-        return
-    try:
-        for values in reader:
-            if not any(value.strip() for value in values):
-                continue  # blank lines are allowed
-            if len(values) != len(names):
-                errors.append(
-                    FieldError(
-                        f"line {reader.line_num}",
-                        f"{len(values)} fields, the header names {len(names)}",
-                    )
-                )
-                continue
-            yield reader.line_num, dict(zip(names, values, strict=True))
-    except csv.Error as exc:
-        errors.append(FieldError(f"line {reader.line_num}", f"not CSV: {exc}"))
-
-
-def _json_rows(text: str, errors: list[FieldError]) -> Iterator[tuple[int, dict[str, str]]]:
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            errors.append(FieldError(f"line {number}", "not a JSON object"))
-            continue
-        if not isinstance(value, dict):
-            errors.append(FieldError(f"line {number}", "not a JSON object"))
-            continue
-        value = {ALIASES.get(key, key): item for key, item in value.items()}
-        if not _columns_ok(list(value), errors, where=f"line {number}"):
-            continue
-        bad = [key for key, item in value.items() if not isinstance(item, str)]
-        if bad:
-            errors.append(FieldError(f"line {number}", f"{', '.join(bad)}: must be strings"))
-            continue
-        yield number, value
-
-
-def _columns_ok(names: list[str], errors: list[FieldError], *, where: str = "header") -> bool:
-    missing = [name for name in COLUMNS if name not in names]
-    unknown = [name for name in names if name not in COLUMNS]
-    for name in unknown:
-        errors.append(FieldError(f"{where}: {name}", _NOT_YET.get(name, "unknown column")))
-    if missing:
-        errors.append(FieldError(where, f"missing column(s): {', '.join(missing)}"))
-    if len(set(names)) != len(names):
-        errors.append(FieldError(where, "a column is named twice"))
-    return not (missing or unknown) and len(set(names)) == len(names)
 
 
 def _checked(
