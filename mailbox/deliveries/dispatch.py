@@ -271,6 +271,29 @@ class IdempotencyClaim:
     key: str
     fingerprint: str
 
+    def reused(self) -> Conflict:
+        """The refusal of a key already used for another request."""
+        return Conflict(
+            f"Idempotency-Key {self.key!r} was already used for a different request",
+            errors=[FieldError("Idempotency-Key", "reused with another body")],
+        )
+
+    async def earlier(self, session: AsyncSession) -> str | None:
+        """The id of what an earlier request with this key created; None when the key is new;
+        :class:`Conflict` when it named another request."""
+        record = (
+            await session.exec(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.principal == self.principal, IdempotencyRecord.key == self.key
+                )
+            )
+        ).one_or_none()
+        if record is None:
+            return None
+        if record.request_hash != self.fingerprint:
+            raise self.reused()
+        return record.resource_id
+
     def record(self, resource_id: str) -> IdempotencyRecord:
         return IdempotencyRecord(
             principal=self.principal,
@@ -440,21 +463,10 @@ async def _written(session: AsyncSession, delivery_id: str) -> Dispatched | None
 async def _earlier_result(session: AsyncSession, claim: IdempotencyClaim) -> Dispatched | None:
     """The earlier dispatch ``claim``'s key named, as it stands now; None when the key is new,
     :class:`Conflict` when it named another request."""
-    record = (
-        await session.exec(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.principal == claim.principal, IdempotencyRecord.key == claim.key
-            )
-        )
-    ).one_or_none()
-    if record is None:
+    delivery_id = await claim.earlier(session)
+    if delivery_id is None:
         return None
-    if record.request_hash != claim.fingerprint:
-        raise Conflict(
-            f"Idempotency-Key {claim.key!r} was already used for a different request",
-            errors=[FieldError("Idempotency-Key", "reused with another body")],
-        )
-    view = await delivery_view(session=session, delivery_id=record.resource_id)
+    view = await delivery_view(session=session, delivery_id=delivery_id)
     return Dispatched(view, await timeline(session=session, delivery_id=view.delivery.id), False)
 
 

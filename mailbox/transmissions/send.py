@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from mailbox.clock import now
@@ -29,7 +28,6 @@ from mailbox.deliveries.dispatch import (
     seal_pdf,
 )
 from mailbox.errors import (
-    Conflict,
     FieldError,
     InvalidDocument,
     InvalidRequest,
@@ -39,7 +37,6 @@ from mailbox.formats.validation import check_documents, check_package
 from mailbox.identity.admin import office_mailbox
 from mailbox.models import (
     Account,
-    IdempotencyRecord,
     Office,
 )
 from mailbox.services import Services
@@ -171,26 +168,12 @@ async def send_transmission(
 
 
 async def _earlier_result(session: AsyncSession, claim: IdempotencyClaim) -> Sent | None:
-    record = (
-        await session.exec(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.principal == claim.principal, IdempotencyRecord.key == claim.key
-            )
-        )
-    ).one_or_none()
-    if record is None:
+    transmission_id = await claim.earlier(session)
+    if transmission_id is None:
         return None
-    if record.request_hash != claim.fingerprint:
-        raise Conflict(
-            f"Idempotency-Key {claim.key!r} was already used for a different request",
-            errors=[FieldError("Idempotency-Key", "reused with another body")],
-        )
-    view = await load_view(session=session, transmission_id=record.resource_id)
+    view = await load_view(session=session, transmission_id=transmission_id)
     if view is None:  # the key named something else than a transmission
-        raise Conflict(
-            f"Idempotency-Key {claim.key!r} was already used for a different request",
-            errors=[FieldError("Idempotency-Key", "reused with another body")],
-        )
+        raise claim.reused()
     return Sent(view, created=False)
 
 
