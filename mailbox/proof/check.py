@@ -54,6 +54,7 @@ __all__ = [
     "BundleReport",
     "Finding",
     "InputUnreadable",
+    "Verdict",
     "document_name",
     "load_trust_root",
     "read_bundle",
@@ -105,8 +106,23 @@ class InputUnreadable(ValueError):
     """Not something to verify: not a ZIP, a file missing, a malformed evidence.json or root."""
 
 
+class Verdict:
+    """What a report of checks concludes from its ``findings``."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether there were checks and every one passed."""
+        return bool(self.findings) and all(f.passed for f in self.findings)
+
+    def failed(self) -> list[str]:
+        """The names of the checks that failed."""
+        return [f.check for f in self.findings if not f.passed]
+
+
 @dataclass(frozen=True)
-class BundleReport:
+class BundleReport(Verdict):
     """Everything checked about one bundle; ``ok`` only if every check passed."""
 
     delivery_id: str
@@ -114,14 +130,6 @@ class BundleReport:
     notes: tuple[str, ...] = ()
     # When a ContentPurged record says the document's content was removed (retention).
     content_purged_at: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.findings) and all(f.passed for f in self.findings)
-
-    def failed(self) -> list[str]:
-        """The names of the checks that failed."""
-        return [f.check for f in self.findings if not f.passed]
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -25,7 +25,13 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 
 from mailbox.evidence.log import EvidenceType
-from mailbox.proof.check import MAX_UNPACKED, BundleReport, InputUnreadable, verify_bundle
+from mailbox.proof.check import (
+    MAX_UNPACKED,
+    BundleReport,
+    InputUnreadable,
+    Verdict,
+    verify_bundle,
+)
 from mailbox.proof.check import read_bundle as read_hop_bundle
 from mailbox.proof.check_records import BundledRecord, Finding
 from mailbox.signing.detached import DetachedSealInvalid, validate_detached
@@ -54,20 +60,13 @@ def hop_bundle_name(number: int) -> str:
 
 
 @dataclass(frozen=True)
-class TransmissionReport:
+class TransmissionReport(Verdict):
     """Everything checked about a transmission's proof; ``ok`` only if every check passed."""
 
     transmission_id: str
     findings: tuple[Finding, ...]
     hops: tuple[BundleReport, ...]
     notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.findings) and all(f.passed for f in self.findings)
-
-    def failed(self) -> list[str]:
-        return [f.check for f in self.findings if not f.passed]
 
     def as_dict(self) -> dict[str, Any]:
         return {
