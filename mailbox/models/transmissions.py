@@ -22,7 +22,7 @@ class HopStatus(StrEnum):
     DELIVERED = "delivered"  # in the next office's mailbox
     HELD = "held"  # received by a hub that checks before forwarding
     FORWARDED = "forwarded"  # received by a hub and sent on (the next hop exists)
-    PICKED_UP = "picked_up"  # the final recipient took it
+    PICKED_UP = "picked_up"  # the final recipient took it (read from its delivery, not stored)
 
 
 class ForwardMode(StrEnum):
@@ -55,8 +55,8 @@ class Transmission(SQLModel, table=True):
     # The office codes the package travels through, sender first, final recipient last.
     route: list[str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
-    # When the final recipient first took the package (the end of the route).
-    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the final recipient took the package is not stored here: it is the last hop's
+    # delivery's pickup (mailbox.transmissions.status reads it there).
 
 
 class TransmissionDocument(SQLModel, table=True):
@@ -89,7 +89,6 @@ class TransmissionHop(SQLModel, table=True):
     acknowledgement_id: str | None = Field(default=None, max_length=40)
     forwarded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     forwarded_by: str | None = Field(default=None, max_length=64)
-    picked_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ForwardingRule(SQLModel, table=True):

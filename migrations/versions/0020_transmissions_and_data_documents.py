@@ -83,7 +83,6 @@ def upgrade() -> None:
         sa.Column("package_document_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("route", sa.JSON(), nullable=False),
         sa.Column("created_at", mailbox.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", mailbox.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["final_office_id"],
             ["office.id"],
@@ -153,7 +152,6 @@ def upgrade() -> None:
         sa.Column("acknowledgement_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
         sa.Column("forwarded_at", mailbox.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("forwarded_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("picked_up_at", mailbox.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["delivery_id"],
             ["delivery.id"],
