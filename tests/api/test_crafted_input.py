@@ -105,7 +105,9 @@ CRAFTED_NAME = "/home/x/../../evil\u202egpj.pdf\r\nX-Injected: 1" + "a" * 2000 +
     [
         ("../../etc/passwd.pdf", "passwd.pdf"),
         ("..\\..\\windows\\notice.pdf", "notice.pdf"),
-        ("invoice\u202efdp.exe", "invoicefdp.exe"),
+        # The right-to-left override is gone, and a PDF is served under a name ending in .pdf:
+        # it opens as a PDF, never as the program its name pretended to be.
+        ("invoice\u202efdp.exe", "invoicefdp.exe.pdf"),
         ("line\r\nbreak.pdf", "linebreak.pdf"),
         ("dir/..", "document.pdf"),
         ("x" * 2000 + ".pdf", "x" * 196 + ".pdf"),

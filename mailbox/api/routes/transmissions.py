@@ -151,7 +151,7 @@ def _download(document: PackageDocument) -> Response[bytes]:
     f"{ONE}/documents/{{position:int}}",
     tags=TAGS,
     summary="One document of the package (a recorded pickup)",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, details={422: "A negative position."}),
 )
 async def document(
     transmission_id: str,
@@ -173,7 +173,7 @@ async def document(
     tags=TAGS,
     summary="The detached seal of a data document of the package",
     media_type="application/pkcs7-signature",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, details={422: "A negative position."}),
 )
 async def document_seal(
     transmission_id: str, position: Position, principal: Principal, services: Services
@@ -225,7 +225,9 @@ async def proof(
     RULES,
     tags=TAGS,
     summary="A hub's forwarding rules",
-    responses=problem_responses(401, 404),
+    responses=problem_responses(
+        401, 404, details={422: "The office code is longer than 16 characters."}
+    ),
 )
 async def read_rules(
     office_code: OfficeCode, principal: Principal, services: Services
